@@ -1,0 +1,118 @@
+"""Domain errors the adapters raise instead of botocore's ``ClientError``.
+
+Callers (the investigation, the CLI, the handlers) catch ``AwsError`` and turn it into a failed step or
+one clear line; they never see a botocore traceback.
+"""
+
+from __future__ import annotations
+
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    ReadTimeoutError,
+)
+
+
+class DropsleuthError(Exception):
+    """Base of every error dropsleuth raises on purpose."""
+
+
+class InputError(DropsleuthError):
+    """The caller gave something unusable (a malformed CIDR, an unknown id). ``field`` names it."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class AwsError(DropsleuthError):
+    """An AWS call failed. ``kind`` classifies it for the report: see ``classify``."""
+
+    kind = "aws"
+
+    def __init__(self, message: str, *, code: str = "", operation: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+        self.operation = operation
+
+
+class AccessDeniedError(AwsError):
+    kind = "access_denied"
+
+
+class ThrottledError(AwsError):
+    kind = "throttled"
+
+
+class AwsTimeoutError(AwsError):
+    kind = "timeout"
+
+
+class NotFoundError(AwsError):
+    kind = "not_found"
+
+
+class UnsupportedError(AwsError):
+    """The endpoint does not implement the API (moto for Reachability Analyzer, say)."""
+
+    kind = "unsupported"
+
+
+_ACCESS_DENIED = {
+    "AccessDenied",
+    "AccessDeniedException",
+    "UnauthorizedOperation",
+    "AuthFailure",
+    "UnrecognizedClientException",
+    "InvalidClientTokenId",
+    "ExpiredToken",
+}
+_THROTTLED = {
+    "Throttling",
+    "ThrottlingException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "SlowDown",
+    "RequestThrottled",
+    "RequestThrottledException",
+}
+_UNSUPPORTED = {"NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction"}
+
+
+def translate(error: Exception, *, operation: str = "") -> AwsError:
+    """Map a botocore exception to the domain error a caller can act on (``raise translate(e) from e``)."""
+    if isinstance(error, AwsError):
+        return error
+    if isinstance(error, ClientError):
+        code = str(error.response.get("Error", {}).get("Code", ""))
+        message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
+        op = operation or getattr(error, "operation_name", "")
+        text = f"{op}: {code}: {message}" if op else f"{code}: {message}"
+        if code in _ACCESS_DENIED:
+            return AccessDeniedError(text, code=code, operation=op)
+        if code in _THROTTLED:
+            return ThrottledError(text, code=code, operation=op)
+        if code.endswith(("NotFound", ".NotFound", "NotFoundException")) or code in {
+            "NoSuchBucket",
+            "NoSuchKey",
+        }:
+            return NotFoundError(text, code=code, operation=op)
+        if code in _UNSUPPORTED:
+            return UnsupportedError(text, code=code, operation=op)
+        return AwsError(text, code=code, operation=op)
+    if isinstance(error, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
+        return AwsTimeoutError(f"{operation or 'AWS call'}: timed out: {error}", operation=operation)
+    if isinstance(error, NoCredentialsError):
+        return AccessDeniedError(f"no AWS credentials: {error}", code="NoCredentials", operation=operation)
+    if isinstance(error, EndpointConnectionError):
+        return AwsTimeoutError(f"cannot reach the endpoint: {error}", operation=operation)
+    if isinstance(error, NotImplementedError):
+        return UnsupportedError(
+            f"{operation or 'API'} is not implemented by this endpoint", operation=operation
+        )
+    if isinstance(error, BotoCoreError):
+        return AwsError(f"{operation or 'AWS call'}: {error}", operation=operation)
+    return AwsError(f"{operation or 'AWS call'}: {type(error).__name__}: {error}", operation=operation)

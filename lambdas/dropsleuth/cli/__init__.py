@@ -1,0 +1,1 @@
+"""The ``dropsleuth`` command line. Each module here exposes ``register(app)`` and adds its commands."""

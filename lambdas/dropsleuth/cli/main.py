@@ -1,0 +1,63 @@
+"""The ``dropsleuth`` entry point: builds the app from the command modules and maps errors to exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+
+import click
+import typer
+
+from dropsleuth.aws.errors import AwsError, InputError
+from dropsleuth.cli.common import EXIT_AWS_ERROR, EXIT_BAD_INPUT
+
+_NOT_COMMAND_MODULES = {"main", "common"}
+
+
+def build_app() -> typer.Typer:
+    app = typer.Typer(
+        name="dropsleuth",
+        help="Find out why TCP traffic is being dropped: PMTUD black holes, blocked ICMP, MTU mismatches.",
+        no_args_is_help=True,
+        add_completion=False,
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,
+    )
+    import dropsleuth.cli as package  # noqa: PLC0415
+
+    for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
+        if module_info.name in _NOT_COMMAND_MODULES:
+            continue
+        module = importlib.import_module(f"{package.__name__}.{module_info.name}")
+        module.register(app)
+    return app
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Run the CLI; every failure the user can cause or AWS can raise ends in one line and an exit code."""
+    app = build_app()
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(
+            args=argv if argv is not None else sys.argv[1:], prog_name="dropsleuth", standalone_mode=False
+        )
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        typer.echo("dropsleuth: aborted", err=True)
+        return 130
+    except click.UsageError as error:
+        typer.echo(f"dropsleuth: error: {error.format_message()}", err=True)
+        return EXIT_BAD_INPUT
+    except InputError as error:
+        typer.echo(f"dropsleuth: error: {error}", err=True)
+        return EXIT_BAD_INPUT
+    except AwsError as error:
+        typer.echo(f"dropsleuth: AWS error ({error.kind}): {error}", err=True)
+        return EXIT_AWS_ERROR
+    return result if isinstance(result, int) else 0
+
+
+def main() -> None:
+    sys.exit(run())

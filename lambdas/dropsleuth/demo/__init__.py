@@ -1,0 +1,1 @@
+"""The embedded account: a moto-backed AWS account that replays a realistic incident."""

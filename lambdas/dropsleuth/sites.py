@@ -1,0 +1,91 @@
+"""The site registry: which CIDRs, VPC, ENIs and VPN belong to a site, and what MTUs it should have.
+
+An alarm names a site in its ``Site`` dimension; the registry turns that into the context of an
+investigation. Deployed, the registry is a JSON SSM parameter written by the CDK app; locally, a JSON or
+YAML file.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from dropsleuth.aws.errors import InputError
+from dropsleuth.aws.permissions import declare
+
+
+class Site(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    cidrs: tuple[str, ...] = ()
+    vpc_id: str | None = None
+    subnet_ids: tuple[str, ...] = ()
+    eni_ids: tuple[str, ...] = ()
+    vpn_connection_id: str | None = None
+    # Interface name → the MTU it must have, e.g. {"eno1": 1500}; the host agent and path model use it.
+    expected_mtus: dict[str, int] = Field(default_factory=dict)
+    # The MTU the site's hosts send with toward AWS, when known (the path model's source MTU).
+    wan_mtu: int | None = None
+    probe_targets: tuple[str, ...] = ()
+    # The destination the site's uploads go to: a CIDR, an IP, or an AWS service name such as "S3".
+    upload_destination: str | None = None
+
+    @field_validator("cidrs")
+    @classmethod
+    def _valid_cidrs(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+        return values
+
+
+class SiteRegistry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sites: tuple[Site, ...] = ()
+
+    def get(self, name: str) -> Site:
+        for site in self.sites:
+            if site.name == name:
+                return site
+        known = ", ".join(s.name for s in self.sites) or "none"
+        raise InputError(f"unknown site {name!r} (known: {known})", field="site")
+
+    def names(self) -> list[str]:
+        return [s.name for s in self.sites]
+
+
+def parse_registry(document: Any) -> SiteRegistry:
+    """Validate a registry given as ``{"sites": [...]}`` or a bare list of sites."""
+    if isinstance(document, list):
+        document = {"sites": document}
+    try:
+        return SiteRegistry.model_validate(document)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise InputError(f"site registry: {where}: {first['msg']}", field=where) from error
+
+
+def load_registry_file(path: str | Path) -> SiteRegistry:
+    text = Path(path).read_text(encoding="utf-8")
+    document = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    return parse_registry(document)
+
+
+def load_registry_parameter(name: str) -> SiteRegistry:
+    """Read the registry from SSM through Powertools parameters (cached for 5 minutes across invocations)."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- only deployed code needs SSM
+
+    from dropsleuth.aws import clients  # noqa: PLC0415
+
+    value = parameters.get_parameter(name, transform="json", max_age=300, boto3_client=clients.ssm())
+    return parse_registry(value)
+
+
+PERMISSIONS = declare("sites", "ssm:GetParameter")

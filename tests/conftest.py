@@ -1,0 +1,103 @@
+"""Root test configuration: fake credentials, no real AWS endpoint, moto's NACL ICMP bug fixed.
+
+Every test runs with credentials that AWS would reject and with a guard that refuses any connection to a
+real AWS endpoint; moto intercepts in-process calls and ``moto_server`` listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SECURITY_TOKEN": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": "eu-west-1",
+    "AWS_REGION": "eu-west-1",
+    "AWS_CONFIG_FILE": os.devnull,
+    "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    "AWS_EC2_METADATA_DISABLED": "true",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_NAMESPACE": "DropSleuth",
+    "POWERTOOLS_SERVICE_NAME": "dropsleuth-tests",
+    "POWERTOOLS_DEV": "false",
+}
+for _key, _value in FAKE_ENV.items():
+    os.environ[_key] = _value
+for _key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_key, None)
+
+from dropsleuth.demo.moto_fixes import apply_moto_fixes  # noqa: E402 -- after the environment is faked
+
+apply_moto_fixes()
+
+_real_connect = socket.socket.connect
+_real_create_connection = socket.create_connection
+
+
+def _refuse_real_aws(address: Any) -> None:
+    host = address[0] if isinstance(address, tuple) else address
+    if isinstance(host, str) and host.endswith((".amazonaws.com", ".aws")):
+        raise RuntimeError(f"tests must not reach real AWS ({host}); use moto or moto_server on 127.0.0.1")
+
+
+def _guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
+    _refuse_real_aws(address)
+    return _real_create_connection(address, *args, **kwargs)
+
+
+socket.create_connection = _guarded_create_connection  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_clients() -> Iterator[None]:
+    """Each test builds its own clients (moto accounts do not leak between tests)."""
+    from dropsleuth.aws import clients
+
+    clients.reset()
+    yield
+    clients.reset()
+
+
+@pytest.fixture
+def aws() -> Iterator[None]:
+    """An in-process moto account."""
+    from moto import mock_aws
+
+    with mock_aws():
+        yield
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[str]:
+    """A moto server on 127.0.0.1 (patched in this process) for code that runs in another process."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_endpoint(moto_server: str) -> Iterator[str]:
+    """The session's moto server, reset to an empty account, with ``AWS_ENDPOINT_URL`` pointing at it."""
+    import urllib.request
+
+    urllib.request.urlopen(urllib.request.Request(f"{moto_server}/moto-api/reset", method="POST"))
+    os.environ["AWS_ENDPOINT_URL"] = moto_server
+    try:
+        yield moto_server
+    finally:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
