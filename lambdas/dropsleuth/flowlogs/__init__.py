@@ -1,0 +1,1 @@
+"""VPC Flow Logs as AWS writes them: the field catalogue, a synthesizer and a parser."""
