@@ -35,6 +35,8 @@ class Site(BaseModel):
     probe_targets: tuple[str, ...] = ()
     # The destination the site's uploads go to: a CIDR, an IP, or an AWS service name such as "S3".
     upload_destination: str | None = None
+    # Alarm when the site's upload throughput stays below this (Mbps); None: the catalogue's default.
+    min_upload_mbps: float | None = None
 
     @field_validator("cidrs")
     @classmethod

@@ -1,0 +1,93 @@
+"""The CloudWatch metrics dropsleuth publishes and alarms on: one list for the agent, the Lambdas and CDK.
+
+Namespace ``DropSleuth``; every metric carries the ``Site`` dimension, some also ``Interface`` or
+``Target``. The alarm settings are chosen so an onset reaches ALARM within 3 minutes
+(period × datapoints-to-alarm ≤ 180 s): the point of the toolkit is to beat a 15-minute false green.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+NAMESPACE = "DropSleuth"
+SITE_DIMENSION = "Site"
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    name: str
+    unit: str
+    description: str
+    # How an alarm on it is set, or None when it is context only.
+    alarm_comparison: (
+        Literal["LessThanThreshold", "GreaterThanThreshold", "GreaterThanOrEqualToThreshold"] | None
+    )
+    alarm_statistic: Literal["Average", "Sum", "Maximum", "Minimum"] = "Average"
+    alarm_period_s: int = 60
+    alarm_datapoints: int = 2
+    default_threshold: float | None = None
+    # Missing data while the agent is silent must not hide an outage of the uploads themselves.
+    treat_missing_data: Literal["breaching", "notBreaching", "missing", "ignore"] = "missing"
+
+
+UPLOAD_THROUGHPUT = MetricSpec(
+    "UploadThroughputMbps",
+    "Megabits/Second",
+    "Large-payload upload throughput from the site",
+    "LessThanThreshold",
+    "Average",
+    60,
+    2,
+    default_threshold=10.0,
+    treat_missing_data="breaching",
+)
+FRAG_NEEDED = MetricSpec(
+    "FragNeededCount",
+    "Count",
+    "ICMP fragmentation-needed / Packet Too Big messages received per interval",
+    "GreaterThanThreshold",
+    "Sum",
+    60,
+    2,
+    default_threshold=0.0,
+    treat_missing_data="notBreaching",
+)
+PATH_MTU = MetricSpec("PathMtu", "Bytes", "Path MTU measured by DF probes", None)
+PATH_MTU_BLACK_HOLE = MetricSpec(
+    "PathMtuBlackHole",
+    "Count",
+    "1 when DF probes above the path MTU vanish without ICMP",
+    "GreaterThanOrEqualToThreshold",
+    "Maximum",
+    60,
+    1,
+    default_threshold=1.0,
+    treat_missing_data="notBreaching",
+)
+INTERFACE_MTU_MISMATCH = MetricSpec(
+    "InterfaceMtuMismatch",
+    "Count",
+    "Interfaces whose MTU differs from the expected map",
+    "GreaterThanOrEqualToThreshold",
+    "Maximum",
+    60,
+    1,
+    default_threshold=1.0,
+    treat_missing_data="notBreaching",
+)
+TCP_RETRANS = MetricSpec("TcpRetransSegs", "Count", "TCP segments retransmitted per interval", None, "Sum")
+REJECTED_ICMP = MetricSpec(
+    "RejectedIcmpCount", "Count", "Flow-log REJECTs of ICMP toward the site", None, "Sum"
+)
+
+METRICS: tuple[MetricSpec, ...] = (
+    UPLOAD_THROUGHPUT,
+    FRAG_NEEDED,
+    PATH_MTU,
+    PATH_MTU_BLACK_HOLE,
+    INTERFACE_MTU_MISMATCH,
+    TCP_RETRANS,
+    REJECTED_ICMP,
+)
+ALARMED: tuple[MetricSpec, ...] = tuple(m for m in METRICS if m.alarm_comparison is not None)
