@@ -1,0 +1,152 @@
+"""A scenario is data: the network of an account, the site, and (in later sections) what happened.
+
+Scenarios live in ``scenarios/*.yaml``. Resources are named logically (``app-a``, ``ingest``) and the
+builder (``account.py``) returns the real ids moto gave them. Nothing in the code that diagnoses an account
+ever sees a scenario: it sees only the account.
+
+Addresses for sites and customer gateways use documentation ranges (RFC 5737 198.51.100.0/24,
+203.0.113.0/24) or private ranges inside the embedded account; nothing is ever sent to them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from dropsleuth.aws.errors import InputError
+
+SCENARIO_DIR = Path(__file__).parent / "scenarios"
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class VpcSpec(_Data):
+    name: str
+    cidr: str
+    ipv6: bool = False
+
+
+class SubnetSpec(_Data):
+    name: str
+    cidr: str
+    az: str = "a"
+
+
+class NaclEntrySpec(_Data):
+    rule: int = Field(ge=1, le=32766)
+    direction: Literal["inbound", "outbound"]
+    protocol: Literal["all", "icmp", "tcp", "udp", "icmpv6"] | int = "all"
+    action: Literal["allow", "deny"]
+    cidr: str = "0.0.0.0/0"
+    icmp_type: int | None = None
+    icmp_code: int | None = None
+    ports: tuple[int, int] | None = None
+
+
+class NaclSpec(_Data):
+    name: str
+    subnets: tuple[str, ...]
+    entries: tuple[NaclEntrySpec, ...]
+
+
+class SgRuleSpec(_Data):
+    protocol: Literal["all", "icmp", "tcp", "udp", "icmpv6"] = "all"
+    ports: tuple[int, int] | None = None
+    """TCP/UDP port range; for ICMP (type, code) with -1 = all."""
+    cidr: str | None = None
+    source_group: str | None = None
+
+
+class SecurityGroupSpec(_Data):
+    name: str
+    description: str = "dropsleuth embedded account"
+    ingress: tuple[SgRuleSpec, ...] = ()
+    egress: tuple[SgRuleSpec, ...] = (SgRuleSpec(protocol="all", cidr="0.0.0.0/0"),)
+
+
+class InstanceSpec(_Data):
+    name: str
+    subnet: str
+    private_ip: str
+    security_groups: tuple[str, ...]
+    instance_type: str = "m5.large"
+
+
+class VpnSpec(_Data):
+    name: str
+    customer_gateway_ip: str
+    bgp_asn: int = 65000
+    static_routes: tuple[str, ...] = ()
+
+
+class RouteSpec(_Data):
+    destination: str
+    target: Literal["igw", "vgw", "nat", "local", "s3-endpoint"] | str
+
+
+class RouteTableSpec(_Data):
+    name: str
+    subnets: tuple[str, ...]
+    routes: tuple[RouteSpec, ...] = ()
+
+
+class NetworkSpec(_Data):
+    vpc: VpcSpec
+    subnets: tuple[SubnetSpec, ...]
+    internet_gateway: bool = False
+    vpn: VpnSpec | None = None
+    gateway_endpoints: tuple[str, ...] = ()
+    route_tables: tuple[RouteTableSpec, ...] = ()
+    network_acls: tuple[NaclSpec, ...] = ()
+    security_groups: tuple[SecurityGroupSpec, ...] = ()
+    instances: tuple[InstanceSpec, ...] = ()
+
+
+class SiteSpec(_Data):
+    """The site as the registry will know it; ``vpc`` and ``vpn`` are logical names from the network."""
+
+    name: str
+    cidrs: tuple[str, ...]
+    expected_mtus: dict[str, int] = Field(default_factory=dict)
+    wan_mtu: int | None = None
+    probe_targets: tuple[str, ...] = ()
+    upload_destination: str | None = None
+    min_upload_mbps: float | None = None
+    # Logical names of the instances the site talks to (their ENIs join the site's scope).
+    instances: tuple[str, ...] = ()
+
+
+class Scenario(BaseModel):
+    """One embedded incident (or healthy account). Later sections describe the traffic and events."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+    name: str
+    title: str
+    description: str = ""
+    region: str = "eu-west-1"
+    network: NetworkSpec
+    site: SiteSpec
+
+
+def scenario_names() -> list[str]:
+    return sorted(p.stem for p in SCENARIO_DIR.glob("*.yaml"))
+
+
+def load_scenario(name: str) -> Scenario:
+    """Load ``scenarios/<name>.yaml``; an unknown name is bad input naming the known ones."""
+    path = SCENARIO_DIR / f"{name}.yaml"
+    if not path.is_file():
+        raise InputError(
+            f"unknown scenario {name!r} (known: {', '.join(scenario_names())})", field="scenario"
+        )
+    return parse_scenario(yaml.safe_load(path.read_text(encoding="utf-8")))
+
+
+def parse_scenario(document: Any) -> Scenario:
+    return Scenario.model_validate(document)
