@@ -1,0 +1,523 @@
+"""Does the host's own firewall drop ICMP frag-needed / Packet Too Big before anything accepts it?
+
+Pure functions over the text of ``iptables-save`` / ``ip6tables-save`` and the JSON of
+``nft -j list ruleset`` (no commands run here: ``dropsleuth.probe.firewall`` collects them). Each base chain
+on the input, output and forward hooks is walked in order, following jumps, as the kernel would for an
+ICMP type 3 code 4 (IPv4) or ICMPv6 type 2 (IPv6) message, which conntrack classes as RELATED to the flow
+it reports on. The first rule that surely matches decides; a drop whose other conditions (an address, an
+interface) may or may not match is reported too, with lower confidence.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+
+Family = Literal["ipv4", "ipv6", "any"]
+Match = Literal["always", "maybe", "never"]
+HOOKS = {"INPUT": "input", "OUTPUT": "output", "FORWARD": "forward"}
+_IPTABLES_NFT_TABLES = {"filter", "raw", "mangle", "nat", "security"}
+
+# ICMP type names as iptables and nft spell them → (type, code or None for every code).
+_ICMP4_NAMES: dict[str, tuple[int, int | None]] = {
+    "any": (-1, None),
+    "destination-unreachable": (3, None),
+    "fragmentation-needed": (3, 4),
+    "frag-needed": (3, 4),
+}
+_ICMP6_NAMES: dict[str, tuple[int, int | None]] = {
+    "any": (-1, None),
+    "packet-too-big": (2, None),
+    "destination-unreachable": (1, None),
+}
+
+
+@dataclass(frozen=True)
+class FirewallRule:
+    """One rule, reduced to what decides whether it matches a frag-needed / Packet Too Big message."""
+
+    text: str
+    family: Family = "any"
+    protocol: str | None = None
+    """``icmp``, ``ipv6-icmp``, another protocol, or None for every protocol."""
+    icmp_types: tuple[tuple[int, int | None], ...] | None = None
+    """The (type, code) pairs matched, None when the rule does not look at the ICMP type."""
+    ct_states: frozenset[str] | None = None
+    other_conditions: bool = False
+    verdict: str | None = None
+    """accept, drop, reject, jump, goto, return, or None (a rule that only counts or logs)."""
+    target: str | None = None
+
+
+@dataclass(frozen=True)
+class FirewallChain:
+    source: str
+    """``iptables``, ``ip6tables`` or ``nft``."""
+    table: str
+    name: str
+    family: Family
+    hook: str | None = None
+    policy: str | None = None
+    rules: tuple[FirewallRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """A rule (or a chain policy) that drops the message before anything accepts it."""
+
+    chain: FirewallChain
+    rule: FirewallRule | None
+    family: Literal["ipv4", "ipv6"]
+    certain: bool
+    scope: str
+    """What the rule drops: "frag-needed", "ICMP destination-unreachable", "all ICMP", "all traffic" …"""
+
+
+@dataclass(frozen=True)
+class Ruleset:
+    chains: tuple[FirewallChain, ...] = field(default_factory=tuple)
+
+    def chain(self, source: str, table: str, name: str) -> FirewallChain | None:
+        for chain in self.chains:
+            if chain.source == source and chain.table == table and chain.name == name:
+                return chain
+        return None
+
+
+# ---------------------------------------------------------------------------------------------------------
+# iptables-save
+
+
+def _icmp_type(value: str, v6: bool) -> tuple[int, int | None] | None:
+    names = _ICMP6_NAMES if v6 else _ICMP4_NAMES
+    if value in names:
+        return names[value]
+    kind, _, code = value.partition("/")
+    if kind.isdigit():
+        return int(kind), (int(code) if code.isdigit() else None)
+    return None
+
+
+def parse_iptables_save(text: str, *, v6: bool = False) -> list[FirewallChain]:
+    """The filter table's chains from ``iptables-save`` (or ``ip6tables-save`` with ``v6``)."""
+    source = "ip6tables" if v6 else "iptables"
+    family: Family = "ipv6" if v6 else "ipv4"
+    table = ""
+    policies: dict[tuple[str, str], str | None] = {}
+    rules: dict[tuple[str, str], list[FirewallRule]] = {}
+    order: list[tuple[str, str]] = []
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line.startswith("*"):
+            table = line[1:]
+        elif line.startswith(":") and table:
+            name, policy = [*line[1:].split(), "-"][:2]
+            policies[(table, name)] = None if policy == "-" else policy.lower()
+            rules.setdefault((table, name), [])
+            order.append((table, name))
+        elif line.startswith("-A ") and table:
+            tokens = shlex.split(line)
+            chain_name = tokens[1]
+            if (table, chain_name) not in rules:
+                rules[(table, chain_name)] = []
+                order.append((table, chain_name))
+            rules[(table, chain_name)].append(_parse_iptables_rule(line, tokens[2:], v6=v6, family=family))
+    return [
+        FirewallChain(
+            source,
+            t,
+            name,
+            family,
+            hook=HOOKS.get(name) if t == "filter" else None,
+            policy=policies.get((t, name)),
+            rules=tuple(rules[(t, name)]),
+        )
+        for t, name in order
+        if t == "filter"
+    ]
+
+
+def _parse_iptables_rule(  # noqa: PLR0915 -- one pass over the options reads best as one loop
+    text: str, tokens: Sequence[str], *, v6: bool, family: Family
+) -> FirewallRule:
+    protocol: str | None = None
+    icmp_types: tuple[tuple[int, int | None], ...] | None = None
+    ct_states: frozenset[str] | None = None
+    other = False
+    verdict: str | None = None
+    target: str | None = None
+    index = 0
+    negate = False
+    while index < len(tokens):
+        word = tokens[index]
+        value = tokens[index + 1] if index + 1 < len(tokens) else ""
+        if word == "!":
+            negate = True
+            index += 1
+            continue
+        if negate:
+            other = True  # a negated match: we do not reason about complements
+            negate = False
+            index += 2
+            continue
+        if word in ("-p", "--protocol"):
+            protocol = {"1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp", "all": None}.get(value, value)
+            index += 2
+        elif word in ("--icmp-type", "--icmpv6-type"):
+            parsed = _icmp_type(value, v6)
+            if parsed is None:
+                icmp_types = ((-2, None),)  # a type we do not know: not frag-needed
+            elif parsed[0] != -1:
+                icmp_types = (parsed,)
+            index += 2
+        elif word in ("--state", "--ctstate"):
+            ct_states = frozenset(s.lower() for s in value.split(","))
+            index += 2
+        elif word in ("-m", "--match", "--comment", "-c"):
+            index += 2 if word != "-c" else 3
+        elif word in ("-j", "--jump", "-g", "--goto"):
+            name = value.upper()
+            if name in ("ACCEPT", "DROP", "REJECT", "RETURN"):
+                verdict = name.lower()
+            elif name in ("LOG", "NFLOG", "MARK", "CONNMARK", "NOTRACK", "CT"):
+                verdict = None
+            else:
+                verdict = "goto" if word in ("-g", "--goto") else "jump"
+                target = value
+            index += 2
+            # Target options (--reject-with, --log-prefix …) follow and do not change the match.
+            while index < len(tokens) and tokens[index].startswith("--"):
+                index += 2
+        elif word in ("-s", "-d", "--source", "--destination"):
+            if value not in ("0.0.0.0/0", "::/0"):
+                other = True
+            index += 2
+        elif word.startswith("-"):
+            other = True
+            index += 2 if index + 1 < len(tokens) and not tokens[index + 1].startswith("-") else 1
+        else:
+            index += 1
+    return FirewallRule(text, family, protocol, icmp_types, ct_states, other, verdict, target)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# nft -j list ruleset
+
+
+def parse_nft_json(
+    document: Mapping[str, Any],
+    *,
+    texts: Mapping[tuple[str, str, str, int], str] | None = None,
+    skip_tables: Iterable[tuple[str, str]] = (),
+) -> list[FirewallChain]:
+    """Chains from ``nft -j list ruleset``; ``texts`` maps (family, table, chain, handle) to the rule as
+    ``nft -a list ruleset`` prints it; ``skip_tables`` are (family, table) pairs already read elsewhere."""
+    skip = set(skip_tables)
+    texts = texts or {}
+    chains: dict[tuple[str, str, str], dict[str, Any]] = {}
+    rules: dict[tuple[str, str, str], list[FirewallRule]] = {}
+    for item in document.get("nftables", []):
+        if "chain" in item:
+            c = item["chain"]
+            key = (c["family"], c["table"], c["name"])
+            chains[key] = c
+            rules.setdefault(key, [])
+        elif "rule" in item:
+            r = item["rule"]
+            key = (r["family"], r["table"], r["chain"])
+            text = texts.get((r["family"], r["table"], r["chain"], int(r.get("handle", -1))), "")
+            rules.setdefault(key, []).append(_parse_nft_rule(r, text))
+    result = []
+    for key, c in chains.items():
+        family_name, table, name = key
+        if family_name not in ("ip", "ip6", "inet") or (family_name, table) in skip:
+            continue
+        family: Family = {"ip": "ipv4", "ip6": "ipv6"}.get(family_name, "any")  # type: ignore[assignment]
+        hook = c.get("hook") if c.get("type", "filter") == "filter" else None
+        result.append(
+            FirewallChain(
+                "nft",
+                f"{family_name} {table}",
+                name,
+                family,
+                hook=hook if hook in ("input", "output", "forward") else None,
+                policy=c.get("policy"),
+                rules=tuple(rules.get(key, [])),
+            )
+        )
+    return result
+
+
+def _values(right: Any) -> list[Any]:
+    if isinstance(right, dict) and "set" in right:
+        return list(right["set"])
+    if isinstance(right, list):
+        return right
+    return [right]
+
+
+_NFT_ICMP4_TYPES = {"destination-unreachable": 3, "echo-request": 8, "echo-reply": 0, "time-exceeded": 11}
+_NFT_ICMP6_TYPES = {
+    "packet-too-big": 2,
+    "destination-unreachable": 1,
+    "echo-request": 128,
+    "time-exceeded": 3,
+}
+_NFT_ICMP_CODES = {"frag-needed": 4, "port-unreachable": 3, "host-unreachable": 1, "net-unreachable": 0}
+
+
+def _parse_nft_rule(  # noqa: PLR0915 -- one pass over the expressions reads best as one loop
+    rule: Mapping[str, Any], text: str
+) -> FirewallRule:
+    family: Family = {"ip": "ipv4", "ip6": "ipv6"}.get(rule["family"], "any")  # type: ignore[assignment]
+    protocol: str | None = None
+    types: list[int] | None = None
+    codes: list[int] | None = None
+    ct_states: frozenset[str] | None = None
+    other = False
+    verdict: str | None = None
+    target: str | None = None
+    for expr in rule.get("expr", []):
+        if "match" in expr:
+            m = expr["match"]
+            left, op, right = m.get("left"), m.get("op", "=="), m.get("right")
+            if op not in ("==", "in"):
+                other = True
+                continue
+            values = _values(right)
+            if isinstance(left, dict) and "payload" in left:
+                payload = left["payload"]
+                proto, fld = payload.get("protocol"), payload.get("field")
+                if proto in ("icmp", "icmpv6") and fld == "type":
+                    protocol = "icmp" if proto == "icmp" else "ipv6-icmp"
+                    names = _NFT_ICMP4_TYPES if proto == "icmp" else _NFT_ICMP6_TYPES
+                    types = [names.get(v, -2) if isinstance(v, str) else int(v) for v in values]
+                elif proto in ("icmp", "icmpv6") and fld == "code":
+                    protocol = "icmp" if proto == "icmp" else "ipv6-icmp"
+                    codes = [_NFT_ICMP_CODES.get(v, -2) if isinstance(v, str) else int(v) for v in values]
+                elif (proto, fld) in (("ip", "protocol"), ("ip6", "nexthdr")):
+                    protocol = _nft_protocol(values)
+                else:
+                    other = True
+            elif isinstance(left, dict) and left.get("meta", {}).get("key") in ("l4proto", "nfproto"):
+                if left["meta"]["key"] == "l4proto":
+                    protocol = _nft_protocol(values)
+                else:
+                    family = "ipv4" if values == ["ipv4"] else "ipv6" if values == ["ipv6"] else family
+            elif isinstance(left, dict) and left.get("ct", {}).get("key") == "state":
+                ct_states = frozenset(str(v) for v in values)
+            else:
+                other = True
+        elif "accept" in expr:
+            verdict = "accept"
+        elif "drop" in expr:
+            verdict = "drop"
+        elif "reject" in expr:
+            verdict = "reject"
+        elif "return" in expr:
+            verdict = "return"
+        elif "jump" in expr or "goto" in expr:
+            verdict = "jump" if "jump" in expr else "goto"
+            target = expr[verdict]["target"]
+    icmp_types: tuple[tuple[int, int | None], ...] | None = None
+    if types is not None or codes is not None:
+        type_list = types if types is not None else [-1]
+        code_list: list[int | None] = list(codes) if codes is not None else [None]
+        icmp_types = tuple((t, c) for t in type_list for c in code_list)
+        if types is None:
+            icmp_types = tuple((3 if protocol == "icmp" else 1, c) for c in code_list)
+    if protocol == "ipv6-icmp":
+        family = "ipv6"
+    elif protocol == "icmp" and family == "any":
+        family = "ipv4"
+    return FirewallRule(
+        text or _fallback_text(rule), family, protocol, icmp_types, ct_states, other, verdict, target
+    )
+
+
+def _nft_protocol(values: list[Any]) -> str | None:
+    names = {str(v) for v in values}
+    if names in ({"icmp"}, {"1"}):
+        return "icmp"
+    if names <= {"icmpv6", "ipv6-icmp", "58"}:
+        return "ipv6-icmp"
+    return ",".join(sorted(names))
+
+
+def _fallback_text(rule: Mapping[str, Any]) -> str:
+    return f"nft rule in {rule['family']} {rule['table']} {rule['chain']} (handle {rule.get('handle', '?')})"
+
+
+def nft_rule_texts(listing: str) -> dict[tuple[str, str, str, int], str]:
+    """(family, table, chain, handle) → the rule as ``nft -a list ruleset`` prints it."""
+    texts: dict[tuple[str, str, str, int], str] = {}
+    family = table = chain = ""
+    for raw in listing.splitlines():
+        line = raw.strip()
+        words = line.split()
+        if words[:1] == ["table"] and len(words) >= 3:
+            family, table = words[1], words[2]
+        elif words[:1] == ["chain"] and len(words) >= 2:
+            chain = words[1]
+        elif "# handle" in line and chain and not line.startswith(("type ", "chain ", "table ")):
+            rule, _, handle = line.rpartition("# handle")
+            if handle.strip().isdigit():
+                texts[(family, table, chain, int(handle))] = rule.strip()
+    return texts
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Evaluation
+
+
+def _match(rule: FirewallRule, family: Literal["ipv4", "ipv6"]) -> Match:
+    """Whether ``rule`` matches a frag-needed (IPv4) / Packet Too Big (IPv6) message in state RELATED."""
+    if rule.family not in ("any", family):
+        return "never"
+    wanted = "icmp" if family == "ipv4" else "ipv6-icmp"
+    if rule.protocol is not None and rule.protocol != wanted:
+        return "never"
+    if rule.icmp_types is not None:
+        target_type = 3 if family == "ipv4" else 2
+        hit = any(
+            t == target_type and (c is None or (family == "ipv4" and c == 4)) for t, c in rule.icmp_types
+        )
+        if not hit:
+            return "never"
+    if rule.ct_states is not None and "related" not in rule.ct_states:
+        return "never"
+    return "maybe" if rule.other_conditions else "always"
+
+
+def _scope(rule: FirewallRule) -> str:
+    if rule.icmp_types is not None:
+        if any(c == 4 for _, c in rule.icmp_types):
+            return "ICMP frag-needed"
+        return "ICMP destination-unreachable / Packet Too Big"
+    if rule.protocol is not None:
+        return "all ICMP"
+    return "all traffic" + (" in state RELATED" if rule.ct_states else "")
+
+
+def _walk(
+    ruleset: Ruleset, chain: FirewallChain, family: Literal["ipv4", "ipv6"], depth: int = 0
+) -> tuple[str | None, FirewallRule | None, list[FirewallRule]]:
+    """(decisive verdict or None, the deciding rule, drops that may match before it)."""
+    maybes: list[FirewallRule] = []
+    if depth > 16:  # a loop of jumps: the kernel refuses those, but stay bounded anyway
+        return None, None, maybes
+    for rule in chain.rules:
+        match = _match(rule, family)
+        if match == "never" or rule.verdict is None:
+            continue
+        if rule.verdict in ("jump", "goto") and rule.target:
+            source_table = chain.table
+            sub = ruleset.chain(chain.source, source_table, rule.target)
+            if sub is not None:
+                verdict, decider, sub_maybes = _walk(ruleset, sub, family, depth + 1)
+                maybes.extend(sub_maybes)
+                if verdict is not None and match == "always":
+                    return verdict, decider, maybes
+            if rule.verdict == "goto" and match == "always":
+                return None, None, maybes
+            continue
+        if rule.verdict == "return":
+            if match == "always":
+                return None, None, maybes
+            continue
+        if match == "maybe":
+            if rule.verdict in ("drop", "reject"):
+                maybes.append(rule)
+            continue
+        return rule.verdict, rule, maybes
+    return None, None, maybes
+
+
+def find_blockers(ruleset: Ruleset) -> list[Blocker]:
+    """Every base chain that drops frag-needed / Packet Too Big, and the rule (or policy) that does."""
+    blockers: list[Blocker] = []
+    for chain in ruleset.chains:
+        if chain.hook is None:
+            continue
+        families: tuple[Literal["ipv4", "ipv6"], ...] = (
+            ("ipv4", "ipv6") if chain.family == "any" else (chain.family,)
+        )
+        for family in families:
+            verdict, decider, maybes = _walk(ruleset, chain, family)
+            blockers.extend(Blocker(chain, m, family, False, _scope(m)) for m in maybes)
+            if verdict in ("drop", "reject") and decider is not None:
+                blockers.append(Blocker(chain, decider, family, True, _scope(decider)))
+            elif verdict is None and chain.policy in ("drop", "DROP"):
+                blockers.append(Blocker(chain, None, family, True, "everything not accepted (chain policy)"))
+    return blockers
+
+
+def narrow_rule(chain: FirewallChain, family: Literal["ipv4", "ipv6"]) -> str:
+    """The one rule to insert at the top of ``chain`` that lets exactly frag-needed / PTB through."""
+    if chain.source == "nft":
+        match = (
+            "icmp type destination-unreachable icmp code frag-needed"
+            if family == "ipv4"
+            else "icmpv6 type packet-too-big"
+        )
+        return f"nft insert rule {chain.table} {chain.name} {match} accept"
+    if family == "ipv4":
+        return f"iptables -I {chain.name} 1 -p icmp --icmp-type fragmentation-needed -j ACCEPT"
+    return f"ip6tables -I {chain.name} 1 -p ipv6-icmp --icmpv6-type packet-too-big -j ACCEPT"
+
+
+def findings(blockers: Sequence[Blocker]) -> list[Finding]:
+    """One HOST_FIREWALL_BLOCKS_ICMP finding per blocking rule, with the rule as written and the fix."""
+    result = []
+    for blocker in blockers:
+        chain = blocker.chain
+        message = (
+            "frag-needed (ICMP type 3 code 4)" if blocker.family == "ipv4" else "Packet Too Big (ICMPv6 2)"
+        )
+        written = blocker.rule.text if blocker.rule else f"policy {chain.policy} of chain {chain.name}"
+        direction = {
+            "input": "arriving at this host (its own connections never learn the path MTU)",
+            "output": "this host generates (hosts behind it, when it routes, never learn the path MTU)",
+            "forward": "routed through this host (hosts on either side never learn the path MTU)",
+        }.get(chain.hook or "", "")
+        result.append(
+            Finding(
+                code=FindingCode.HOST_FIREWALL_BLOCKS_ICMP,
+                severity=Severity.HIGH if blocker.certain else Severity.WARNING,
+                confidence=0.9 if blocker.certain else 0.5,
+                title=f"{chain.source} {chain.table} {chain.name} drops {message}",
+                detail=(
+                    f"`{written}` drops {blocker.scope} {direction}. Path MTU discovery needs ICMP "
+                    f"{message} to get through; dropping it makes a black hole."
+                    + (
+                        ""
+                        if blocker.certain
+                        else " The rule has other conditions: it may not match all of it."
+                    )
+                ),
+                evidence=(
+                    Evidence(
+                        kind="firewall_rule",
+                        summary=written,
+                        data={
+                            "source": chain.source,
+                            "table": chain.table,
+                            "chain": chain.name,
+                            "hook": chain.hook,
+                            "family": blocker.family,
+                            "scope": blocker.scope,
+                            "rule": written,
+                        },
+                    ),
+                ),
+                remediation=Remediation(
+                    summary=f"Allow exactly {message} ahead of the drop; other ICMP can stay blocked.",
+                    commands=(narrow_rule(chain, blocker.family),),
+                ),
+            )
+        )
+    return result
