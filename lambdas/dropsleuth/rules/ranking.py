@@ -1,0 +1,791 @@
+"""Correlation and scoring: from what each step found to ranked hypotheses (pure: no I/O, no clock).
+
+Each step leaves its findings and, in ``StepOutcome.data``, the raw material below. The ranking reads
+these keys only (a step that did not run simply leaves them out):
+
+==================  =========================================================================================
+step                data keys
+==================  =========================================================================================
+flow_log_queries    ``upload_throughput`` [{minute, mbps}], ``icmp_rejects`` [{minute, rejects|packets}],
+                    ``rejects_timeline`` [{minute, rejects, packets}], ``top_rejected_flows`` [{srcaddr,
+                    dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows]
+metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}], ``tunnel_flaps`` [at],
+                    ``onset`` at | None
+path_mtu            ``hops`` [{name, kind, mtu, sends_frag_needed, resource_id}], ``path_mtu``,
+                    ``source_mtu``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
+recent_changes      ``changes`` [{at, summary, event_name, actor, resource_ids}]
+icmp_audit          findings NACL_BLOCKS_ICMP_FRAG_NEEDED / SG_MISSING_ICMP_FRAG_NEEDED
+reachability        ``reachable`` bool | None, ``mode`` aws | static
+==================  =========================================================================================
+
+The hypotheses are scored from how many independent pieces of evidence agree, and how they agree in time
+(a change just before the onset counts; one a day earlier does not). Only a root-cause hypothesis can be
+critical; the symptoms and supporting findings are kept beside it, ranked below.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dropsleuth.context import InvestigationContext, StepOutcome
+from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+
+# A change this long before the onset is a suspect; earlier ones are background (a typical change window).
+CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
+# Flaps within this distance of the onset are counted as part of the incident.
+FLAP_NEAR_ONSET = timedelta(minutes=60)
+# The onset rule shared with the metrics step (issue 5): a point below half the preceding hour's median,
+# confirmed by the next point.
+COLLAPSE_FRACTION = 0.5
+BASELINE_SPAN = timedelta(minutes=60)
+MIN_BASELINE_POINTS = 5
+MIN_FLAPS = 2
+TCP = 6
+ICMP_PROTOCOLS = {1, 58}
+
+_PATH_VERDICTS = {FindingCode.MTU_MISMATCH, FindingCode.PMTUD_BLACKHOLE}
+_ROOT_CAUSES = {
+    FindingCode.PMTUD_BLACKHOLE,
+    FindingCode.MTU_MISMATCH,
+    FindingCode.FLOW_REJECTED,
+    FindingCode.NO_ROUTE,
+}
+
+Point = tuple[datetime, float]
+
+
+# --- evidence gathered from the steps -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Collapse:
+    """A throughput collapse: when it began, the level before and during, and when it recovered."""
+
+    onset: datetime
+    baseline: float
+    during: float
+    recovered_at: datetime | None
+    source: str
+
+    def describe(self) -> str:
+        recovered = f", recovered at {_hhmm(self.recovered_at)}" if self.recovered_at else ", not recovered"
+        return (
+            f"{self.source} throughput fell from {self.baseline:.1f} to {self.during:.1f} Mbps "
+            f"at {_hhmm(self.onset)}{recovered}"
+        )
+
+
+@dataclass(frozen=True)
+class Change:
+    at: datetime
+    summary: str
+    event_name: str = ""
+    actor: str = ""
+    resource_ids: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Signals:
+    """Everything the hypotheses are scored from, extracted once from the step outcomes."""
+
+    host_throughput: tuple[Point, ...] = ()
+    flow_throughput: tuple[Point, ...] = ()
+    frag_needed: tuple[Point, ...] = ()
+    icmp_rejects: tuple[Point, ...] = ()
+    flaps: tuple[datetime, ...] = ()
+    changes: tuple[Change, ...] = ()
+    collapse: Collapse | None = None
+    onset: datetime | None = None
+    symptom_rejects: tuple[Mapping[str, Any], ...] = ()
+    stalled_flows: tuple[Mapping[str, Any], ...] = ()
+    hops: tuple[Mapping[str, Any], ...] = ()
+    source_mtu: int | None = None
+    path_mtu: int | None = None
+    reachable: bool | None = None
+    findings: Mapping[FindingCode, tuple[Finding, ...]] = field(default_factory=dict)
+
+    def found(self, code: FindingCode) -> tuple[Finding, ...]:
+        return self.findings.get(code, ())
+
+    @property
+    def icmp_rejects_total(self) -> float:
+        return sum(value for _, value in self.icmp_rejects)
+
+    def frag_needed_after_onset(self) -> float | None:
+        """Frag-needed messages the host counted after the onset (None: no host counter at all)."""
+        if not self.frag_needed:
+            return None
+        since = self.onset or datetime.min.replace(tzinfo=UTC)
+        return sum(v for t, v in self.frag_needed if t >= since)
+
+
+def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -> Signals:
+    """Pull the ranking's inputs out of the outcomes of the steps that completed."""
+    data: dict[str, Any] = {}
+    by_code: dict[FindingCode, list[Finding]] = {}
+    for outcome in outcomes.values():
+        for key, value in outcome.data.items():
+            data.setdefault(key, value)
+        for finding in outcome.findings:
+            by_code.setdefault(finding.code, []).append(finding)
+    host = _series(data.get("throughput"), "at", "value")
+    flow = _series(data.get("upload_throughput"), "minute", "mbps")
+    collapse = detect_collapse(host, source="host") or detect_collapse(flow, source="flow-log")
+    onset = collapse.onset if collapse else _time_or_none(data.get("onset"))
+    source_mtu = _int_or_none(data.get("source_mtu")) or context.source_mtu
+    return Signals(
+        host_throughput=host,
+        flow_throughput=flow,
+        frag_needed=_series(data.get("frag_needed"), "at", "value"),
+        icmp_rejects=_series(data.get("icmp_rejects"), "minute", ("rejects", "packets", "records")),
+        flaps=tuple(sorted(t for t in (_time_or_none(v) for v in _items(data.get("tunnel_flaps"))) if t)),
+        changes=_changes(data.get("changes"), by_code.get(FindingCode.RECENT_NETWORK_CHANGE, [])),
+        collapse=collapse,
+        onset=onset,
+        symptom_rejects=tuple(_symptom_rejects(context, data.get("top_rejected_flows"))),
+        stalled_flows=tuple(r for r in _items(data.get("stalled_flows")) if isinstance(r, Mapping)),
+        hops=tuple(h for h in _items(data.get("hops")) if isinstance(h, Mapping)),
+        source_mtu=source_mtu,
+        path_mtu=_int_or_none(data.get("path_mtu")),
+        reachable=data.get("reachable") if isinstance(data.get("reachable"), bool) else None,
+        findings={code: tuple(found) for code, found in by_code.items()},
+    )
+
+
+def detect_collapse(series: Sequence[Point], *, source: str) -> Collapse | None:
+    """The first point below half of the preceding hour's median, confirmed by the next point."""
+    points = sorted(series)
+    for index in range(len(points)):
+        at, value = points[index]
+        before = [v for t, v in points[:index] if at - BASELINE_SPAN <= t < at]
+        if len(before) < MIN_BASELINE_POINTS:
+            continue
+        baseline = statistics.median(before)
+        threshold = baseline * COLLAPSE_FRACTION
+        if baseline <= 0 or value >= threshold:
+            continue
+        following = points[index + 1 : index + 2]
+        if following and following[0][1] >= threshold:
+            continue
+        during: list[float] = []
+        recovered_at = None
+        for later_at, later_value in points[index:]:
+            if later_value >= threshold:
+                recovered_at = later_at
+                break
+            during.append(later_value)
+        return Collapse(at, baseline, statistics.median(during), recovered_at, source)
+    return None
+
+
+# --- the hypotheses -----------------------------------------------------------------------------------
+
+
+@dataclass
+class _Score:
+    """A hypothesis's confidence as the sum of the evidence that supports it, with the reasons."""
+
+    value: float = 0.0
+    reasons: list[str] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+
+    def add(self, weight: float, reason: str, *evidence: Evidence) -> None:
+        self.value += weight
+        self.reasons.append(f"{reason} (+{weight:.2f})" if weight >= 0 else f"{reason} ({weight:.2f})")
+        self.evidence.extend(evidence)
+
+    @property
+    def confidence(self) -> float:
+        return max(0.0, min(0.99, self.value))
+
+
+def rank(
+    context: InvestigationContext,
+    outcomes: Mapping[str, StepOutcome],
+    *,
+    failed_steps: Mapping[str, str] | None = None,
+) -> tuple[Finding, ...]:
+    """The report's findings, most likely root cause first."""
+    signals = gather(context, outcomes)
+    findings: list[Finding] = []
+    root = pmtud_hypothesis(context, signals) or mtu_mismatch_hypothesis(signals)
+    if root is not None:
+        findings.append(root)
+    rejected = flow_rejected_hypothesis(context, signals)
+    if rejected is not None:
+        findings.append(rejected)
+    findings.extend(_no_route(signals))
+    roots = [f for f in findings if f.code in _ROOT_CAUSES]
+    findings.extend(_supporting(signals, explained=bool(roots)))
+    findings.extend(step_failures(failed_steps or {}))
+    return order(findings)
+
+
+def order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
+    """Most severe first; at equal severity a root cause before the findings that support it."""
+    return tuple(
+        sorted(
+            findings,
+            key=lambda f: (f.severity.rank, f.code not in _ROOT_CAUSES, -f.confidence, f.code.value, f.title),
+        )
+    )
+
+
+def pmtud_hypothesis(context: InvestigationContext, signals: Signals) -> Finding | None:
+    """A PMTUD black hole: a hop smaller than what the source sends, and no frag-needed getting back."""
+    gap = _mtu_gap(signals)
+    if gap is None:
+        return None
+    score = _Score()
+    score.add(0.30, gap[0], *gap[1])
+    blocked = _return_blocked(signals)
+    rejects = signals.icmp_rejects_total
+    if not blocked and rejects <= 0:
+        return None
+    for reason, evidence in blocked:
+        score.add(0.25 / len(blocked), reason, *evidence)
+    if rejects > 0:
+        score.add(
+            0.15,
+            f"{rejects:g} ICMP packets toward the source were REJECTed in the window (flow logs)",
+            Evidence(
+                kind="query_rows",
+                summary="REJECTed ICMP toward the source, per minute",
+                data={"query": "icmp_rejects", "rows": _points_json(signals.icmp_rejects)},
+            ),
+        )
+    if signals.collapse:
+        score.add(0.15, signals.collapse.describe(), _collapse_evidence(signals.collapse))
+    change = _change_before_onset(signals)
+    if change is not None:
+        minutes = (signals.onset - change.at).total_seconds() / 60 if signals.onset else 0
+        score.add(
+            0.10,
+            f"{change.summary} ({minutes:.0f} min before the onset)",
+            _change_evidence(change, signals.onset),
+        )
+    received = signals.frag_needed_after_onset()
+    if received is not None and received <= 0:
+        score.add(0.05, "the site's hosts received no ICMP frag-needed after the onset (host counter)")
+    elif received is not None and received > 0:
+        score.add(
+            -0.20, f"the site's hosts did receive {received:g} frag-needed messages: PMTUD partly works"
+        )
+    if signals.stalled_flows:
+        score.add(
+            0.05, f"{len(signals.stalled_flows)} stalled-flow candidates (packets sent, few bytes moved)"
+        )
+    severity = Severity.CRITICAL if signals.collapse and score.confidence >= 0.5 else Severity.HIGH
+    hop_text = gap[2]
+    return Finding(
+        code=FindingCode.PMTUD_BLACKHOLE,
+        severity=severity,
+        confidence=score.confidence,
+        title=f"Path MTU Discovery black hole between {context.source.describe()} and "
+        f"{context.destination.describe()}: {hop_text}",
+        detail=_detail(
+            "Packets larger than a hop on the path are dropped there, and the ICMP 'fragmentation needed' "
+            "message that would tell the sender to use smaller packets never reaches it: small packets "
+            "(handshakes, health checks) pass, large transfers stall. Flow logs cannot show the drop itself "
+            "(it is not an SG/NACL decision); the evidence below shows it from every side.",
+            score,
+        ),
+        resource_ids=_resource_ids(score.evidence, signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)),
+        evidence=tuple(score.evidence),
+        remediation=_black_hole_remediation(signals, change),
+    )
+
+
+def mtu_mismatch_hypothesis(signals: Signals) -> Finding | None:
+    """A smaller hop with PMTUD working: worth knowing (one extra round trip per path), not an outage."""
+    gap = _mtu_gap(signals)
+    if gap is None:
+        return None
+    score = _Score()
+    score.add(0.50, gap[0], *gap[1])
+    received = signals.frag_needed_after_onset()
+    if received:
+        score.add(0.30, f"the site's hosts received {received:g} ICMP frag-needed messages: PMTUD works")
+    if signals.icmp_rejects_total <= 0:
+        score.add(0.15, "no ICMP toward the source was REJECTed in the window (flow logs)")
+    if not signals.collapse:
+        score.add(0.05, "throughput held up over the window")
+    severity = Severity.HIGH if signals.collapse else Severity.WARNING
+    remediation = _first_remediation(signals.found(FindingCode.MTU_MISMATCH)) or Remediation(
+        summary="Nothing is broken: PMTUD adapts. To avoid the first-packet penalty, clamp the TCP MSS "
+        "at the site's edge to the path MTU minus 40 bytes."
+    )
+    return Finding(
+        code=FindingCode.MTU_MISMATCH,
+        severity=severity,
+        confidence=score.confidence,
+        title=f"{gap[2]}; Path MTU Discovery works here: not a black hole",
+        detail=_detail(
+            "A hop on the path is smaller than what an endpoint sends, and the ICMP frag-needed "
+            "messages are admitted on the way back, so senders learn the path MTU and continue.",
+            score,
+        ),
+        evidence=tuple(score.evidence),
+        remediation=remediation,
+    )
+
+
+def flow_rejected_hypothesis(context: InvestigationContext, signals: Signals) -> Finding | None:
+    """SG/NACL REJECTs of the very traffic the alarm is about (TCP to or from the symptom's port)."""
+    if not signals.symptom_rejects:
+        return None
+    packets = sum(_number(row.get("packets")) for row in signals.symptom_rejects)
+    score = _Score()
+    score.add(
+        0.55,
+        f"{len(signals.symptom_rejects)} TCP flows on port {context.port} REJECTed ({packets:g} packets)",
+        Evidence(
+            kind="query_rows",
+            summary=f"top REJECTed TCP flows on port {context.port}",
+            resource_ids=tuple(
+                sorted({str(r["interface_id"]) for r in signals.symptom_rejects if r.get("interface_id")})
+            ),
+            data={"query": "top_rejected_flows", "rows": [_jsonable(r) for r in signals.symptom_rejects]},
+        ),
+    )
+    if signals.collapse:
+        score.add(0.20, signals.collapse.describe(), _collapse_evidence(signals.collapse))
+    if signals.reachable is False:
+        score.add(0.15, "the path analysis finds the TCP path not reachable")
+    change = _change_before_onset(signals)
+    if change is not None:
+        score.add(0.10, f"{change.summary} just before the onset", _change_evidence(change, signals.onset))
+    severity = Severity.CRITICAL if signals.collapse else Severity.HIGH
+    return Finding(
+        code=FindingCode.FLOW_REJECTED,
+        severity=severity,
+        confidence=score.confidence,
+        title=f"Security groups or network ACLs REJECT the traffic on port {context.port}",
+        detail=_detail(
+            "Flow logs record these flows as REJECT: a security group or network ACL on the path does "
+            "not admit them. This is an access problem, not an MTU problem.",
+            score,
+        ),
+        resource_ids=_resource_ids(score.evidence, ()),
+        evidence=tuple(score.evidence),
+        remediation=Remediation(
+            summary="Find the security group or NACL that lacks the rule for this traffic and add the "
+            "narrowest rule that admits it.",
+            steps=(
+                "Look up the ENIs in the evidence: their security groups and their subnets' NACLs.",
+                (
+                    f"Admit TCP port {context.port} from {context.source.describe()} (and, for NACLs, "
+                    "the ephemeral ports 1024-65535 on the way back)."
+                ),
+            ),
+        ),
+    )
+
+
+def step_failures(failed_steps: Mapping[str, str]) -> list[Finding]:
+    """One STEP_FAILED per failed step: what could not be checked and why."""
+    return [
+        Finding(
+            code=FindingCode.STEP_FAILED,
+            severity=Severity.INFO,
+            confidence=1.0,
+            title=f"step {name} failed: {reason}",
+            detail="The report was built without this step's evidence; the conclusions above may miss "
+            "what it would have shown.",
+            evidence=(Evidence(kind="step", summary=reason, data={"step": name}),),
+        )
+        for name, reason in sorted(failed_steps.items())
+    ]
+
+
+# --- supporting findings ------------------------------------------------------------------------------
+
+
+def _supporting(signals: Signals, *, explained: bool) -> list[Finding]:
+    findings: list[Finding] = []
+    for code, found in signals.findings.items():
+        if code in _PATH_VERDICTS | {FindingCode.NO_ROUTE, FindingCode.RECENT_NETWORK_CHANGE}:
+            continue  # merged into the hypotheses above, or re-graded below
+        if code is FindingCode.THROUGHPUT_COLLAPSE:
+            continue
+        findings.extend(_capped(f) for f in found)
+    findings.extend(_changes_findings(signals))
+    collapse = signals.collapse
+    if collapse is not None or signals.found(FindingCode.THROUGHPUT_COLLAPSE):
+        findings.append(_collapse_finding(signals, explained=explained))
+    if len(signals.flaps) >= MIN_FLAPS and not signals.found(FindingCode.VPN_TUNNEL_FLAPPING):
+        near = [t for t in signals.flaps if signals.onset and abs(t - signals.onset) <= FLAP_NEAR_ONSET]
+        findings.append(
+            Finding(
+                code=FindingCode.VPN_TUNNEL_FLAPPING,
+                severity=Severity.WARNING,
+                confidence=0.9,
+                title=f"VPN tunnel went down {len(signals.flaps)} times in the window"
+                + (f", {len(near)} near the onset" if near else ""),
+                detail="Dead-peer detection and BGP keepalives are small packets: a flapping tunnel "
+                "during a black hole is a symptom of the same path, not necessarily its cause.",
+                evidence=(
+                    Evidence(
+                        kind="metric",
+                        summary="AWS/VPN TunnelState transitions to 0",
+                        data={"flaps": [t.isoformat() for t in signals.flaps]},
+                    ),
+                ),
+            )
+        )
+    return findings
+
+
+def _capped(finding: Finding) -> Finding:
+    """Only a root-cause hypothesis is critical; a supporting finding is at most high."""
+    if finding.severity is Severity.CRITICAL:
+        return finding.model_copy(update={"severity": Severity.HIGH})
+    return finding
+
+
+def _collapse_finding(signals: Signals, *, explained: bool) -> Finding:
+    given = signals.found(FindingCode.THROUGHPUT_COLLAPSE)
+    collapse = signals.collapse
+    title = collapse.describe() if collapse else given[0].title
+    evidence = (_collapse_evidence(collapse),) if collapse else given[0].evidence
+    return Finding(
+        code=FindingCode.THROUGHPUT_COLLAPSE,
+        severity=Severity.WARNING if explained else Severity.HIGH,
+        confidence=0.9,
+        title=title[:1].upper() + title[1:],
+        detail="The symptom; explained by the root cause above."
+        if explained
+        else "No cause found on the AWS side among what was checked; look at the site (host agent "
+        "probes, interface MTUs, host firewall) and at the steps that failed.",
+        evidence=evidence,
+    )
+
+
+def _changes_findings(signals: Signals) -> list[Finding]:
+    findings = []
+    for change in signals.changes:
+        suspect = _is_suspect(change, signals.onset)
+        minutes = (signals.onset - change.at).total_seconds() / 60 if signals.onset else None
+        when = f"{minutes:.0f} min before the onset" if minutes is not None else "in the window"
+        findings.append(
+            Finding(
+                code=FindingCode.RECENT_NETWORK_CHANGE,
+                severity=Severity.HIGH if suspect else Severity.INFO,
+                confidence=0.8 if suspect else 0.3,
+                title=f"{change.summary} ({when})",
+                detail=f"{change.event_name or 'change'} by {change.actor or 'unknown'} at "
+                f"{change.at.isoformat()}",
+                resource_ids=change.resource_ids,
+                evidence=(_change_evidence(change, signals.onset),),
+            )
+        )
+    return findings
+
+
+def _no_route(signals: Signals) -> list[Finding]:
+    found = signals.found(FindingCode.NO_ROUTE)
+    if not found:
+        return []
+    severity = Severity.CRITICAL if signals.collapse else Severity.HIGH
+    return [f.model_copy(update={"severity": severity}) for f in found]
+
+
+# --- pieces of evidence -------------------------------------------------------------------------------
+
+
+def _mtu_gap(signals: Signals) -> tuple[str, list[Evidence], str] | None:
+    """(reason, evidence, short text) when a hop is smaller than what the source sends, else None."""
+    verdicts = [f for code in _PATH_VERDICTS for f in signals.found(code)]
+    hop = _smallest_hop(signals.hops)
+    hop_mtu = _int_or_none(hop.get("mtu")) if hop else signals.path_mtu
+    source_mtu = signals.source_mtu
+    hop_name = str(hop.get("name") or hop.get("kind") or "a hop") if hop else "a hop"
+    if source_mtu and hop_mtu and hop_mtu < source_mtu:
+        text = f"{hop_name} carries {hop_mtu} bytes, the source sends {source_mtu}"
+    elif verdicts:
+        text = verdicts[0].title
+    else:
+        return None
+    evidence: list[Evidence] = []
+    if signals.hops:
+        evidence.append(
+            Evidence(
+                kind="hop",
+                summary=f"path hops and their MTUs; smallest: {hop_name} at {hop_mtu}",
+                resource_ids=tuple(str(h["resource_id"]) for h in signals.hops if h.get("resource_id")),
+                data={"hops": [_jsonable(h) for h in signals.hops], "source_mtu": source_mtu},
+            )
+        )
+    for verdict in verdicts:
+        evidence.extend(verdict.evidence)
+    return f"a hop smaller than the source's packets: {text}", evidence, text
+
+
+def _return_blocked(signals: Signals) -> list[tuple[str, list[Evidence]]]:
+    """Why frag-needed cannot get back: a NACL denies it, or a hop never sends it."""
+    reasons: list[tuple[str, list[Evidence]]] = [
+        (finding.title, list(finding.evidence))
+        for finding in signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)
+    ]
+    for hop in signals.hops:
+        if hop.get("sends_frag_needed") is False and _hop_is_bottleneck(hop, signals):
+            name = hop.get("name") or hop.get("kind")
+            reasons.append((f"{name} never sends ICMP frag-needed (AWS documents no PMTUD there)", []))
+    for finding in signals.found(FindingCode.PMTUD_BLACKHOLE):
+        if not reasons:
+            reasons.append((finding.title, list(finding.evidence)))
+    return reasons
+
+
+def _hop_is_bottleneck(hop: Mapping[str, Any], signals: Signals) -> bool:
+    mtu = _int_or_none(hop.get("mtu"))
+    return bool(mtu and signals.source_mtu and mtu < signals.source_mtu)
+
+
+def _smallest_hop(hops: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    sized = [h for h in hops if _int_or_none(h.get("mtu"))]
+    return min(sized, key=lambda h: _int_or_none(h.get("mtu")) or 0) if sized else None
+
+
+def _change_before_onset(signals: Signals) -> Change | None:
+    suspects = [c for c in signals.changes if _is_suspect(c, signals.onset)]
+    return max(suspects, key=lambda c: c.at) if suspects else None
+
+
+def _is_suspect(change: Change, onset: datetime | None) -> bool:
+    return onset is not None and onset - CHANGE_SUSPECT_BEFORE_ONSET <= change.at <= onset
+
+
+def _collapse_evidence(collapse: Collapse) -> Evidence:
+    return Evidence(
+        kind="metric",
+        summary=collapse.describe(),
+        data={
+            "source": collapse.source,
+            "onset": collapse.onset.isoformat(),
+            "baseline_mbps": round(collapse.baseline, 3),
+            "during_mbps": round(collapse.during, 3),
+            "recovered_at": collapse.recovered_at.isoformat() if collapse.recovered_at else None,
+        },
+    )
+
+
+def _change_evidence(change: Change, onset: datetime | None) -> Evidence:
+    return Evidence(
+        kind="change_event",
+        summary=change.summary,
+        resource_ids=change.resource_ids,
+        data={
+            "at": change.at.isoformat(),
+            "event_name": change.event_name,
+            "actor": change.actor,
+            "minutes_before_onset": round((onset - change.at).total_seconds() / 60, 1) if onset else None,
+        },
+    )
+
+
+def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediation:
+    steps: list[str] = []
+    commands: list[str] = []
+    if change is not None:
+        steps.append(f"Undo or correct the change made just before the onset: {change.summary}.")
+    for code in (
+        FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED,
+        FindingCode.PMTUD_BLACKHOLE,
+        FindingCode.MTU_MISMATCH,
+    ):
+        for finding in signals.found(code):
+            if finding.remediation:
+                steps.append(finding.remediation.summary)
+                steps.extend(finding.remediation.steps)
+                commands.extend(finding.remediation.commands)
+    hop = _smallest_hop(signals.hops)
+    hop_mtu = _int_or_none(hop.get("mtu")) if hop else signals.path_mtu
+    if hop_mtu:
+        # TCP MSS = MTU − 20 (IPv4 header) − 20 (TCP header); RFC 879.
+        steps.append(
+            f"Clamp the TCP MSS at the site's edge to {hop_mtu - 40} (path MTU {hop_mtu} − 40), or set the "
+            f"sending interface's MTU to at most {hop_mtu}, so no packet needs the ICMP to get through."
+        )
+    steps.append(
+        "Allow exactly ICMP type 3 code 4 (and ICMPv6 type 2) inbound and outbound where MTUs differ, as "
+        "AWS's VPC User Guide recommends; scanners that flag 'ICMP open' do not distinguish it."
+    )
+    return Remediation(
+        summary="Let the frag-needed ICMP through and make the packets fit the smallest hop.",
+        steps=tuple(dict.fromkeys(steps)),
+        commands=tuple(dict.fromkeys(commands)),
+    )
+
+
+def _first_remediation(findings: Iterable[Finding]) -> Remediation | None:
+    return next((f.remediation for f in findings if f.remediation), None)
+
+
+def _detail(prose: str, score: _Score) -> str:
+    lines = "\n".join(f"- {reason}" for reason in score.reasons)
+    return f"{prose}\n\nEvidence that agrees:\n{lines}"
+
+
+def _resource_ids(evidence: Iterable[Evidence], findings: Iterable[Finding]) -> tuple[str, ...]:
+    ids: list[str] = []
+    for item in evidence:
+        ids.extend(item.resource_ids)
+    for finding in findings:
+        ids.extend(finding.resource_ids)
+    return tuple(dict.fromkeys(ids))
+
+
+def _symptom_rejects(context: InvestigationContext, rows: object) -> list[Mapping[str, Any]]:
+    if not isinstance(rows, list | tuple):
+        return []
+    return [
+        row
+        for row in rows
+        if isinstance(row, Mapping)
+        and _number(row.get("protocol")) == TCP
+        and context.port in {_number(row.get("dstport")), _number(row.get("srcport"))}
+    ]
+
+
+def _changes(raw: object, findings: Iterable[Finding]) -> tuple[Change, ...]:
+    changes: dict[tuple[datetime, str], Change] = {}
+    for item in raw if isinstance(raw, list | tuple) else ():
+        if not isinstance(item, Mapping):
+            continue
+        at = _time_or_none(item.get("at"))
+        if at is None:
+            continue
+        change = Change(
+            at=at,
+            summary=str(item.get("summary") or item.get("event_name") or "network change"),
+            event_name=str(item.get("event_name") or ""),
+            actor=str(item.get("actor") or ""),
+            resource_ids=tuple(str(r) for r in _items(item.get("resource_ids"))),
+        )
+        changes[(at, change.summary)] = change
+    for finding in findings:
+        for evidence in finding.evidence:
+            at = _time_or_none(evidence.data.get("at") or evidence.data.get("event_time"))
+            if at is not None and not any(key[0] == at for key in changes):
+                changes[(at, finding.title)] = Change(
+                    at=at,
+                    summary=finding.title,
+                    event_name=str(evidence.data.get("event_name") or ""),
+                    actor=str(evidence.data.get("actor") or evidence.data.get("username") or ""),
+                    resource_ids=finding.resource_ids,
+                )
+    return tuple(sorted(changes.values(), key=lambda c: c.at))
+
+
+# --- the timeline the report charts -------------------------------------------------------------------
+
+
+def timeline(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -> dict[str, Any]:
+    """Series and markers for the report's chart: throughput, frag-needed, ICMP rejects; onset, changes,
+    flaps, the alarm."""
+    signals = gather(context, outcomes)
+    throughput = signals.host_throughput or signals.flow_throughput
+    markers: list[dict[str, str]] = []
+    if signals.onset:
+        markers.append({"kind": "onset", "at": signals.onset.isoformat(), "label": "onset"})
+    if signals.collapse and signals.collapse.recovered_at:
+        markers.append(
+            {"kind": "recovery", "at": signals.collapse.recovered_at.isoformat(), "label": "recovery"}
+        )
+    markers.extend(
+        {"kind": "change", "at": c.at.isoformat(), "label": c.event_name or c.summary[:40]}
+        for c in signals.changes
+    )
+    markers.extend({"kind": "flap", "at": t.isoformat(), "label": "tunnel down"} for t in signals.flaps)
+    alarm_at = _time_or_none(context.alarm.get("changed_at")) if context.alarm else None
+    if alarm_at:
+        markers.append({"kind": "alarm", "at": alarm_at.isoformat(), "label": "alarm"})
+    return {
+        "window": {"start": context.window.start.isoformat(), "end": context.window.end.isoformat()},
+        "throughput_source": "host" if signals.host_throughput else "flow-log" if throughput else None,
+        "throughput_mbps": _points_json(throughput),
+        "frag_needed": _points_json(signals.frag_needed),
+        "icmp_rejects": _points_json(signals.icmp_rejects),
+        "markers": sorted(markers, key=lambda m: m["at"]),
+    }
+
+
+# --- small conversions --------------------------------------------------------------------------------
+
+
+def _items(value: object) -> list[Any] | tuple[Any, ...]:
+    """A list from step data, or nothing when the data is not a list (a step's bug must not stop us)."""
+    return value if isinstance(value, list | tuple) else ()
+
+
+def _series(rows: object, time_key: str, value_keys: str | tuple[str, ...]) -> tuple[Point, ...]:
+    keys = (value_keys,) if isinstance(value_keys, str) else value_keys
+    points: list[Point] = []
+    for row in rows if isinstance(rows, list | tuple) else ():
+        if isinstance(row, Mapping):
+            at = _time_or_none(row.get(time_key))
+            value = next((row[k] for k in keys if row.get(k) is not None), None)
+        elif isinstance(row, list | tuple) and len(row) == 2:
+            at, value = _time_or_none(row[0]), row[1]
+        else:
+            continue
+        numeric = isinstance(value, int | float) and not isinstance(value, bool)
+        if at is not None and numeric and math.isfinite(value):  # type: ignore[arg-type]
+            points.append((at, float(value)))  # type: ignore[arg-type]
+    return tuple(sorted(points))
+
+
+def _time_or_none(value: object) -> datetime | None:
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, str) and value:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    return None
+
+
+def _int_or_none(value: object) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float | str):
+        try:
+            return int(float(value))
+        except (ValueError, OverflowError):
+            return None
+    return None
+
+
+def _number(value: object) -> float:
+    if isinstance(value, bool):
+        return 0.0
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return 0.0
+    return 0.0
+
+
+def _points_json(points: Sequence[Point]) -> list[list[Any]]:
+    return [[t.isoformat(), round(v, 4)] for t, v in points]
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+
+def _hhmm(at: datetime | None) -> str:
+    return at.strftime("%H:%M UTC") if at else "?"
