@@ -76,6 +76,11 @@ def client(service: str) -> Any:
     return _client(service, _target)
 
 
+def session() -> boto3.session.Session:
+    """The cached boto3 session of the current target, for libraries that take one (pyathena)."""
+    return _session(_target)
+
+
 def region() -> str:
     """The Region the clients use (boto3's resolution when none was configured)."""
     name = _session(_target).region_name

@@ -72,3 +72,38 @@ PARTITION_KEYS: tuple[str, ...] = ("year", "month", "day", "hour")
 def log_format(fields: tuple[str, ...] = REQUIRED_FIELDS) -> str:
     """The ``LogFormat`` string for ``create_flow_logs``: ``${version} ${account-id} …``."""
     return " ".join(f"${{{name}}}" for name in fields)
+
+
+# Partition projection on the per-hour Hive layout: integer ranges, 2-digit padding for month, day and hour.
+# No crawler and no MSCK REPAIR (Athena User Guide, "Partition projection with Amazon Athena", and VPC User
+# Guide, "Query flow logs using Amazon Athena"). The Glue table the CDK app deploys and
+# queries/create_flow_logs_table.sql carry exactly these properties; a test compares them.
+PROJECTION_FIRST_YEAR = 2020
+PROJECTION_LAST_YEAR = 2100
+
+
+def table_location(bucket: str, prefix: str, account_id: str, region: str) -> str:
+    """The S3 folder that holds one account's and Region's flow logs (the table's ``LOCATION``)."""
+    cleaned = prefix.strip("/")
+    root = f"s3://{bucket}/{cleaned}/" if cleaned else f"s3://{bucket}/"
+    return f"{root}AWSLogs/aws-account-id={account_id}/aws-service=vpcflowlogs/aws-region={region}/"
+
+
+def projection_properties(location: str) -> dict[str, str]:
+    """The table properties of partition projection over ``location`` (as returned by ``table_location``)."""
+    properties = {"projection.enabled": "true"}
+    ranges = {
+        "year": (f"{PROJECTION_FIRST_YEAR},{PROJECTION_LAST_YEAR}", "4"),
+        "month": ("1,12", "2"),
+        "day": ("1,31", "2"),
+        "hour": ("0,23", "2"),
+    }
+    for key in PARTITION_KEYS:
+        value_range, digits = ranges[key]
+        properties[f"projection.{key}.type"] = "integer"
+        properties[f"projection.{key}.range"] = value_range
+        properties[f"projection.{key}.digits"] = digits
+    properties["storage.location.template"] = (
+        location.rstrip("/") + "/year=${year}/month=${month}/day=${day}/hour=${hour}"
+    )
+    return properties

@@ -1,0 +1,51 @@
+-- stalled_flows: black-hole candidates. TCP flows from source_cidr that keep sending packets while moving
+-- few bytes per packet, repeated over several records for the same 5-tuple; syn_records counts records
+-- with SYN set (tcp-flags is the OR over the aggregation interval: SYN = 2).
+-- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_first, source_last, min_records, max_bytes_per_packet
+-- defaults: min_records=3, max_bytes_per_packet=160
+WITH flows AS (
+    SELECT
+        interface_id,
+        srcaddr,
+        dstaddr,
+        srcport,
+        dstport,
+        "start",
+        "end",
+        packets,
+        bytes,
+        tcp_flags,
+        try_cast(split_part(srcaddr, '.', 1) AS bigint) * 16777216
+            + try_cast(split_part(srcaddr, '.', 2) AS bigint) * 65536
+            + try_cast(split_part(srcaddr, '.', 3) AS bigint) * 256
+            + try_cast(split_part(srcaddr, '.', 4) AS bigint) AS src_ip_number
+    FROM vpc_flow_logs
+    WHERE year BETWEEN ? AND ?
+        AND month BETWEEN ? AND ?
+        AND day BETWEEN ? AND ?
+        AND hour BETWEEN ? AND ?
+        AND concat(year, month, day, hour) BETWEEN ? AND ?
+        AND "start" >= ? AND "start" < ?
+        AND action = 'ACCEPT'
+        AND protocol = 6
+)
+SELECT
+    interface_id,
+    srcaddr,
+    dstaddr,
+    srcport,
+    dstport,
+    count(*) AS records,
+    sum(packets) AS total_packets,
+    sum(bytes) AS total_bytes,
+    CAST(sum(bytes) AS double) / nullif(sum(packets), 0) AS bytes_per_packet,
+    coalesce(count_if(bitwise_and(tcp_flags, 2) = 2), 0) AS syn_records,
+    from_unixtime(min("start")) AS first_seen,
+    from_unixtime(max("end")) AS last_seen
+FROM flows
+WHERE src_ip_number BETWEEN ? AND ?
+GROUP BY interface_id, srcaddr, dstaddr, srcport, dstport
+HAVING count(*) >= ?
+    AND CAST(sum(bytes) AS double) / nullif(sum(packets), 0) <= ?
+ORDER BY records DESC, total_packets DESC, srcaddr, srcport, dstaddr, dstport, interface_id
+LIMIT 100

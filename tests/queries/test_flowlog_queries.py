@@ -1,0 +1,233 @@
+"""Every query of queries/ on DuckDB equals a plain-Python computation over the same synthesized records."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dropsleuth import queries
+from dropsleuth.flowlogs.schema import REQUIRED_FIELDS
+from dropsleuth.flowlogs.synth import (
+    BlackHole,
+    Destination,
+    PortScan,
+    TrafficTimeline,
+    synthesize,
+    write_parquet,
+    write_text,
+)
+
+from tests.queries import flowlog_oracle as oracle
+
+SITE = "192.168.50.0/24"
+
+TIMELINES = {
+    # A day with a leading zero (day=09, hour=09): catches partition values typed as numbers.
+    "hour-boundary": (
+        TrafficTimeline(
+            start=datetime(2026, 11, 9, 8, 40, tzinfo=UTC),
+            duration_minutes=120,
+            seed=7,
+            site_hosts=("192.168.50.10", "192.168.50.11", "192.168.50.12"),
+            eni_ids=("eni-0aaa0000000000001", "eni-0aaa0000000000002"),
+            eni_ips=("10.20.1.10", "10.20.2.10"),
+            idle_eni_ids=("eni-0aaa0000000000003",),
+            black_holes=(BlackHole(onset_minute=30, recovery_minute=75),),
+            scans=(PortScan(start_minute=5, end_minute=50),),
+        ),
+        datetime(2026, 11, 9, 9, 0, tzinfo=UTC),
+        datetime(2026, 11, 9, 10, 0, tzinfo=UTC),
+    ),
+    # Across midnight, a month and a destination given by CIDR rather than service.
+    "month-boundary": (
+        TrafficTimeline(
+            start=datetime(2026, 11, 30, 23, 30, tzinfo=UTC),
+            duration_minutes=60,
+            seed=11,
+            destination=Destination(cidr="203.0.113.0/24", service=None),
+            black_holes=(BlackHole(onset_minute=20, recovery_minute=50, icmp_sender="203.0.113.1"),),
+            scans=(PortScan(source_ip="198.51.100.99", ports=(3389,), start_minute=0),),
+        ),
+        datetime(2026, 11, 30, 23, 45, tzinfo=UTC),
+        datetime(2026, 12, 1, 0, 20, tzinfo=UTC),
+    ),
+}
+
+
+def expected(
+    name: str, records: list[dict[str, Any]], timeline: TrafficTimeline, start: datetime, end: datetime
+):
+    if name == "rejects_timeline":
+        return oracle.rejects_timeline(records, start, end)
+    if name == "top_rejected_flows":
+        return oracle.top_rejected_flows(records, start, end)
+    if name == "icmp_rejects":
+        return oracle.icmp_rejects(records, start, end, SITE)
+    if name == "stalled_flows":
+        return oracle.stalled_flows(records, start, end, SITE)
+    if name == "upload_throughput":
+        if timeline.destination.service:
+            return oracle.upload_throughput(
+                records, start, end, SITE, destination_service=timeline.destination.service
+            )
+        return oracle.upload_throughput(records, start, end, SITE, destination_cidr=timeline.destination.cidr)
+    raise AssertionError(f"no oracle for {name}")
+
+
+def params_for(name: str, timeline: TrafficTimeline, start: datetime, end: datetime) -> dict[str, Any]:
+    needs = queries.load_query(name).needs
+    params: dict[str, Any] = {"start": start, "end": end}
+    if "source_cidr" in needs:
+        params["source_cidr"] = SITE
+    if "destination" in needs:
+        if timeline.destination.service:
+            params["destination_service"] = timeline.destination.service
+        else:
+            params["destination_cidr"] = timeline.destination.cidr
+    return params
+
+
+def assert_rows_equal(actual: list[dict[str, Any]], wanted: list[dict[str, Any]]) -> None:
+    assert len(actual) == len(wanted)
+    for got, want in zip(actual, wanted, strict=True):
+        assert set(got) == set(want)
+        for key, value in want.items():
+            if isinstance(value, float):
+                assert got[key] == pytest.approx(value, rel=1e-9), key
+            else:
+                assert got[key] == value, key
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[dict[str, Any]], Path]]:
+    made = {}
+    for label, (timeline, _, _) in TIMELINES.items():
+        records = synthesize(timeline)
+        root = tmp_path_factory.mktemp(label)
+        write_parquet(records, root)
+        made[label] = (records, root)
+    return made
+
+
+@pytest.mark.parametrize("label", sorted(TIMELINES))
+@pytest.mark.parametrize("name", queries.query_names())
+def test_query_on_duckdb_equals_python(datasets, label: str, name: str) -> None:
+    timeline, start, end = TIMELINES[label]
+    records, root = datasets[label]
+    result = queries.LocalEngine(root).run(name, params_for(name, timeline, start, end))
+    wanted = expected(name, records, timeline, start, end)
+    assert wanted, "the synthesized data must give this query something to find"
+    assert_rows_equal(result.rows, wanted)
+    assert result.engine == "duckdb"
+    assert list(result.columns) == list(wanted[0])
+
+
+def test_last_minute_of_window_is_read_from_the_next_hour_partition(datasets) -> None:
+    # Files hold records by end time: the records starting at 09:59 end after 10:00 and live in hour=10.
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, root = datasets["hour-boundary"]
+    last = [
+        r for r in records if r["start"] is not None and end.timestamp() - 60 <= r["start"] < end.timestamp()
+    ]
+    assert last
+    assert all(datetime.fromtimestamp(r["end"], UTC).hour == 10 for r in last)
+    rows = (
+        queries.LocalEngine(root)
+        .run("upload_throughput", params_for("upload_throughput", timeline, start, end))
+        .rows
+    )
+    assert rows[-1]["minute"] == end - timedelta(minutes=1)
+
+
+def test_black_hole_shows_as_collapse_icmp_rejects_and_stalled_flows(datasets) -> None:
+    timeline, start, end = TIMELINES["hour-boundary"]
+    _, root = datasets["hour-boundary"]
+    engine = queries.LocalEngine(root)
+    throughput = {
+        r["minute"]: r["mbps"]
+        for r in engine.run("upload_throughput", params_for("upload_throughput", timeline, start, end)).rows
+    }
+    hole = timeline.black_holes[0]
+    assert hole.recovery_minute is not None
+    onset = timeline.start_utc + timedelta(minutes=hole.onset_minute)
+    recovery = timeline.start_utc + timedelta(minutes=hole.recovery_minute)
+    before = [v for m, v in throughput.items() if m < onset]
+    during = [v for m, v in throughput.items() if onset <= m < recovery]
+    after = [v for m, v in throughput.items() if m >= recovery]
+    assert min(before) > 30
+    assert max(during) < 3
+    assert min(after) > 30
+    icmp = engine.run("icmp_rejects", params_for("icmp_rejects", timeline, start, end)).rows
+    assert min(r["minute"] for r in icmp) == onset
+    stalled = engine.run("stalled_flows", params_for("stalled_flows", timeline, start, end)).rows
+    assert stalled
+    assert all(r["bytes_per_packet"] < 160 and r["records"] >= 3 for r in stalled)
+
+
+def test_tunable_defaults_can_be_overridden(datasets) -> None:
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, root = datasets["hour-boundary"]
+    params = params_for("stalled_flows", timeline, start, end) | {"min_records": 40}
+    rows = queries.LocalEngine(root).run("stalled_flows", params).rows
+    assert_rows_equal(rows, oracle.stalled_flows(records, start, end, SITE, min_records=40))
+
+
+def test_a_one_hour_window_reads_fewer_bytes_than_the_whole_range(datasets) -> None:
+    timeline, _, _ = TIMELINES["hour-boundary"]
+    _, root = datasets["hour-boundary"]
+    engine = queries.LocalEngine(root)
+    narrow = engine.run(
+        "rejects_timeline", {"start": timeline.start_utc, "end": timeline.start_utc + timedelta(minutes=10)}
+    )
+    wide = engine.run("rejects_timeline", {"start": timeline.start_utc, "end": timeline.end_utc})
+    assert narrow.bytes_scanned is not None
+    assert wide.bytes_scanned is not None
+    assert narrow.bytes_scanned < wide.bytes_scanned
+
+
+def test_text_delivery_in_the_full_custom_format_gives_the_same_rows(datasets, tmp_path: Path) -> None:
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, _root = datasets["hour-boundary"]
+    write_text(records, tmp_path, fields=REQUIRED_FIELDS)
+    for name in queries.query_names():
+        params = params_for(name, timeline, start, end)
+        assert_rows_equal(
+            queries.LocalEngine(tmp_path).run(name, params).rows,
+            expected(name, records, timeline, start, end),
+        )
+
+
+def test_default_v2_text_answers_the_queries_that_need_only_v2_fields(datasets, tmp_path: Path) -> None:
+    _timeline, start, end = TIMELINES["month-boundary"]
+    records, _ = datasets["month-boundary"]
+    write_text(records, tmp_path)
+    rows = queries.LocalEngine(tmp_path).run("rejects_timeline", {"start": start, "end": end}).rows
+    assert_rows_equal(rows, oracle.rejects_timeline(records, start, end))
+
+
+def test_an_empty_source_gives_no_rows(tmp_path: Path) -> None:
+    result = queries.LocalEngine(tmp_path).run(
+        "rejects_timeline", {"start": "2026-11-20T09:00:00Z", "end": "2026-11-20T10:00:00Z"}
+    )
+    assert result.rows == []
+    assert result.columns == ("minute", "rejects", "packets", "bytes")
+
+
+def test_local_engine_reads_only_the_window_partitions_from_s3(aws, datasets, tmp_path: Path) -> None:
+    import boto3
+
+    _timeline, start, _end = TIMELINES["hour-boundary"]
+    records, _ = datasets["hour-boundary"]
+    s3 = boto3.client("s3", region_name="eu-west-1")
+    s3.create_bucket(Bucket="flow-logs", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    written = write_parquet(records, "s3://flow-logs/vpc", s3=s3)
+    assert len(written) == 3  # hours 08, 09, 10
+    cache = tmp_path / "cache"
+    engine = queries.LocalEngine("s3://flow-logs/vpc", cache_dir=cache)
+    short = {"start": start, "end": start + timedelta(minutes=20)}
+    rows = engine.run("rejects_timeline", short).rows
+    assert_rows_equal(rows, oracle.rejects_timeline(records, short["start"], short["end"]))
+    hours = sorted(p.parent.name for p in cache.rglob("*.parquet"))
+    assert hours == ["hour=09"]
