@@ -12,8 +12,11 @@ import sys
 from typing import Annotated, Any, NoReturn
 
 import typer
+from rich.console import Console
+from rich.table import Table
 
 from dropsleuth.aws import clients
+from dropsleuth.model import Report, Severity
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -46,3 +49,47 @@ def fail(message: str, code: int = EXIT_BAD_INPUT) -> NoReturn:
 
 def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, indent=2, default=str) + "\n")
+
+
+def render_report(report: Report, output: OutputFormat) -> None:
+    """Print a report as JSON (the contract), Markdown, or a readable terminal table."""
+    if output is OutputFormat.json:
+        sys.stdout.write(report.to_json() + "\n")
+        return
+    if output is OutputFormat.markdown:
+        from dropsleuth.report.render import to_markdown  # noqa: PLC0415 -- only this output needs it
+
+        sys.stdout.write(to_markdown(report) + "\n")
+        return
+    console = Console(width=max(Console().width, 120))
+    if not report.findings:
+        console.print("[green]No findings.[/green]")
+    for number, finding in enumerate(report.findings, start=1):
+        style = _SEVERITY_STYLE.get(finding.severity, "")
+        console.print(
+            f"[{style}]{number}. {finding.code.value}[/{style}] ({finding.severity.value}, "
+            f"confidence {finding.confidence:.2f}): {finding.title}",
+            highlight=False,
+        )
+        for evidence in finding.evidence:
+            console.print(f"   evidence: {evidence.summary}", highlight=False, markup=False)
+        if finding.remediation:
+            console.print(f"   fix: {finding.remediation.summary}", highlight=False, markup=False)
+            for command in finding.remediation.commands:
+                console.print(f"     $ {command}", highlight=False, markup=False, soft_wrap=True)
+    table = Table(title="Steps", show_lines=False)
+    for column in ("step", "status", "seconds", "reason"):
+        table.add_column(column)
+    for step in report.steps:
+        table.add_row(step.name, step.status.value, f"{step.duration_s:.2f}", step.reason)
+    console.print(table)
+    if report.checked:
+        console.print(f"[dim]checked {len(report.checked)} things; --output json lists them[/dim]")
+
+
+_SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.HIGH: "red",
+    Severity.WARNING: "yellow",
+    Severity.INFO: "cyan",
+}

@@ -9,10 +9,19 @@ import sys
 import click
 import typer
 
+try:  # Typer ≥ 0.2x parses with its own vendored copy of click: catch its errors as well as click's.
+    from typer._click.exceptions import UsageError as _VendoredUsageError
+except ImportError:  # pragma: no cover - older Typer uses click itself
+    _VendoredUsageError = click.UsageError  # type: ignore[misc,assignment]
+
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.cli.common import EXIT_AWS_ERROR, EXIT_BAD_INPUT
 
 _NOT_COMMAND_MODULES = {"main", "common"}
+
+
+def _root() -> None:
+    """Find out why TCP traffic is being dropped: PMTUD black holes, blocked ICMP, MTU mismatches."""
 
 
 def build_app() -> typer.Typer:
@@ -24,6 +33,9 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
     )
+    # A group callback keeps `dropsleuth <command>` a group even while only one command module exists
+    # (Typer otherwise promotes a lone command to the root and rejects its name as an extra argument).
+    app.callback()(_root)
     import dropsleuth.cli as package  # noqa: PLC0415
 
     for module_info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
@@ -42,12 +54,12 @@ def run(argv: list[str] | None = None) -> int:
         result = command.main(
             args=argv if argv is not None else sys.argv[1:], prog_name="dropsleuth", standalone_mode=False
         )
-    except click.exceptions.Exit as done:
-        return done.exit_code
-    except click.exceptions.Abort:
+    except (typer.Exit, click.exceptions.Exit) as done:
+        return int(done.exit_code)
+    except (typer.Abort, click.exceptions.Abort):
         typer.echo("dropsleuth: aborted", err=True)
         return 130
-    except click.UsageError as error:
+    except (click.UsageError, _VendoredUsageError) as error:
         typer.echo(f"dropsleuth: error: {error.format_message()}", err=True)
         return EXIT_BAD_INPUT
     except InputError as error:

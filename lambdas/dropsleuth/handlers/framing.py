@@ -1,0 +1,47 @@
+"""What every handler does around its core call: validate the event, map errors to a clear response.
+
+A bad event returns ``{"ok": false, "error": {"type": "ValidationError", "field": ..., "message": ...}}``
+(the console shows it; an asynchronous invocation does not retry a request that can never succeed).
+AWS faults return ``{"ok": false, "error": {"type": "AwsError", "kind": "access_denied", ...}}``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from dropsleuth.aws.errors import AwsError, InputError
+
+RequestT = TypeVar("RequestT", bound=BaseModel)
+
+
+class EventValidationError(InputError):
+    """The event does not match the handler's request model; ``field`` is the first faulty field."""
+
+
+def parse_event(model: type[RequestT], event: Any) -> RequestT:
+    """Validate the Lambda event against the request model; the error names the first faulty field."""
+    if not isinstance(event, dict):
+        raise EventValidationError(f"the event must be a JSON object, not {type(event).__name__}", field="$")
+    try:
+        return model.model_validate(event)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "$"
+        raise EventValidationError(f"{where}: {first['msg']}", field=where) from error
+
+
+def error_response(error: Exception) -> dict[str, Any]:
+    """The handler's answer when it cannot do its job; the reason is always stated."""
+    if isinstance(error, InputError):
+        return {
+            "ok": False,
+            "error": {"type": "ValidationError", "field": error.field, "message": str(error)},
+        }
+    if isinstance(error, AwsError):
+        return {
+            "ok": False,
+            "error": {"type": "AwsError", "kind": error.kind, "code": error.code, "message": str(error)},
+        }
+    raise error
