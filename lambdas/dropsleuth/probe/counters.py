@@ -17,6 +17,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from dropsleuth.aws.errors import InputError
 
@@ -134,7 +135,7 @@ def snapshot(*, wall_clock: float | None = None) -> CounterSnapshot:
     )
 
 
-def deltas(before: CounterSnapshot, after: CounterSnapshot) -> dict[str, object]:
+def deltas(before: CounterSnapshot, after: CounterSnapshot) -> dict[str, Any]:
     """What happened between two snapshots (counters that went backwards, after a reset, count from 0)."""
 
     def diff(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:

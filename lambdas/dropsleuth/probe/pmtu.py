@@ -234,7 +234,11 @@ class _Transport:
         if settings.mode is Mode.icmp:
             self.kind = "icmp-ping-socket" if ping_sockets_allowed() else "icmp-raw"
 
-    def open(self, size: int, ttl: int | None) -> _Probe:
+    def open(self, size: int, ttl: int | None, shared: socket.socket | None = None) -> _Probe:
+        """A probe on a fresh socket; raw probes of one round share one fresh socket (``shared``),
+        because every raw ICMP socket receives every reply and a socket per probe multiplies the copies."""
+        if shared is not None:
+            return self._new_probe(size, ttl, shared)
         proto = socket.IPPROTO_ICMPV6 if self.v6 else socket.IPPROTO_ICMP
         if self.kind == "icmp-ping-socket":
             sock = socket.socket(self.family, socket.SOCK_DGRAM, proto)
@@ -250,18 +254,27 @@ class _Transport:
         else:
             sock = socket.socket(self.family, socket.SOCK_DGRAM)
         sock.setblocking(False)
+        if self.kind == "icmp-raw":
+            # Room for every reply of a round (up to ~40 probes of up to 9 kB) before we read them.
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         if self.v6:
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE)
             sock.setsockopt(socket.IPPROTO_IPV6, IPV6_RECVERR, 1)
-            if ttl is not None:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, ttl)
         else:
             sock.setsockopt(socket.IPPROTO_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
             sock.setsockopt(socket.IPPROTO_IP, IP_RECVERR, 1)
-            if ttl is not None:
-                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
         port = self.settings.port if self.kind == "udp" else 0
         sock.connect((self.address, port))
+        return self._new_probe(size, ttl, sock)
+
+    def set_ttl(self, sock: socket.socket, ttl: int | None) -> None:
+        """The hop limit for the next send (-1: the system default)."""
+        if self.v6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_UNICAST_HOPS, -1 if ttl is None else ttl)
+        else:
+            sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, -1 if ttl is None else ttl)
+
+    def _new_probe(self, size: int, ttl: int | None, sock: socket.socket) -> _Probe:
         token = random.randbytes(8)  # noqa: S311 -- matching answers to probes, not security
         probe = _Probe(size, ttl, sock, token)
         if self.kind == "icmp-ping-socket":
@@ -359,19 +372,14 @@ def _classify_error(
     return Outcome.UNREACHABLE, None
 
 
-def _drain(transport: _Transport, probe: _Probe, now: float) -> None:
-    """Read the probe socket's error queue and data until empty; record the first meaningful answer."""
-    sock = probe.sock
-    for _ in range(64):  # bounded: a socket holds few queued errors
+def _drain(transport: _Transport, sock: socket.socket, probes: Sequence[_Probe], now: float) -> None:
+    """Read a socket's error queue and data until empty; give each probe its first meaningful answer."""
+    for _ in range(256):  # bounded: a round holds a few dozen probes
         try:
             original, ancillary, _flags, _addr = sock.recvmsg(2048, 1024, socket.MSG_ERRQUEUE)
-        except (BlockingIOError, InterruptedError):
-            break
         except OSError:
             break
         origin, icmp_type, code, info, offender = _parse_error(ancillary)
-        if not transport.error_is_ours(probe, original) or probe.result is not None:
-            continue
         outcome, mtu = _classify_error(
             origin,
             icmp_type,
@@ -382,10 +390,14 @@ def _drain(transport: _Transport, probe: _Probe, now: float) -> None:
             target=transport.address,
             udp=transport.kind == "udp",
         )
-        if outcome is Outcome.REPLY and probe.ttl is not None and offender != transport.address:
-            continue
-        probe.result = ProbeOutcome(probe.size, outcome, probe.ttl, offender, mtu, now - probe.sent_at)
-    for _ in range(64):
+        for probe in probes:
+            if probe.result is not None or not transport.error_is_ours(probe, original):
+                continue
+            if outcome is Outcome.REPLY and probe.ttl is not None and offender != transport.address:
+                continue
+            probe.result = ProbeOutcome(probe.size, outcome, probe.ttl, offender, mtu, now - probe.sent_at)
+            break
+    for _ in range(256):
         try:
             data, sender = sock.recvfrom(65535)
         except (BlockingIOError, InterruptedError):
@@ -393,11 +405,13 @@ def _drain(transport: _Transport, probe: _Probe, now: float) -> None:
         except OSError:
             # A pending ICMP error surfaces once more as the socket error (ECONNREFUSED …): already read.
             continue
-        if probe.result is None and transport.is_answer(probe, data):
-            reporter = sender[0] if isinstance(sender, tuple) and sender else transport.address
-            probe.result = ProbeOutcome(
-                probe.size, Outcome.REPLY, probe.ttl, reporter, None, now - probe.sent_at
-            )
+        for probe in probes:
+            if probe.result is None and transport.is_answer(probe, data):
+                reporter = sender[0] if isinstance(sender, tuple) and sender else transport.address
+                probe.result = ProbeOutcome(
+                    probe.size, Outcome.REPLY, probe.ttl, reporter, None, now - probe.sent_at
+                )
+                break
 
 
 def run_round(
@@ -413,17 +427,22 @@ def run_round(
     the deadline once the first reply shows the round-trip time.
     """
     probes: list[_Probe] = []
+    sockets: dict[int, socket.socket] = {}
+    on_socket: dict[int, list[_Probe]] = {}
     poller = select.poll()
     try:
+        shared: socket.socket | None = None
         for size, ttl in sizes:
-            probe = transport.open(size, ttl)
+            probe = transport.open(size, ttl, shared)
+            if transport.kind == "icmp-raw":
+                shared = probe.sock
             probes.append(probe)
         start = time.monotonic()
         deadline = start + timeout_s
-        by_fd: dict[int, _Probe] = {}
         for probe in probes:
             probe.sent_at = time.monotonic()
             try:
+                transport.set_ttl(probe.sock, probe.ttl)
                 probe.sock.send(transport.payload(probe))
             except OSError as error:
                 if error.errno == errno.EMSGSIZE:
@@ -437,27 +456,29 @@ def run_round(
                     probe.result = ProbeOutcome(probe.size, Outcome.UNREACHABLE, probe.ttl)
                     continue
                 raise
-            by_fd[probe.sock.fileno()] = probe
-            poller.register(probe.sock.fileno(), select.POLLIN | select.POLLERR)
+            fd = probe.sock.fileno()
+            if fd not in sockets:
+                sockets[fd] = probe.sock
+                poller.register(fd, select.POLLIN | select.POLLERR)
+            on_socket.setdefault(fd, []).append(probe)
         shortened = False
         while True:
-            pending = [p for p in by_fd.values() if p.result is None]
             now = time.monotonic()
-            if not pending or now >= deadline:
+            if all(p.result is not None for p in probes) or now >= deadline:
                 break
             for fd, _event in poller.poll(max(1, int((deadline - now) * 1000))):
-                probe = by_fd[fd]
-                _drain(transport, probe, time.monotonic())
-                result = probe.result
-                if (
-                    not shortened
-                    and answered_wait is not None
-                    and result is not None
-                    and result.outcome is Outcome.REPLY
-                    and result.rtt_s is not None
-                ):
+                _drain(transport, sockets[fd], on_socket[fd], time.monotonic())
+            if not shortened and answered_wait is not None:
+                rtts = [
+                    p.result.rtt_s
+                    for p in probes
+                    if p.result is not None
+                    and p.result.outcome is Outcome.REPLY
+                    and p.result.rtt_s is not None
+                ]
+                if rtts:
                     shortened = True
-                    deadline = min(deadline, start + answered_wait(result.rtt_s))
+                    deadline = min(deadline, start + answered_wait(min(rtts)))
         return [
             p.result if p.result is not None else ProbeOutcome(p.size, Outcome.TIMEOUT, p.ttl) for p in probes
         ]
@@ -482,7 +503,8 @@ def probe_path(target: str, settings: ProbeSettings | None = None) -> PmtuResult
     if mtu is None:
         mtu = _socket_mtu(family, address)
         notes.append("interface MTU from the socket (ip route get unavailable)")
-    ceiling = settings.ceiling or mtu
+    # An IP packet's length field is 16 bits: nothing above 65535 exists (loopback's MTU is 65536).
+    ceiling = min(settings.ceiling or mtu, 65535)
     floor = floor_for(family == socket.AF_INET6)
     if ceiling < floor:
         raise InputError(f"ceiling {ceiling} is below the floor {floor}", field="ceiling")

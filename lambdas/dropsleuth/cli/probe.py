@@ -1,0 +1,341 @@
+"""``dropsleuth probe …`` (the host-side agent) and ``dropsleuth netplan-check``.
+
+Exit codes: 0 ok, 1 a problem worth a page (black hole, blocked ICMP, wrong MTU, a failed post-change
+test), 2 bad input, 3 AWS refused or failed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from dropsleuth.aws.errors import InputError
+from dropsleuth.cli.common import (
+    EXIT_OK,
+    EXIT_PROBLEM,
+    OutputFormat,
+    OutputOption,
+    ProfileOption,
+    RegionOption,
+    connect,
+    print_json,
+)
+from dropsleuth.model import Finding
+from dropsleuth.rules.pmtu_verdict import PathVerdict
+
+probe_app = typer.Typer(
+    name="probe",
+    help="The host-side agent: path-MTU probes, interfaces, counters, firewall, upload, the scheduled agent.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(probe_app, name="probe")
+    app.command("netplan-check", help="Check a netplan file before applying it.")(netplan_check)
+
+
+def _emit(output: OutputFormat, data: dict[str, Any], lines: list[str]) -> None:
+    if output is OutputFormat.json:
+        print_json(data)
+    else:
+        for line in lines:
+            typer.echo(line)
+
+
+def _finding_lines(findings: list[Finding] | tuple[Finding, ...]) -> list[str]:
+    lines = []
+    for f in findings:
+        lines.append(f"[{f.severity.value}] {f.code.value}: {f.title}")
+        if f.detail:
+            lines.append(f"    {f.detail}")
+        if f.remediation:
+            lines.extend(f"    fix: {command}" for command in f.remediation.commands)
+            if not f.remediation.commands:
+                lines.append(f"    fix: {f.remediation.summary}")
+    return lines
+
+
+def _expectations(items: list[str] | None) -> dict[str, int]:
+    from dropsleuth.probe.interfaces import parse_expectations  # noqa: PLC0415 -- keep CLI start fast
+
+    try:
+        return parse_expectations(items or [])
+    except ValueError as error:
+        raise InputError(f"--expect: {error}", field="expect") from error
+
+
+@probe_app.command("pmtu")
+def pmtu_command(
+    target: Annotated[str, typer.Argument(help="An IP address or host name.")],
+    mode: Annotated[
+        str, typer.Option("--mode", help="icmp (no server needed), udp or tcp (responder).")
+    ] = "icmp",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535, help="The responder's port.")] = 4821,
+    locate: Annotated[
+        bool, typer.Option("--locate/--no-locate", help="Find the hop where large packets die.")
+    ] = True,
+    ceiling: Annotated[
+        int | None, typer.Option("--max-size", help="Largest size to try (default: interface MTU).")
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """DF probes toward TARGET: path MTU, and whether PMTUD works or black-holes."""
+    from dropsleuth.probe import pmtu  # noqa: PLC0415
+
+    try:
+        chosen = pmtu.Mode(mode)
+    except ValueError as error:
+        raise InputError(f"--mode must be icmp, udp or tcp, not {mode!r}", field="mode") from error
+    result = pmtu.probe_path(
+        target, pmtu.ProbeSettings(mode=chosen, port=port, locate_hop=locate, ceiling=ceiling)
+    )
+    verdict = result.verdict
+    lines = [
+        (
+            f"target {result.target} via {result.interface or '?'} (MTU {result.interface_mtu}), "
+            f"{result.mode.value} probes ({result.socket_kind})"
+        ),
+        f"verdict: {verdict.verdict.value.upper().replace('_', ' ')}"
+        + (f", path MTU {verdict.path_mtu}" if verdict.path_mtu else ""),
+        f"  {verdict.explanation}",
+    ]
+    if result.location is not None:
+        lines.append(f"  where: {result.location.explanation}")
+    lines.append(
+        f"  {len(result.probes)} probes in {result.rounds} rounds, verdict after {result.verdict_s:.2f} s"
+    )
+    _emit(output, result.to_dict(), lines)
+    return EXIT_OK if verdict.verdict is PathVerdict.WORKS else EXIT_PROBLEM
+
+
+@probe_app.command("responder")
+def responder_command(
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 4821,
+    bind: Annotated[str, typer.Option("--bind", help="Address to listen on (:: for IPv4 and IPv6).")] = "::",
+    duration: Annotated[float | None, typer.Option("--duration", help="Stop after N seconds.")] = None,
+) -> int:
+    """Answer UDP and TCP probes (run it at the far end of the path)."""
+    from dropsleuth.probe.pmtu import Responder  # noqa: PLC0415
+
+    try:
+        responder = Responder(bind, port)
+    except OSError as error:
+        raise InputError(f"cannot listen on [{bind}]:{port}: {error.strerror}", field="port") from error
+    typer.echo(f"answering probes on [{bind}]:{responder.port} (udp and tcp)", err=True)
+    try:
+        responder.serve(duration)
+    except KeyboardInterrupt:
+        responder.stop()
+    return EXIT_OK
+
+
+@probe_app.command("interfaces")
+def interfaces_command(
+    expect: Annotated[list[str] | None, typer.Option("--expect", help="IFACE=MTU, repeatable.")] = None,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """Each interface's MTU, checked against the expected ones."""
+    from dropsleuth.probe import interfaces  # noqa: PLC0415
+
+    expected = _expectations(expect)
+    states = interfaces.list_interfaces()
+    default = interfaces.default_route_interfaces()
+    found = interfaces.check_interfaces(states, expected, default)
+    lines = [
+        f"{s.name:<16} mtu {s.mtu:<6} {'up' if s.up else 'down'}"
+        + (f"  expected {expected[s.name]}" if s.name in expected else "")
+        + ("  (default route)" if s.name in default else "")
+        for s in states
+    ]
+    data = {
+        "interfaces": [s.__dict__ for s in states],
+        "default_route": default,
+        "findings": [f.model_dump(mode="json") for f in found],
+    }
+    _emit(output, data, lines + _finding_lines(found))
+    return EXIT_PROBLEM if found else EXIT_OK
+
+
+@probe_app.command("counters")
+def counters_command(
+    interval: Annotated[
+        float, typer.Option("--interval", min=0, help="Seconds between the two readings.")
+    ] = 0,
+    install_counter: Annotated[
+        bool,
+        typer.Option("--install-counter", help="Add the exact frag-needed counting rule (nft/iptables)."),
+    ] = False,
+    remove_counter: Annotated[
+        bool, typer.Option("--remove-counter", help="Remove that rule and exit.")
+    ] = False,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """Frag-needed received, TCP retransmissions, overflows, interface drops (totals, or deltas)."""
+    import time  # noqa: PLC0415
+
+    from dropsleuth.probe import counters  # noqa: PLC0415
+
+    if install_counter and remove_counter:
+        raise InputError("give --install-counter or --remove-counter, not both", field="install_counter")
+    if remove_counter:
+        removed = counters.remove_counter()
+        _emit(
+            output,
+            {"removed": removed},
+            ["counting rule removed" if removed else "no counting rule was installed"],
+        )
+        return EXIT_OK
+    backend = counters.install_counter() if install_counter else None
+    first = counters.snapshot()
+    data: dict[str, Any]
+    values: dict[str, int]
+    if interval > 0:
+        time.sleep(interval)
+        data = counters.deltas(first, counters.snapshot())
+        values = dict(data["counters"])
+    else:
+        data = {
+            "counters": first.values,
+            "interfaces": first.interfaces,
+            "frag_needed_exact": first.frag_needed_exact,
+        }
+        values = first.values
+    data["notes"] = list(first.notes)
+    if backend:
+        data["counter_backend"] = backend
+    label = "exact" if first.frag_needed_exact else "approximate"
+    lines = [
+        f"{name:<24} {value}" + (f"  ({label})" if name == "frag_needed" else "")
+        for name, value in values.items()
+    ]
+    lines += [f"note: {n}" for n in first.notes]
+    _emit(output, data, lines)
+    return EXIT_OK
+
+
+@probe_app.command("firewall")
+def firewall_command(output: OutputOption = OutputFormat.table) -> int:
+    """Check this host's iptables and nft rules for drops of ICMP frag-needed / Packet Too Big."""
+    from dropsleuth.probe.firewall import check_firewall  # noqa: PLC0415
+
+    check = check_firewall()
+    lines = [f"read: {', '.join(check.sources) or 'nothing'}"] + [f"note: {n}" for n in check.notes]
+    lines += _finding_lines(check.findings) or ["no rule drops frag-needed / Packet Too Big"]
+    data = {
+        "sources": list(check.sources),
+        "notes": list(check.notes),
+        "findings": [f.model_dump(mode="json") for f in check.findings],
+    }
+    _emit(output, data, lines)
+    return EXIT_PROBLEM if check.findings else EXIT_OK
+
+
+@probe_app.command("upload")
+def upload_command(
+    bucket: Annotated[str, typer.Option("--bucket", help="A bucket the test object may be written to.")],
+    size: Annotated[str, typer.Option("--size", help="Payload size, e.g. 16MiB.")] = "16MiB",
+    min_mbps: Annotated[
+        float | None, typer.Option("--min-mbps", help="Exit 1 below this throughput.")
+    ] = None,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """Upload a large object to S3 (multipart), report megabits per second, delete it."""
+    from dropsleuth.probe import upload  # noqa: PLC0415
+
+    connect(profile, region)
+    result = upload.measure_upload(bucket, size_bytes=upload.parse_size(size))
+    data = {**result.__dict__, "mbps": round(result.mbps, 3)}
+    lines = [
+        f"uploaded {result.bytes} bytes in {result.parts} parts in {result.seconds:.2f} s: "
+        f"{result.mbps:.1f} Mbps",
+        "test object deleted" if result.deleted else f"could not delete s3://{bucket}/{result.key}",
+    ]
+    _emit(output, data, lines)
+    return EXIT_PROBLEM if min_mbps is not None and result.mbps < min_mbps else EXIT_OK
+
+
+@probe_app.command("post-change")
+def post_change_command(
+    target: Annotated[str, typer.Option("--target", help="Address to test large payloads toward.")],
+    duration: Annotated[float, typer.Option("--duration", min=1, help="Seconds to keep testing.")] = 300,
+    every: Annotated[float, typer.Option("--every", min=1, help="Seconds between tests.")] = 5,
+    mode: Annotated[str, typer.Option("--mode", help="icmp, udp or tcp.")] = "icmp",
+    port: Annotated[int, typer.Option("--port", min=1, max=65535)] = 4821,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """After a change: large-payload probes for --duration seconds; exit 1 loudly on any failure."""
+    from dropsleuth.probe import pmtu  # noqa: PLC0415
+    from dropsleuth.probe.postchange import post_change  # noqa: PLC0415
+
+    try:
+        chosen = pmtu.Mode(mode)
+    except ValueError as error:
+        raise InputError(f"--mode must be icmp, udp or tcp, not {mode!r}", field="mode") from error
+    report = post_change(
+        target, duration_s=duration, every_s=every, settings=pmtu.ProbeSettings(mode=chosen, port=port)
+    )
+    data = {
+        "target": target,
+        "runs": report.runs,
+        "failures": report.failures,
+        "path_mtus": sorted(report.path_mtus),
+    }
+    if report.ok:
+        lines = [
+            f"OK: {report.runs} large-payload tests toward {target} passed "
+            f"(path MTU {sorted(report.path_mtus)})"
+        ]
+    else:
+        lines = [f"FAILED: {len(report.failures)} of {report.runs} tests toward {target} failed:"]
+        lines += [f"  {f}" for f in report.failures]
+    _emit(output, data, lines)
+    if not report.ok and output is not OutputFormat.json:
+        typer.echo(f"dropsleuth: post-change test FAILED toward {target}", err=True)
+    return EXIT_OK if report.ok else EXIT_PROBLEM
+
+
+@probe_app.command("run")
+def run_command(
+    config: Annotated[Path, typer.Option("--config", help="site.yaml")],
+    interval: Annotated[int | None, typer.Option("--interval", min=1, help="Seconds between cycles.")] = None,
+    cycles: Annotated[
+        int | None, typer.Option("--cycles", min=1, help="Stop after N cycles (timer use: 1).")
+    ] = None,
+    once: Annotated[bool, typer.Option("--once", help="One cycle (same as --cycles 1).")] = False,
+    profile: ProfileOption = None,
+    region: RegionOption = None,
+) -> int:
+    """Run the probes on a schedule and publish them to CloudWatch, spooling while it is unreachable."""
+    from dropsleuth.probe import agent  # noqa: PLC0415
+
+    settings = agent.load_config(config)
+    connect(profile, region or settings.region)
+    results = agent.run(settings, cycles=1 if once else cycles, interval_s=interval)
+    for result in results:
+        typer.echo(json.dumps(agent.summary(result)), err=True)
+    return EXIT_OK
+
+
+def netplan_check(
+    file: Annotated[Path, typer.Argument(help="The netplan YAML about to be applied.")],
+    expect: Annotated[list[str] | None, typer.Option("--expect", help="IFACE=MTU, repeatable.")] = None,
+    default_interface: Annotated[
+        str | None,
+        typer.Option("--default-interface", help="Today's default-route interface (default: read)."),
+    ] = None,
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """Check a netplan file: MTU on the wrong interface, VLAN above its parent, default route moved."""
+    from dropsleuth.probe.netplan import check_file  # noqa: PLC0415
+
+    found = check_file(file, _expectations(expect), current_default=default_interface)
+    data = {"file": str(file), "findings": [f.model_dump(mode="json") for f in found]}
+    _emit(output, data, _finding_lines(found) or [f"{file}: no MTU or default-route problem found"])
+    return EXIT_PROBLEM if found else EXIT_OK
