@@ -17,7 +17,7 @@ except ImportError:  # pragma: no cover - older Typer uses click itself
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.cli.common import EXIT_AWS_ERROR, EXIT_BAD_INPUT
 
-_NOT_COMMAND_MODULES = {"main", "common"}
+_NOT_COMMAND_MODULES = {"main", "common", "__main__"}
 
 
 def _root() -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from botocore.parsers import ResponseParserError
+
 from dropsleuth.aws import clients
 from dropsleuth.demo.scenario import NaclEntrySpec, RouteTableSpec, Scenario, SgRuleSpec
 from dropsleuth.sites import Site
@@ -141,9 +143,10 @@ def _build_vpn(ec2: EC2Client, built: BuiltAccount, vpc_id: str) -> None:
     for cidr in vpn.static_routes:
         try:
             ec2.create_vpn_connection_route(VpnConnectionId=ids["vpn"], DestinationCidrBlock=cidr)
-        except NotImplementedError:
-            # moto 5.2 lacks CreateVpnConnectionRoute; the VPC route table still sends the site's CIDR to
-            # the VGW, which is what the path model follows.
+        except (NotImplementedError, ResponseParserError):
+            # moto 5.2 lacks CreateVpnConnectionRoute (NotImplementedError in-process, HTTP 500 from
+            # moto_server); the VPC route table still sends the site's CIDR to the VGW, which is what the
+            # path model follows.
             break
 
 

@@ -76,6 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         )
     except (InputError, AwsError) as error:
         logger.warning("audit_icmp could not run", extra={"error": str(error)})
+        metrics.add_metric(name="AuditErrors", unit=MetricUnit.Count, value=1)
         return error_response(error)
     metrics.add_metric(name="AuditFindings", unit=MetricUnit.Count, value=len(report.findings))
     logger.info("audit done", extra={"vpc_id": request.vpc_id, "codes": [c.value for c in report.codes()]})
