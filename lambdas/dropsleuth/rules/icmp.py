@@ -18,6 +18,7 @@ rules"):
 from __future__ import annotations
 
 import enum
+import functools
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -73,6 +74,7 @@ def frag_needed(source: str | IPAddress, destination: str | IPAddress) -> Packet
     return Packet(PROTO_ICMP, src, dst, icmp_type=FRAG_NEEDED_TYPE, icmp_code=FRAG_NEEDED_CODE)
 
 
+@functools.lru_cache(maxsize=256)
 def protocol_number(value: str | int) -> int:
     """``"icmp"`` / ``"1"`` / ``1`` → 1; ``"-1"`` → -1 (all)."""
     text = str(value).strip().lower()
@@ -117,17 +119,50 @@ def nacl_entries(entries: Iterable[Mapping[str, Any]], direction: Direction) -> 
     return sorted((e for e in entries if bool(e.get("Egress")) == egress), key=lambda e: int(e["RuleNumber"]))
 
 
-def _entry_network(entry: Mapping[str, Any]) -> IPNetwork | None:
+@functools.lru_cache(maxsize=65536)
+def cidr_interval(cidr: str) -> tuple[int, int, int]:
+    """``(ip version, first address, last address)`` of a CIDR as integers; cached, as rules repeat."""
+    network = ipaddress.ip_network(cidr, strict=False)
+    return network.version, int(network.network_address), int(network.broadcast_address)
+
+
+def _entry_interval(entry: Mapping[str, Any]) -> tuple[int, int, int] | None:
     cidr = entry.get("CidrBlock") or entry.get("Ipv6CidrBlock")
-    return ipaddress.ip_network(cidr, strict=False) if cidr else None
+    return cidr_interval(cidr) if cidr else None
+
+
+def _contains(interval: tuple[int, int, int], address: IPAddress) -> bool:
+    version, first, last = interval
+    return version == address.version and first <= int(address) <= last
+
+
+Interval = tuple[int, int]
+
+
+def _subtract(parts: list[Interval], first: int, last: int) -> list[Interval]:
+    """Remove ``[first, last]`` from a list of disjoint integer intervals."""
+    remaining: list[Interval] = []
+    for low, high in parts:
+        if high < first or low > last:
+            remaining.append((low, high))
+            continue
+        if low < first:
+            remaining.append((low, first - 1))
+        if high > last:
+            remaining.append((last + 1, high))
+    return remaining
 
 
 def nacl_entry_matches(entry: Mapping[str, Any], packet: Packet, direction: Direction) -> bool:
     """Whether one NACL entry applies to the packet (its action is the caller's business)."""
-    network = _entry_network(entry)
-    peer = packet.peer(direction)
-    if network is None or network.version != peer.version or peer not in network:
+    interval = _entry_interval(entry)
+    if interval is None or not _contains(interval, packet.peer(direction)):
         return False
+    return _entry_kind_matches(entry, packet)
+
+
+def _entry_kind_matches(entry: Mapping[str, Any], packet: Packet) -> bool:
+    """Protocol, ICMP type/code and ports: everything of an entry but its CIDR."""
     protocol = protocol_number(entry.get("Protocol", ALL_PROTOCOLS))
     if protocol == ALL_PROTOCOLS:
         return True
@@ -180,56 +215,28 @@ def nacl_admits_range(
     A denying entry that overlaps the undecided part denies those addresses: the frag-needed from a router
     there is lost.
     """
-    undecided: list[IPNetwork] = [peers]
+    peer_version, peer_first, peer_last = cidr_interval(str(peers))
+    undecided: list[Interval] = [(peer_first, peer_last)]
     denying: list[NaclDecision] = []
     allowing: list[NaclDecision] = []
     for entry in nacl_entries(entries, direction):
-        network = _entry_network(entry)
-        if network is None or network.version != peers.version:
+        interval = _entry_interval(entry)
+        if interval is None or interval[0] != peer_version:
             continue
-        # Match every other property with a probe packet whose peer lies inside the entry's network.
-        probe = _with_peer(template, direction, network.network_address)
-        if not nacl_entry_matches(entry, probe, direction):
+        _, first, last = interval
+        if not any(low <= last and high >= first for low, high in undecided):
             continue
-        overlapping = [part for part in undecided if part.overlaps(network)]
-        if not overlapping:
+        if not _entry_kind_matches(entry, template):
             continue
         decision = NaclDecision(entry.get("RuleAction") == "allow", int(entry["RuleNumber"]), entry)
         (allowing if decision.allowed else denying).append(decision)
-        undecided = _subtract(undecided, network)
+        undecided = _subtract(undecided, first, last)
         if not undecided:
             break
     implicit = bool(undecided)
     if implicit:
         denying.append(NaclDecision(False, None, None))
     return NaclRangeDecision(not denying, tuple(denying), tuple(allowing), implicit)
-
-
-def _with_peer(template: Packet, direction: Direction, peer: IPAddress) -> Packet:
-    if direction is Direction.INBOUND:
-        return Packet(
-            template.protocol,
-            peer,
-            template.destination,
-            template.port,
-            template.icmp_type,
-            template.icmp_code,
-        )
-    return Packet(
-        template.protocol, template.source, peer, template.port, template.icmp_type, template.icmp_code
-    )
-
-
-def _subtract(parts: list[IPNetwork], network: IPNetwork) -> list[IPNetwork]:
-    remaining: list[IPNetwork] = []
-    for part in parts:
-        if not part.overlaps(network):
-            remaining.append(part)
-        elif part.subnet_of(network):  # type: ignore[arg-type]
-            continue
-        else:  # ``network`` lies strictly inside ``part``
-            remaining.extend(part.address_exclude(network))  # type: ignore[arg-type]
-    return remaining
 
 
 def free_rule_number_before(
@@ -264,7 +271,7 @@ class Peer:
     group_ids: frozenset[str] = field(default_factory=frozenset)
 
 
-def _permission_protocol_matches(permission: Mapping[str, Any], packet: Packet) -> bool:
+def _permission_kind_matches(permission: Mapping[str, Any], packet: Packet) -> bool:
     protocol = protocol_number(permission.get("IpProtocol", ALL_PROTOCOLS))
     if protocol == ALL_PROTOCOLS:
         return True
@@ -280,25 +287,24 @@ def _permission_protocol_matches(permission: Mapping[str, Any], packet: Packet) 
     return True  # any other protocol: all ports
 
 
+def _permission_cidrs(permission: Mapping[str, Any], prefix_lists: Mapping[str, Sequence[str]]) -> list[str]:
+    """The CIDRs a permission names directly or through managed prefix lists."""
+    cidrs = [item["CidrIp"] for item in permission.get("IpRanges", ())]
+    cidrs += [item["CidrIpv6"] for item in permission.get("Ipv6Ranges", ())]
+    for item in permission.get("PrefixListIds", ()):
+        cidrs += list(prefix_lists.get(item["PrefixListId"], ()))
+    return cidrs
+
+
 def _permission_peer_matches(
     permission: Mapping[str, Any],
     address: IPAddress,
     prefix_lists: Mapping[str, Sequence[str]],
     peer: Peer,
 ) -> bool:
-    for item in permission.get("IpRanges", ()):
-        network = ipaddress.ip_network(item["CidrIp"], strict=False)
-        if network.version == address.version and address in network:
+    for cidr in _permission_cidrs(permission, prefix_lists):
+        if _contains(cidr_interval(cidr), address):
             return True
-    for item in permission.get("Ipv6Ranges", ()):
-        network = ipaddress.ip_network(item["CidrIpv6"], strict=False)
-        if network.version == address.version and address in network:
-            return True
-    for item in permission.get("PrefixListIds", ()):
-        for cidr in prefix_lists.get(item["PrefixListId"], ()):
-            network = ipaddress.ip_network(cidr, strict=False)
-            if network.version == address.version and address in network:
-                return True
     return any(item.get("GroupId") in peer.group_ids for item in permission.get("UserIdGroupPairs", ()))
 
 
@@ -321,7 +327,7 @@ def security_groups_admit(
     far_end = peer or Peer()
     for group in groups:
         for permission in group.get(key, ()):
-            if _permission_protocol_matches(permission, packet) and _permission_peer_matches(
+            if _permission_kind_matches(permission, packet) and _permission_peer_matches(
                 permission, address, lists, far_end
             ):
                 return SgDecision(True, group.get("GroupId"), permission)
@@ -339,24 +345,16 @@ def security_groups_admit_range(
     """Whether every address in ``peers`` is admitted: the union of matching rules' CIDRs covers it."""
     key = "IpPermissions" if direction is Direction.INBOUND else "IpPermissionsEgress"
     lists = prefix_lists or {}
-    covering: list[IPNetwork] = []
-    probe = _with_peer(template, direction, peers.network_address)
+    version, first, last = cidr_interval(str(peers))
+    remaining: list[Interval] = [(first, last)]
     for group in groups:
         for permission in group.get(key, ()):
-            if not _permission_protocol_matches(permission, probe):
+            if not _permission_kind_matches(permission, template):
                 continue
-            cidrs = [item["CidrIp"] for item in permission.get("IpRanges", ())]
-            cidrs += [item["CidrIpv6"] for item in permission.get("Ipv6Ranges", ())]
-            for item in permission.get("PrefixListIds", ()):
-                cidrs += list(lists.get(item["PrefixListId"], ()))
-            covering += [
-                n
-                for n in (ipaddress.ip_network(c, strict=False) for c in cidrs)
-                if n.version == peers.version
-            ]
-    remaining: list[IPNetwork] = [peers]
-    for network in covering:
-        remaining = _subtract(remaining, network)
-        if not remaining:
-            return True
-    return not remaining
+            for cidr in _permission_cidrs(permission, lists):
+                cidr_version, low, high = cidr_interval(cidr)
+                if cidr_version == version:
+                    remaining = _subtract(remaining, low, high)
+                    if not remaining:
+                        return True
+    return False
