@@ -13,6 +13,7 @@ import boto3
 import pytest
 import yaml
 from botocore.stub import Stubber
+
 from dropsleuth.audit import audit_icmp
 from dropsleuth.aws import clients, inventory
 from dropsleuth.aws.errors import InputError
@@ -21,7 +22,6 @@ from dropsleuth.demo.account import BuiltAccount, build_account
 from dropsleuth.demo.scenario import SCENARIO_DIR, parse_scenario
 from dropsleuth.handlers import audit_icmp as audit_handler
 from dropsleuth.model import FindingCode, Severity
-
 from tests.support import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]

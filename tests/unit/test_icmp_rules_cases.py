@@ -6,6 +6,7 @@ import ipaddress
 from typing import Any
 
 import pytest
+
 from dropsleuth.rules.icmp import (
     Direction,
     Packet,

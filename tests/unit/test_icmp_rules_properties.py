@@ -11,6 +11,9 @@ from __future__ import annotations
 import ipaddress
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dropsleuth.rules.icmp import (
     Direction,
     Packet,
@@ -20,8 +23,6 @@ from dropsleuth.rules.icmp import (
     security_groups_admit,
     security_groups_admit_range,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 # --- the oracle ------------------------------------------------------------------------------------------
 
