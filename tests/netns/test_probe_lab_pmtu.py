@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from dropsleuth.probe.pmtu import Mode, ProbeSettings, Responder, probe_path
 from dropsleuth.rules.pmtu_verdict import PathVerdict
-
 from tests.netns.lab import Lab, in_netns, sh
 
 pytestmark = pytest.mark.netns

@@ -253,8 +253,10 @@ def upload_command(
     result = upload.measure_upload(bucket, size_bytes=upload.parse_size(size))
     data = {**result.__dict__, "mbps": round(result.mbps, 3)}
     lines = [
-        f"uploaded {result.bytes} bytes in {result.parts} parts in {result.seconds:.2f} s: "
-        f"{result.mbps:.1f} Mbps",
+        (
+            f"uploaded {result.bytes} bytes in {result.parts} parts in {result.seconds:.2f} s: "
+            f"{result.mbps:.1f} Mbps"
+        ),
         "test object deleted" if result.deleted else f"could not delete s3://{bucket}/{result.key}",
     ]
     _emit(output, data, lines)
@@ -289,8 +291,10 @@ def post_change_command(
     }
     if report.ok:
         lines = [
-            f"OK: {report.runs} large-payload tests toward {target} passed "
-            f"(path MTU {sorted(report.path_mtus)})"
+            (
+                f"OK: {report.runs} large-payload tests toward {target} passed "
+                f"(path MTU {sorted(report.path_mtus)})"
+            )
         ]
     else:
         lines = [f"FAILED: {len(report.failures)} of {report.runs} tests toward {target} failed:"]

@@ -340,12 +340,9 @@ def _parse_nft_rule(  # noqa: PLR0915 -- one pass over the expressions reads bes
 
 
 def _nft_protocol(values: list[Any]) -> str | None:
-    names = {str(v) for v in values}
-    if names in ({"icmp"}, {"1"}):
-        return "icmp"
-    if names <= {"icmpv6", "ipv6-icmp", "58"}:
-        return "ipv6-icmp"
-    return ",".join(sorted(names))
+    """One protocol name, or several joined by commas (a set such as ``{ icmp, ipv6-icmp }``)."""
+    aliases = {"1": "icmp", "58": "ipv6-icmp", "icmpv6": "ipv6-icmp"}
+    return ",".join(sorted({aliases.get(str(v), str(v)) for v in values}))
 
 
 def _fallback_text(rule: Mapping[str, Any]) -> str:
@@ -379,7 +376,7 @@ def _match(rule: FirewallRule, family: Literal["ipv4", "ipv6"]) -> Match:
     if rule.family not in ("any", family):
         return "never"
     wanted = "icmp" if family == "ipv4" else "ipv6-icmp"
-    if rule.protocol is not None and rule.protocol != wanted:
+    if rule.protocol is not None and wanted not in rule.protocol.split(","):
         return "never"
     if rule.icmp_types is not None:
         target_type = 3 if family == "ipv4" else 2

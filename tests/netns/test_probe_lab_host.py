@@ -1,0 +1,128 @@
+"""Host checks on the lab: the exact frag-needed counter, the interface check, the firewall check, and the
+agent publishing what it measured to moto_server."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import boto3
+import pytest
+
+from dropsleuth.probe import agent
+from dropsleuth.probe.pmtu import Mode, ProbeSettings, probe_path
+from dropsleuth.rules.pmtu_verdict import Outcome
+from tests.netns.lab import Lab, in_netns, sh
+
+pytestmark = pytest.mark.netns
+
+DROPSLEUTH = str(Path(sys.executable).with_name("dropsleuth"))
+
+
+def cli(lab: Lab, role: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["ip", "netns", "exec", lab.ns(role), DROPSLEUTH, *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_counting_rule_counts_exactly_the_frag_needed_messages(working_lab: Lab) -> None:
+    installed = cli(working_lab, "edge", "probe", "counters", "--install-counter", "-o", "json")
+    assert installed.returncode == 0, installed.stderr
+    before = json.loads(installed.stdout)
+    assert before["frag_needed_exact"] is True
+    # UDP probes to a closed port: sizes above 1500 draw frag-needed from gw (type 3 code 4), the others
+    # reach the target and draw port-unreachable (type 3 code 3): both are ICMP type 3.
+    result = in_netns(
+        working_lab.ns("edge"), lambda: probe_path(working_lab.cloud_ip, ProbeSettings(mode=Mode.udp, port=9))
+    )
+    too_big = sum(1 for p in result.probes if p.outcome is Outcome.TOO_BIG)
+    port_unreachable = sum(1 for p in result.probes if p.outcome is Outcome.REPLY)
+    assert too_big > 0
+    assert port_unreachable > 0
+    after = json.loads(cli(working_lab, "edge", "probe", "counters", "-o", "json").stdout)
+    exact = after["counters"]["frag_needed_v4"] - before["counters"]["frag_needed_v4"]
+    all_type3 = after["counters"]["icmp_in_type3"] - before["counters"]["icmp_in_type3"]
+    assert exact == too_big
+    assert all_type3 == too_big + port_unreachable  # what /proc/net/snmp alone would have reported
+    removed = cli(working_lab, "edge", "probe", "counters", "--remove-counter", "-o", "json")
+    assert json.loads(removed.stdout) == {"removed": True}
+    tables = sh("nft", "list", "tables", netns=working_lab.ns("edge")).stdout
+    assert "dropsleuth" not in tables
+    again = json.loads(cli(working_lab, "edge", "probe", "counters", "-o", "json").stdout)
+    assert again["frag_needed_exact"] is False
+    assert any("approximate" in note for note in again["notes"])
+
+
+def test_interface_check_flags_the_9000_interface(working_lab: Lab) -> None:
+    flagged = cli(working_lab, "edge", "probe", "interfaces", "--expect", "e0=1500", "-o", "json")
+    assert flagged.returncode == 1, flagged.stderr
+    document = json.loads(flagged.stdout)
+    assert document["default_route"] == ["e0"]
+    (finding,) = document["findings"]
+    assert finding["code"] == "INTERFACE_MTU_UNEXPECTED"
+    assert finding["evidence"][0]["data"] == {
+        "interface": "e0",
+        "mtu": 9000,
+        "expected_mtu": 1500,
+        "default_route": True,
+        "kind": "veth",
+    }
+    fine = cli(working_lab, "edge", "probe", "interfaces", "--expect", "e0=9000")
+    assert fine.returncode == 0, fine.stdout
+
+
+def test_firewall_check_finds_the_routers_output_rule(blackhole_lab: Lab) -> None:
+    router = cli(blackhole_lab, "gw", "probe", "firewall", "-o", "json")
+    assert router.returncode == 1, router.stderr
+    findings = json.loads(router.stdout)["findings"]
+    rules = {f["evidence"][0]["data"]["rule"] for f in findings}
+    assert rules == {
+        "icmp type destination-unreachable icmp code frag-needed drop",
+        "icmpv6 type packet-too-big drop",
+    }
+    assert {f["evidence"][0]["data"]["hook"] for f in findings} == {"output"}
+    commands = {c for f in findings for c in f["remediation"]["commands"]}
+    assert "nft insert rule inet lab_blackhole output icmpv6 type packet-too-big accept" in commands
+    host = cli(blackhole_lab, "edge", "probe", "firewall", "-o", "json")
+    assert host.returncode == 0, host.stdout
+    assert json.loads(host.stdout)["findings"] == []
+
+
+def test_agent_publishes_what_it_measured(blackhole_lab: Lab, moto_endpoint: str, tmp_path: Path) -> None:
+    config = agent.AgentConfig(
+        site="lab-site",
+        expected_mtus={"e0": 1500},
+        targets=(agent.TargetConfig(address=blackhole_lab.cloud_ip, name="cloud"),),
+        counters=False,
+        spool=agent.SpoolConfig(path=str(tmp_path / "spool.jsonl")),
+    )
+    # Measure inside the lab's edge namespace, publish from here (where moto_server listens).
+    points = in_netns(blackhole_lab.ns("edge"), lambda: agent.collect(config, agent.AgentState()))
+    result = agent.publish(config, points)
+    assert result.sent == len(points)
+    assert result.pending == 0
+    assert result.error is None
+    cloudwatch = boto3.client("cloudwatch", endpoint_url=moto_endpoint)
+
+    def value(name: str, dimension: tuple[str, str]) -> float:
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="DropSleuth",
+            MetricName=name,
+            Dimensions=[{"Name": "Site", "Value": "lab-site"}, {"Name": dimension[0], "Value": dimension[1]}],
+            StartTime=datetime.now(UTC) - timedelta(minutes=10),
+            EndTime=datetime.now(UTC) + timedelta(minutes=1),
+            Period=60,
+            Statistics=["Maximum"],
+        )
+        return max(point["Maximum"] for point in answer["Datapoints"])
+
+    assert value("PathMtuBlackHole", ("Target", "cloud")) == 1.0
+    assert value("PathMtu", ("Target", "cloud")) == 1500.0
+    assert value("InterfaceMtuMismatch", ("Interface", "e0")) == 1.0
