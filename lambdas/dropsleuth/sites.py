@@ -85,8 +85,19 @@ def load_registry_parameter(name: str) -> SiteRegistry:
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- only deployed code needs SSM
 
     from dropsleuth.aws import clients  # noqa: PLC0415
+    from dropsleuth.aws.errors import translate  # noqa: PLC0415
 
-    value = parameters.get_parameter(name, transform="json", max_age=300, boto3_client=clients.ssm())
+    # A provider bound to our client factory (so AWS_ENDPOINT_URL and moto apply); the module-level
+    # ``parameters.get_parameter`` takes no client.
+    provider = parameters.SSMProvider(boto3_client=clients.ssm())
+    try:
+        value = provider.get(name, transform="json", max_age=300)
+    except parameters.exceptions.TransformParameterError as error:
+        message = f"site registry parameter {name}: not JSON: {error}"
+        raise InputError(message, field="sites_parameter") from error
+    except parameters.exceptions.GetParameterError as error:
+        cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+        raise translate(cause, operation="GetParameter") from error
     return parse_registry(value)
 
 

@@ -6,11 +6,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dropsleuth.context import Endpoint, InvestigationContext, StepOutcome, Window
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.rules import ranking
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 ONSET_MIN = 30

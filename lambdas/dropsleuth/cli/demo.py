@@ -1,17 +1,24 @@
-"""``dropsleuth demo``: the embedded account (moto) replaying an incident, diagnosed end to end."""
+"""``dropsleuth demo``: the embedded account (moto) replaying an incident, investigated end to end.
+
+The replay puts the scenario's network, flow logs, metrics and alarm into an in-process moto account and
+calls the ``investigate`` Lambda handler with the alarm's EventBridge event; the report it returns is
+printed here and its files written to ``--out``. No AWS credentials are used or needed.
+"""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
-from dropsleuth.audit import audit_report
 from dropsleuth.cli.common import OutputFormat, OutputOption, render_report
-from dropsleuth.demo.account import build_account
+from dropsleuth.demo import replay
 from dropsleuth.demo.embedded import embedded_account
 from dropsleuth.demo.scenario import load_scenario, scenario_names
+from dropsleuth.report.render import headline
 from dropsleuth.report.store import store_report_dir
 
 
@@ -22,16 +29,36 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Directory for the report files.")] = Path("demo-output"),
     output: OutputOption = OutputFormat.table,
 ) -> None:
-    """Build the embedded account for a scenario and audit it, with no AWS credentials needed."""
+    """Replay an incident on an embedded account and investigate it, with no AWS credentials needed."""
     spec = load_scenario(scenario)
+    err = Console(stderr=True, highlight=False)
+    started = time.perf_counter()
+    err.print(f"[bold]scenario[/bold] {spec.name}: {spec.title}")
     with embedded_account(spec.region):
-        built = build_account(spec)
-        assert built.site is not None
-        typer.echo(f"embedded account: {spec.title}", err=True)
-        report = audit_report(built.id("vpc"), eni_ids=built.site.eni_ids, peer_cidrs=())
+        with err.status("building the embedded account and its last 90 minutes …"):
+            prepared = replay.prepare(spec)
+        err.print(
+            f"  account ready: VPC {prepared.built.id('vpc')}, {prepared.records} flow-log records in "
+            f"{prepared.flow_log_files} Parquet files, metrics for site {spec.site.name}"
+        )
+        trigger = prepared.event.get("detail", {}).get("alarmName") or "a manual request"
+        with err.status(f"alarm {trigger} → investigate handler …"):
+            done = replay.run(prepared)
+    response = done.response
+    if response.get("status") not in {"investigated", "duplicate"}:
+        err.print(f"[red]investigation did not run: {response}[/red]")
+        raise typer.Exit(3)
+    report = done.report
     render_report(report, output)
     stored = store_report_dir(report, out)
-    typer.echo(f"report written to {stored.location} ({', '.join(sorted(stored.files))})", err=True)
+    delivery = response.get("delivery", {})
+    err.print(f"\n[bold]{headline(report)}[/bold]")
+    if delivery.get("stored"):
+        err.print(f"report stored in the embedded account: {delivery['stored']['html']}")
+    for note in done.notifications:
+        err.print(f"SNS summary published: {note['subject']!r}")
+    err.print(f"report files: {', '.join(sorted(stored.files.values()))}")
+    err.print(f"[dim]demo took {time.perf_counter() - started:.1f} s[/dim]")
 
 
 def register(app: typer.Typer) -> None:

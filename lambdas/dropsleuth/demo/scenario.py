@@ -17,6 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from dropsleuth.aws.errors import InputError
+from dropsleuth.flowlogs.synth import BlackHole, PortScan
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -121,6 +122,55 @@ class SiteSpec(_Data):
     instances: tuple[str, ...] = ()
 
 
+class TrafficSpec(_Data):
+    """The site's traffic as the flow logs saw it (``dropsleuth.flowlogs.synth``), minute 0 = start."""
+
+    duration_minutes: int = Field(90, ge=10, le=24 * 60)
+    baseline_mbps: float = Field(42.0, ge=0)
+    seed: int = 7
+    site_hosts: int = Field(2, ge=1, le=50)
+    """How many of the site's hosts upload (addresses .10, .11 … of the site's first CIDR)."""
+    black_holes: tuple[BlackHole, ...] = ()
+    scans: tuple[PortScan, ...] = ()
+
+
+class MetricWindowSpec(_Data):
+    """A value published every minute from ``from_minute`` to ``to_minute`` (exclusive; None: the end)."""
+
+    from_minute: int = Field(0, ge=0)
+    to_minute: int | None = None
+    per_minute: float = Field(ge=0)
+
+
+class MetricsSpec(_Data):
+    """What the site's host agent and AWS/VPN published to CloudWatch."""
+
+    host_agent: bool = True
+    """Publish ``UploadThroughputMbps`` (following the traffic) and ``FragNeededCount``."""
+    frag_needed: tuple[MetricWindowSpec, ...] = ()
+    tunnel_down_minutes: tuple[int, ...] = ()
+    """Minutes where AWS/VPN ``TunnelState`` dropped to 0 (one flap each)."""
+
+
+class ChangeSpec(_Data):
+    """A CloudTrail-style record of a network change; ``resources`` are logical names or literal ids."""
+
+    minute: int = Field(ge=0)
+    event_name: str
+    summary: str
+    actor: str = "arn:aws:iam::123456789012:user/netops"
+    event_source: str = "ec2.amazonaws.com"
+    resources: tuple[str, ...] = ()
+
+
+class AlarmSpec(_Data):
+    """The alarm that fires (``set_alarm_state``), as the CDK app defines it for the site."""
+
+    metric: str = "UploadThroughputMbps"
+    minute: int | None = Field(None, ge=0)
+    """When it goes to ALARM; None: the alarm does not fire and the investigation is a manual request."""
+
+
 class Scenario(BaseModel):
     """One embedded incident (or healthy account). Later sections describe the traffic and events."""
 
@@ -132,6 +182,10 @@ class Scenario(BaseModel):
     region: str = "eu-west-1"
     network: NetworkSpec
     site: SiteSpec
+    traffic: TrafficSpec = Field(default_factory=TrafficSpec)
+    metrics: MetricsSpec = Field(default_factory=MetricsSpec)
+    changes: tuple[ChangeSpec, ...] = ()
+    alarm: AlarmSpec = Field(default_factory=AlarmSpec)
 
 
 def scenario_names() -> list[str]:

@@ -106,6 +106,7 @@ class Signals:
     hops: tuple[Mapping[str, Any], ...] = ()
     source_mtu: int | None = None
     path_mtu: int | None = None
+    limiting_hop: str | None = None
     reachable: bool | None = None
     findings: Mapping[FindingCode, tuple[Finding, ...]] = field(default_factory=dict)
 
@@ -152,6 +153,7 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         hops=tuple(h for h in _items(data.get("hops")) if isinstance(h, Mapping)),
         source_mtu=source_mtu,
         path_mtu=_int_or_none(data.get("path_mtu")),
+        limiting_hop=data.get("limiting_hop") if isinstance(data.get("limiting_hop"), str) else None,
         reachable=data.get("reachable") if isinstance(data.get("reachable"), bool) else None,
         findings={code: tuple(found) for code, found in by_code.items()},
     )
@@ -501,10 +503,10 @@ def _no_route(signals: Signals) -> list[Finding]:
 def _mtu_gap(signals: Signals) -> tuple[str, list[Evidence], str] | None:
     """(reason, evidence, short text) when a hop is smaller than what the source sends, else None."""
     verdicts = [f for code in _PATH_VERDICTS for f in signals.found(code)]
-    hop = _smallest_hop(signals.hops)
-    hop_mtu = _int_or_none(hop.get("mtu")) if hop else signals.path_mtu
+    hop = _limiting_hop(signals)
+    hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     source_mtu = signals.source_mtu
-    hop_name = str(hop.get("name") or hop.get("kind") or "a hop") if hop else "a hop"
+    hop_name = _hop_name(hop) if hop else "a hop"
     if source_mtu and hop_mtu and hop_mtu < source_mtu:
         text = f"{hop_name} carries {hop_mtu} bytes, the source sends {source_mtu}"
     elif verdicts:
@@ -532,10 +534,11 @@ def _return_blocked(signals: Signals) -> list[tuple[str, list[Evidence]]]:
         (finding.title, list(finding.evidence))
         for finding in signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)
     ]
-    for hop in signals.hops:
-        if hop.get("sends_frag_needed") is False and _hop_is_bottleneck(hop, signals):
-            name = hop.get("name") or hop.get("kind")
-            reasons.append((f"{name} never sends ICMP frag-needed (AWS documents no PMTUD there)", []))
+    reasons.extend(
+        (f"{_hop_name(hop)} never sends ICMP frag-needed (AWS documents no PMTUD there)", [])
+        for hop in signals.hops
+        if hop.get("sends_frag_needed") is False and _hop_is_bottleneck(hop, signals)
+    )
     for finding in signals.found(FindingCode.PMTUD_BLACKHOLE):
         if not reasons:
             reasons.append((finding.title, list(finding.evidence)))
@@ -547,9 +550,22 @@ def _hop_is_bottleneck(hop: Mapping[str, Any], signals: Signals) -> bool:
     return bool(mtu and signals.source_mtu and mtu < signals.source_mtu)
 
 
-def _smallest_hop(hops: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    sized = [h for h in hops if _int_or_none(h.get("mtu"))]
+def _limiting_hop(signals: Signals) -> Mapping[str, Any] | None:
+    """The hop the path model names as limiting, else the smallest hop after the sender's own."""
+    named = signals.limiting_hop
+    if named:
+        for hop in signals.hops:
+            if hop.get("resource_id") == named:
+                return hop
+    candidates = signals.hops[1:] if len(signals.hops) > 1 else signals.hops
+    sized = [h for h in candidates if _int_or_none(h.get("mtu"))]
     return min(sized, key=lambda h: _int_or_none(h.get("mtu")) or 0) if sized else None
+
+
+def _hop_name(hop: Mapping[str, Any]) -> str:
+    kind = str(hop.get("name") or hop.get("kind") or "hop")
+    resource = hop.get("resource_id")
+    return f"{kind} {resource}" if resource else kind
 
 
 def _change_before_onset(signals: Signals) -> Change | None:
@@ -604,8 +620,8 @@ def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediat
                 steps.append(finding.remediation.summary)
                 steps.extend(finding.remediation.steps)
                 commands.extend(finding.remediation.commands)
-    hop = _smallest_hop(signals.hops)
-    hop_mtu = _int_or_none(hop.get("mtu")) if hop else signals.path_mtu
+    hop = _limiting_hop(signals)
+    hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     if hop_mtu:
         # TCP MSS = MTU − 20 (IPv4 header) − 20 (TCP header); RFC 879.
         steps.append(

@@ -62,8 +62,23 @@ class StepSpec:
 
 def default_steps() -> tuple[StepSpec, ...]:
     """Every step of an investigation, in report order."""
-    # Imported on demand: each adapter pulls in its capability module (DuckDB, the path model …).
-    return tuple(
-        importlib.import_module(f"{__name__}.{module}").STEP
-        for module in ("flowlogs", "queries", "audit", "path", "reachability", "changes", "metrics")
-    )
+    # Imported on demand: each adapter pulls in its capability module (DuckDB, the path model …). A
+    # capability missing from this build becomes a step that says so, not a crash of the investigation.
+    return tuple(_load(module) for module in STEP_MODULES)
+
+
+STEP_MODULES = ("flowlogs", "queries", "audit", "path", "reachability", "changes", "metrics")
+
+
+def _load(module: str) -> StepSpec:
+    try:
+        spec = importlib.import_module(f"{__name__}.{module}").STEP
+    except ModuleNotFoundError as error:
+        missing = error.name or module
+
+        def unavailable(_context: InvestigationContext, _environment: StepEnvironment) -> StepOutcome:
+            raise StepSkipped(f"capability not available in this build ({missing})")
+
+        return StepSpec(name=module, checks=f"{module} (not available)", run=unavailable, timeout_s=1.0)
+    assert isinstance(spec, StepSpec)
+    return spec

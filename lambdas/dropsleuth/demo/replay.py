@@ -1,0 +1,372 @@
+"""Replaying a scenario's incident on the embedded account, and the alarm that starts the investigation.
+
+Everything the deployed toolkit would find in an account is put there as AWS would put it: the network
+(``account.py``), flow logs as S3 delivers them (Parquet, Hive per-hour partitions, written by the
+synthesizer from the scenario's traffic), the site's metrics from the host agent and AWS/VPN
+``TunnelState``, the site registry in SSM, a report bucket, an SNS topic (with an SQS queue subscribed, to
+show the summary), the idempotency table — and the alarm, defined as the CDK app defines it and set to
+ALARM. moto never evaluates alarms (FACTS.md), so the replay sets the state and builds the EventBridge
+event from the alarm's own description; then the ``investigate`` Lambda handler is called in this process
+with that event, exactly as Lambda would call it.
+
+Nothing here tells the investigation what happened: it sees only the account.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from dropsleuth.aws import clients
+from dropsleuth.config import settings
+from dropsleuth.demo.account import BuiltAccount, build_account
+from dropsleuth.demo.scenario import Scenario
+from dropsleuth.flowlogs.synth import Destination, TrafficTimeline, synthesize, write_parquet
+from dropsleuth.metrics_catalog import FRAG_NEEDED, NAMESPACE, SITE_DIMENSION, UPLOAD_THROUGHPUT
+from dropsleuth.model import Report
+from dropsleuth.requests import ALARM_DETAIL_TYPE
+
+FLOW_LOGS_PREFIX = "flowlogs"
+_PUT_METRIC_BATCH = 500
+
+
+@dataclass
+class DemoLambdaContext:
+    """The attributes of Lambda's context object that Powertools reads."""
+
+    function_name: str = "dropsleuth-investigate"
+    memory_limit_in_mb: int = 1024
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:dropsleuth-investigate"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/dropsleuth-investigate"
+    log_stream_name: str = "demo"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 300_000
+
+
+@dataclass
+class Replay:
+    """What the replay put in the account, the event it sent, and what the handler answered."""
+
+    scenario: Scenario
+    built: BuiltAccount
+    start: datetime
+    end: datetime
+    event: dict[str, Any]
+    environment: dict[str, str]
+    response: dict[str, Any] = field(default_factory=dict)
+    notifications: list[dict[str, str]] = field(default_factory=list)
+    flow_log_files: int = 0
+    records: int = 0
+
+    @property
+    def report(self) -> Report:
+        return Report.model_validate(self.response["report"])
+
+
+def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
+    """Build the account and its history; return the alarm event (or manual request) to investigate."""
+    end = (now or datetime.now(UTC)).replace(second=0, microsecond=0)
+    start = end - timedelta(minutes=scenario.traffic.duration_minutes)
+    built = build_account(scenario)
+    assert built.site is not None
+    account = clients.sts().get_caller_identity()["Account"]
+    names = _resource_names(scenario.name, account)
+    environment = _delivery_resources(names)
+    environment["DROPSLEUTH_SITES_PARAMETER"] = _site_registry(built, names["parameter"])
+    replay = Replay(scenario, built, start, end, event={}, environment=environment)
+    timeline = traffic_timeline(scenario, built, start=start, account=account)
+    records = synthesize(timeline)
+    replay.records = len(records)
+    replay.flow_log_files = len(write_parquet(records, f"s3://{names['flow_logs']}/{FLOW_LOGS_PREFIX}"))
+    environment["DROPSLEUTH_FLOW_LOGS_BUCKET"] = names["flow_logs"]
+    environment["DROPSLEUTH_FLOW_LOGS_PREFIX"] = FLOW_LOGS_PREFIX
+    publish_metrics(scenario, built, start=start)
+    replay.event = (
+        alarm_event(scenario, built, start=start)
+        if scenario.alarm.minute is not None
+        else {
+            "site": built.site.name,
+            "window": {"start": start.isoformat(), "end": end.isoformat()},
+        }
+    )
+    return replay
+
+
+def run(replay: Replay) -> Replay:
+    """Call the ``investigate`` handler with the replay's event, configured as the CDK app configures it."""
+    from dropsleuth.handlers.investigate import handler  # noqa: PLC0415 -- after the account exists
+
+    with _lambda_environment(replay.environment):
+        replay.response = handler(replay.event, DemoLambdaContext())
+    replay.notifications = _received(replay.environment.get("DEMO_QUEUE_URL", ""))
+    return replay
+
+
+# --- the account's history ----------------------------------------------------------------------------
+
+
+def _resource_names(scenario: str, account: str) -> dict[str, str]:
+    suffix = f"{account}-{scenario}"[:40].lower()
+    return {
+        "flow_logs": f"dropsleuth-flowlogs-{suffix}",
+        "reports": f"dropsleuth-reports-{suffix}",
+        "topic": f"dropsleuth-reports-{scenario}",
+        "queue": f"dropsleuth-demo-inbox-{scenario}",
+        "table": f"dropsleuth-idempotency-{scenario}",
+        "parameter": f"/dropsleuth/{scenario}/sites",
+    }
+
+
+def _delivery_resources(names: dict[str, str]) -> dict[str, str]:
+    s3 = clients.s3()
+    region = clients.region()
+    for bucket in (names["flow_logs"], names["reports"]):
+        if region == "us-east-1":
+            s3.create_bucket(Bucket=bucket)
+        else:
+            s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": region})  # type: ignore[typeddict-item]
+    sns = clients.sns()
+    topic = sns.create_topic(Name=names["topic"])["TopicArn"]
+    sqs = clients.client("sqs")
+    queue_url = sqs.create_queue(QueueName=names["queue"])["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+    # The idempotency table as the CDK app creates it: Powertools' default key and TTL attributes.
+    clients.dynamodb().create_table(
+        TableName=names["table"],
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return {
+        "DROPSLEUTH_REPORT_BUCKET": names["reports"],
+        "DROPSLEUTH_REPORT_TOPIC_ARN": topic,
+        "DROPSLEUTH_IDEMPOTENCY_TABLE": names["table"],
+        "DEMO_QUEUE_URL": queue_url,
+    }
+
+
+def _site_registry(built: BuiltAccount, parameter: str) -> str:
+    assert built.site is not None
+    document = {"sites": [built.site.model_dump(mode="json")]}
+    clients.ssm().put_parameter(Name=parameter, Type="String", Value=json.dumps(document), Overwrite=True)
+    return parameter
+
+
+def site_hosts(scenario: Scenario) -> tuple[str, ...]:
+    network = ipaddress.ip_network(scenario.site.cidrs[0], strict=False)
+    return tuple(str(network.network_address + 10 + i) for i in range(scenario.traffic.site_hosts))
+
+
+def traffic_timeline(
+    scenario: Scenario, built: BuiltAccount, *, start: datetime, account: str
+) -> TrafficTimeline:
+    """The scenario's traffic through the site's ENIs, with the ids the account gave them."""
+    assert built.site is not None
+    instances = {i.name: i for i in scenario.network.instances}
+    names = scenario.site.instances
+    upload = scenario.site.upload_destination or "S3"
+    if "/" in upload or upload.replace(".", "").isdigit():
+        destination = Destination(cidr=upload if "/" in upload else f"{upload}/32", service=None)
+    else:
+        destination = Destination(service=upload)
+    return TrafficTimeline(
+        start=start,
+        duration_minutes=scenario.traffic.duration_minutes,
+        seed=scenario.traffic.seed,
+        account_id=account,
+        region=scenario.region,
+        vpc_id=built.id("vpc"),
+        vpc_cidr=scenario.network.vpc.cidr,
+        subnet_id=built.id("subnet", instances[names[0]].subnet),
+        eni_ids=tuple(built.id("eni", n) for n in names),
+        eni_ips=tuple(instances[n].private_ip for n in names),
+        site_cidr=scenario.site.cidrs[0],
+        site_hosts=site_hosts(scenario),
+        destination=destination,
+        baseline_mbps=scenario.traffic.baseline_mbps,
+        black_holes=scenario.traffic.black_holes,
+        scans=scenario.traffic.scans,
+    )
+
+
+def host_throughput(scenario: Scenario, minute: int) -> float:
+    """What the host agent's upload probe measured at ``minute`` (Mbps), following the traffic."""
+    for hole in scenario.traffic.black_holes:
+        if hole.active(minute, scenario.traffic.duration_minutes):
+            return hole.degraded_mbps
+    # A small deterministic ripple: real measurements are never flat.
+    return scenario.traffic.baseline_mbps * (1 + 0.03 * ((minute * 7) % 5 - 2) / 2)
+
+
+def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime) -> None:
+    """The host agent's series (namespace DropSleuth, dimension Site) and AWS/VPN TunnelState."""
+    assert built.site is not None
+    site = [{"Name": SITE_DIMENSION, "Value": built.site.name}]
+    data: list[dict[str, Any]] = []
+    minutes = range(scenario.traffic.duration_minutes)
+    if scenario.metrics.host_agent:
+        for minute in minutes:
+            at = start + timedelta(minutes=minute)
+            frag = sum(
+                w.per_minute
+                for w in scenario.metrics.frag_needed
+                if w.from_minute <= minute < (w.to_minute if w.to_minute is not None else len(minutes))
+            )
+            data.append(
+                {
+                    "MetricName": UPLOAD_THROUGHPUT.name,
+                    "Dimensions": site,
+                    "Timestamp": at,
+                    "Value": round(host_throughput(scenario, minute), 3),
+                    "Unit": UPLOAD_THROUGHPUT.unit,
+                }
+            )
+            data.append(
+                {
+                    "MetricName": FRAG_NEEDED.name,
+                    "Dimensions": site,
+                    "Timestamp": at,
+                    "Value": frag,
+                    "Unit": FRAG_NEEDED.unit,
+                }
+            )
+    cloudwatch = clients.cloudwatch()
+    for offset in range(0, len(data), _PUT_METRIC_BATCH):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[offset : offset + _PUT_METRIC_BATCH])  # type: ignore[arg-type]
+    vpn_id = built.ids.get("vpn")
+    if vpn_id:
+        # AWS/VPN TunnelState: 1 up, 0 down, per tunnel and per connection (Site-to-Site VPN User Guide,
+        # "Monitoring with CloudWatch").
+        down = set(scenario.metrics.tunnel_down_minutes)
+        tunnel = [
+            {
+                "MetricName": "TunnelState",
+                "Dimensions": [{"Name": "VpnId", "Value": vpn_id}],
+                "Timestamp": start + timedelta(minutes=minute),
+                "Value": 0.0 if minute in down else 1.0,
+            }
+            for minute in minutes
+        ]
+        for offset in range(0, len(tunnel), _PUT_METRIC_BATCH):
+            batch = tunnel[offset : offset + _PUT_METRIC_BATCH]
+            cloudwatch.put_metric_data(Namespace="AWS/VPN", MetricData=batch)  # type: ignore[arg-type]
+
+
+def alarm_event(scenario: Scenario, built: BuiltAccount, *, start: datetime) -> dict[str, Any]:
+    """Define the site's alarm as the CDK app does, set it to ALARM, and build EventBridge's event."""
+    assert built.site is not None
+    assert scenario.alarm.minute is not None
+    spec = {m.name: m for m in (UPLOAD_THROUGHPUT, FRAG_NEEDED)}.get(scenario.alarm.metric, UPLOAD_THROUGHPUT)
+    name = f"dropsleuth-{built.site.name}-{spec.name}"
+    threshold = built.site.min_upload_mbps or spec.default_threshold or 0.0
+    cloudwatch = clients.cloudwatch()
+    cloudwatch.put_metric_alarm(
+        AlarmName=name,
+        AlarmDescription=f"{spec.description} at {built.site.name}",
+        Namespace=NAMESPACE,
+        MetricName=spec.name,
+        Dimensions=[{"Name": SITE_DIMENSION, "Value": built.site.name}],
+        Statistic=spec.alarm_statistic,
+        Period=spec.alarm_period_s,
+        EvaluationPeriods=spec.alarm_datapoints,
+        DatapointsToAlarm=spec.alarm_datapoints,
+        Threshold=threshold,
+        ComparisonOperator=spec.alarm_comparison or "LessThanThreshold",
+        TreatMissingData=spec.treat_missing_data,
+    )
+    fired_at = start + timedelta(minutes=scenario.alarm.minute)
+    reason = (
+        f"Threshold Crossed: {spec.alarm_datapoints} datapoints were "
+        f"{'less' if 'Less' in (spec.alarm_comparison or '') else 'greater'} than the threshold ({threshold})"
+    )
+    cloudwatch.set_alarm_state(AlarmName=name, StateValue="ALARM", StateReason=reason)
+    alarm = cloudwatch.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]
+    stamp = fired_at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+    # The shape EventBridge delivers for "CloudWatch Alarm State Change" (CloudWatch User Guide, "Alarm
+    # events and EventBridge"); state time is the replay's, since moto does not evaluate alarms.
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": ALARM_DETAIL_TYPE,
+        "source": "aws.cloudwatch",
+        "account": alarm["AlarmArn"].split(":")[4],
+        "time": fired_at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": scenario.region,
+        "resources": [alarm["AlarmArn"]],
+        "detail": {
+            "alarmName": alarm["AlarmName"],
+            "state": {"value": alarm["StateValue"], "reason": alarm["StateReason"], "timestamp": stamp},
+            "previousState": {"value": "OK", "reason": "Threshold Crossed", "timestamp": start.isoformat()},
+            "configuration": {
+                "description": alarm.get("AlarmDescription", ""),
+                "metrics": [
+                    {
+                        "id": "m1",
+                        "metricStat": {
+                            "metric": {
+                                "namespace": alarm["Namespace"],
+                                "name": alarm["MetricName"],
+                                "dimensions": {d["Name"]: d["Value"] for d in alarm["Dimensions"]},
+                            },
+                            "period": alarm["Period"],
+                            "stat": alarm["Statistic"],
+                        },
+                        "returnData": True,
+                    }
+                ],
+            },
+        },
+    }
+
+
+@contextmanager
+def _lambda_environment(values: dict[str, str]) -> Iterator[None]:
+    """Set the function's environment as the CDK app would, and forget cached settings around the call."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
+
+    quiet = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
+    wanted = {k: v for k, v in values.items() if k.startswith("DROPSLEUTH_")} | quiet
+    saved = {key: os.environ.get(key) for key in wanted}
+    os.environ.update(wanted)
+    settings.cache_clear()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]
+    from dropsleuth.observability import logger  # noqa: PLC0415
+
+    level = logger.log_level
+    logger.setLevel("ERROR")
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        settings.cache_clear()
+        parameters.clear_caches()  # type: ignore[no-untyped-call]
+
+
+def _received(queue_url: str) -> list[dict[str, str]]:
+    if not queue_url:
+        return []
+    sqs = clients.client("sqs")
+    messages = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages", [])
+    received = []
+    for message in messages:
+        body = json.loads(message["Body"])
+        received.append({"subject": body.get("Subject", ""), "message": body.get("Message", "")})
+    return received

@@ -1,0 +1,170 @@
+"""Lambda ``investigate``: an alarm's state change (or a manual request) → the investigation → the report.
+
+Thin: parse the event, run the investigation once per alarm transition (idempotency), store the report
+(S3: JSON, Markdown, HTML), publish the summary (SNS), return the report. Console test events:
+``events/investigate.json`` (an alarm) and ``events/investigate_manual.json`` (a manual request).
+
+The response is a dict with ``status``:
+``investigated`` (with ``report``), ``duplicate`` (this transition was investigated already: the first
+result again), ``in_progress`` (another invocation is on it right now), ``invalid`` (with ``error.field``
+and ``error.message``), or ``error`` (configuration or the site registry could not be read).
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from dropsleuth.aws.errors import AwsError, InputError
+from dropsleuth.aws.permissions import Permissions
+from dropsleuth.config import Settings, settings
+from dropsleuth.functions import FunctionSpec
+from dropsleuth.idempotency import AlreadyInProgressError, persistence_store, run_once
+from dropsleuth.investigate import investigate
+from dropsleuth.model import Report, Severity
+from dropsleuth.observability import logger, metrics, tracer
+from dropsleuth.report import store
+from dropsleuth.requests import InvestigationRequest, parse_request
+from dropsleuth.sites import SiteRegistry, load_registry_file, load_registry_parameter
+from dropsleuth.steps import StepEnvironment
+
+# The modules whose AWS calls an investigation makes; each declares ``PERMISSIONS`` beside its code.
+_CALLING_MODULES = (
+    "dropsleuth.sites",
+    "dropsleuth.idempotency",
+    "dropsleuth.report.store",
+    "dropsleuth.aws.inventory",
+    "dropsleuth.aws.topology",
+    "dropsleuth.queries",
+    "dropsleuth.aws.flowlogs",
+    "dropsleuth.aws.reachability",
+    "dropsleuth.aws.changes",
+    "dropsleuth.aws.cloudtrail",
+    "dropsleuth.aws.metrics",
+    "dropsleuth.aws.cloudwatch",
+)
+
+
+def _declared_permissions() -> tuple[Permissions, ...]:
+    found = []
+    for name in _CALLING_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError:
+            continue  # a capability not in this build: its step is skipped, it needs no permission
+        for attribute in ("PERMISSIONS", "LOCAL_S3_PERMISSIONS"):
+            value = getattr(module, attribute, None)
+            if isinstance(value, Permissions):
+                found.append(value)
+    return tuple(found)
+
+
+FUNCTION = FunctionSpec(
+    name="investigate",
+    handler="dropsleuth.handlers.investigate.handler",
+    description="Investigate a dropsleuth alarm: concurrent evidence, ranked root cause, report to S3/SNS",
+    permissions=_declared_permissions(),
+    timeout_s=300,
+    memory_mb=1024,
+    required_settings=("report_bucket",),
+)
+
+
+def load_registry(config: Settings) -> SiteRegistry | None:
+    """The site registry from SSM (deployed) or a file (local); None when neither is configured."""
+    if config.sites_parameter:
+        return load_registry_parameter(config.sites_parameter)
+    if config.sites_file:
+        return load_registry_file(config.sites_file)
+    return None
+
+
+def environment_for(config: Settings) -> StepEnvironment:
+    return StepEnvironment(settings=config)
+
+
+def handle(
+    event: object,
+    *,
+    config: Settings | None = None,
+    environment: StepEnvironment | None = None,
+    lambda_context: Any = None,
+) -> dict[str, Any]:
+    """The handler's core, callable without a Lambda context (the CLI and the demo use it)."""
+    config = config or settings()
+    try:
+        request = parse_request(event, load_registry(config))
+    except InputError as error:
+        logger.warning("invalid request", extra={"field": error.field, "error": str(error)})
+        return {"status": "invalid", "error": {"field": error.field, "message": str(error)}}
+    except AwsError as error:
+        logger.error("cannot read the site registry", extra={"error": str(error), "kind": error.kind})
+        return {"status": "error", "error": {"kind": error.kind, "message": str(error)}}
+    env = environment or environment_for(config)
+    try:
+        once = run_once(
+            request.idempotency_key,
+            lambda: _investigate_and_deliver(request, config, env),
+            store=persistence_store(config.idempotency_table),
+            lambda_context=lambda_context,
+        )
+    except AlreadyInProgressError as error:
+        return {"status": "in_progress", "idempotency_key": request.idempotency_key, "message": str(error)}
+    except AwsError as error:
+        logger.error("idempotency store failed", extra={"error": str(error)})
+        return {"status": "error", "error": {"kind": error.kind, "message": str(error)}}
+    result = dict(once.result)
+    if once.replayed:
+        result["status"] = "duplicate"
+    return result
+
+
+def _investigate_and_deliver(
+    request: InvestigationRequest, config: Settings, environment: StepEnvironment
+) -> dict[str, Any]:
+    report = investigate(request.context, environment=environment)
+    delivery = deliver(report, config)
+    top = report.top_finding
+    metrics.add_metric(name="Investigations", unit="Count", value=1)
+    if top is not None and top.severity in {Severity.CRITICAL, Severity.HIGH}:
+        metrics.add_metric(name=f"Finding{top.code.value.title().replace('_', '')}", unit="Count", value=1)
+    logger.info(
+        "investigation done",
+        extra={"top": top.code.value if top else None, "report_id": report.report_id, **delivery},
+    )
+    return {
+        "status": "investigated",
+        "idempotency_key": request.idempotency_key,
+        "report": report.model_dump(mode="json"),
+        "delivery": delivery,
+    }
+
+
+def deliver(report: Report, config: Settings) -> dict[str, Any]:
+    """Store the report and publish its summary; a failure is recorded, never raised (the report stands)."""
+    delivery: dict[str, Any] = {}
+    link = None
+    if config.report_bucket:
+        try:
+            stored = store.store_report_s3(report, config.report_bucket)
+        except AwsError as error:
+            delivery["store_error"] = f"{error.kind}: {error}"
+        else:
+            delivery["stored"] = stored.files
+            delivery["link"] = link = stored.link
+    if config.report_topic_arn:
+        try:
+            delivery["message_id"] = store.publish_summary(report, config.report_topic_arn, link=link)
+        except AwsError as error:
+            delivery["notify_error"] = f"{error.kind}: {error}"
+    return delivery
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    """The Lambda entry point (EventBridge alarm events, console test events)."""
+    return handle(event, lambda_context=context)

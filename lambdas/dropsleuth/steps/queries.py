@@ -1,0 +1,119 @@
+"""Step ``flow_log_queries``: the flow-log SQL of ``queries/`` over the window.
+
+REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute and
+stalled-flow candidates — on Athena when deployed, on DuckDB over the same files locally. On Athena the
+queries run at once (each takes seconds, mostly waiting); DuckDB runs them one after the other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from dropsleuth.aws.errors import AwsError, DropsleuthError
+from dropsleuth.context import InvestigationContext, StepOutcome
+from dropsleuth.queries import AthenaEngine, FlowLogEngine, LocalEngine, QueryResult, load_query
+from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
+
+QUERIES = ("upload_throughput", "icmp_rejects", "rejects_timeline", "top_rejected_flows", "stalled_flows")
+
+
+def engine_for(environment: StepEnvironment) -> FlowLogEngine:
+    """The engine the environment names, else Athena when configured, else DuckDB over the bucket."""
+    if environment.engine is not None:
+        return environment.engine  # type: ignore[no-any-return]
+    settings = environment.settings
+    if environment.flow_logs:
+        return LocalEngine(environment.flow_logs)
+    if settings.athena_workgroup and settings.athena_database:
+        return AthenaEngine(
+            settings.athena_workgroup, settings.athena_database, settings.athena_table, settings.athena_output
+        )
+    if settings.flow_logs_bucket:
+        prefix = settings.flow_logs_prefix.strip("/")
+        return LocalEngine(f"s3://{settings.flow_logs_bucket}/{prefix}")
+    raise StepSkipped("no flow-log location configured (Athena settings, a flow-logs bucket, or --flow-logs)")
+
+
+def parameters_for(name: str, context: InvestigationContext) -> dict[str, Any] | None:
+    """The standard parameters ``name`` needs from the context; None when the context cannot give them."""
+    needs = load_query(name).needs
+    params: dict[str, Any] = {}
+    if "start" in needs:
+        params["start"] = context.window.start
+        params["end"] = context.window.end
+    if "source_cidr" in needs:
+        source = context.source.cidr or (f"{context.source.ip}/32" if context.source.ip else None)
+        if source is None:
+            return None
+        params["source_cidr"] = source
+    if "destination" in needs:
+        destination = context.destination
+        if destination.service:
+            params["destination_service"] = destination.service
+        elif destination.cidr or destination.ip:
+            params["destination_cidr"] = destination.cidr or f"{destination.ip}/32"
+        else:
+            return None
+    return params
+
+
+def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
+    engine = engine_for(environment)
+    planned = {name: parameters_for(name, context) for name in QUERIES}
+    runnable = {name: params for name, params in planned.items() if params is not None}
+    if not runnable:
+        raise StepSkipped("the source and destination give no CIDR to query flow logs by")
+    results: dict[str, QueryResult] = {}
+    errors: dict[str, DropsleuthError] = {}
+
+    def one(name: str) -> None:
+        try:
+            results[name] = engine.run(name, runnable[name])
+        except DropsleuthError as error:
+            errors[name] = error
+
+    if getattr(engine, "engine", "") == "athena":
+        with ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="dropsleuth-query") as pool:
+            list(pool.map(one, runnable))
+    else:
+        for name in runnable:
+            one(name)
+    if errors and not results:
+        # Every query failed the same way (no bucket, no permission, Athena down): the step failed.
+        raise next(iter(errors.values()))
+    return outcome_of(results, errors, skipped=[n for n, p in planned.items() if p is None])
+
+
+def outcome_of(
+    results: Mapping[str, QueryResult], errors: Mapping[str, DropsleuthError], *, skipped: list[str]
+) -> StepOutcome:
+    """Rows by query name (the ranking's keys), with bytes scanned and the queries that failed."""
+    data: dict[str, Any] = {name: result.to_json()["rows"] for name, result in results.items()}
+    data["queries"] = {
+        name: {
+            "engine": r.engine,
+            "rows": len(r.rows),
+            "bytes_scanned": r.bytes_scanned,
+            "query_id": r.query_id,
+        }
+        for name, r in results.items()
+    }
+    if errors:
+        data["failed_queries"] = {
+            name: f"{getattr(e, 'kind', 'error')}: {e}" if isinstance(e, AwsError) else str(e)
+            for name, e in errors.items()
+        }
+    checked = [f"flow-log query {name}: {len(r.rows)} rows ({r.engine})" for name, r in results.items()]
+    checked += [f"flow-log query {name} FAILED: {data['failed_queries'][name]}" for name in errors]
+    checked += [f"flow-log query {name} not run: no CIDR for its endpoints" for name in skipped]
+    return StepOutcome(checked=tuple(checked), data=data)
+
+
+STEP = StepSpec(
+    name="flow_log_queries",
+    checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput and stalled flows",
+    run=run,
+    timeout_s=60.0,
+)

@@ -1,0 +1,89 @@
+"""Every embedded scenario replayed and investigated end to end; the diagnosis is asserted from evidence."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from dropsleuth.demo import replay
+from dropsleuth.demo.embedded import embedded_account
+from dropsleuth.demo.scenario import load_scenario, scenario_names
+from dropsleuth.model import FindingCode, Report, Severity, StepStatus
+from tests.support import subprocess_env
+
+
+def investigate(name: str) -> tuple[replay.Replay, Report]:
+    scenario = load_scenario(name)
+    with embedded_account(scenario.region):
+        done = replay.run(replay.prepare(scenario))
+    assert done.response["status"] == "investigated", done.response
+    return done, done.report
+
+
+def test_every_scenario_file_is_exercised_below() -> None:
+    assert set(scenario_names()) <= set(EXPECTED), "add the new scenario to EXPECTED with its diagnosis"
+
+
+EXPECTED = {
+    "wan-mtu-9000": FindingCode.PMTUD_BLACKHOLE,
+}
+
+
+def test_wan_mtu_9000_is_a_pmtud_black_hole_with_its_evidence_and_fix() -> None:
+    done, report = investigate("wan-mtu-9000")
+    top = report.top_finding
+    assert top is not None
+    assert top.code is FindingCode.PMTUD_BLACKHOLE
+    assert top.severity is Severity.CRITICAL
+    assert top.confidence >= 0.8
+    # The evidence names the real resources the account gave ids to, not the scenario's names.
+    nacl_id = done.built.id("nacl", "ingest-hardened")
+    assert nacl_id in top.resource_ids
+    assert any(e.kind == "hop" and done.built.id("vpn") in e.resource_ids for e in top.evidence)
+    assert any(e.kind == "query_rows" and e.data.get("query") == "icmp_rejects" for e in top.evidence)
+    assert top.remediation is not None
+    assert any(nacl_id in c and "create-network-acl-entry" in c for c in top.remediation.commands)
+    # Delivery as deployed: three files in the report bucket, a summary on SNS naming the root cause.
+    stored = done.response["delivery"]["stored"]
+    assert sorted(stored) == ["html", "json", "md"]
+    assert all("/reports/plant-7/" in uri for uri in stored.values())
+    assert done.notifications
+    assert "PMTUD_BLACKHOLE" in done.notifications[0]["message"]
+    assert "create-network-acl-entry" in done.notifications[0]["message"]
+    # The alarm's transition is what the report is about.
+    assert report.subject["alarm"]["alarm_name"].endswith("UploadThroughputMbps")
+    assert {s.name for s in report.steps if s.status is StepStatus.OK} >= {"flow_log_queries", "icmp_audit"}
+
+
+def test_make_demo_command_prints_the_root_cause_and_writes_the_files(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dropsleuth.cli", "demo", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=240,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "PMTUD_BLACKHOLE" in result.stdout.splitlines()[0]
+    report = Report.from_json((tmp_path / "report.json").read_text())
+    assert report.top_finding is not None
+    assert report.top_finding.code is FindingCode.PMTUD_BLACKHOLE
+    assert "<svg" in (tmp_path / "report.html").read_text()
+    assert json.loads((tmp_path / "report.json").read_text())["schema_version"] == report.schema_version
+
+
+def test_unknown_scenario_is_one_line_and_exit_2() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "dropsleuth.cli", "demo", "--scenario", "nope"],
+        capture_output=True,
+        text=True,
+        env=subprocess_env(),
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert "unknown scenario" in result.stderr
