@@ -12,7 +12,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from dropsleuth.probe import agent
+from dropsleuth.probe import agent, counters
 from dropsleuth.probe.pmtu import Mode, ProbeSettings, probe_path
 from dropsleuth.rules.pmtu_verdict import Outcome
 from tests.netns.lab import Lab, in_netns, sh
@@ -46,18 +46,18 @@ def test_counting_rule_counts_exactly_the_frag_needed_messages(working_lab: Lab)
     port_unreachable = sum(1 for p in result.probes if p.outcome is Outcome.REPLY)
     assert too_big > 0
     assert port_unreachable > 0
-    after = json.loads(cli(working_lab, "edge", "probe", "counters", "-o", "json").stdout)
-    exact = after["counters"]["frag_needed_v4"] - before["counters"]["frag_needed_v4"]
-    all_type3 = after["counters"]["icmp_in_type3"] - before["counters"]["icmp_in_type3"]
+    after = in_netns(working_lab.ns("edge"), counters.snapshot).values
+    exact = after["frag_needed_v4"] - before["counters"]["frag_needed_v4"]
+    all_type3 = after["icmp_in_type3"] - before["counters"]["icmp_in_type3"]
     assert exact == too_big
     assert all_type3 == too_big + port_unreachable  # what /proc/net/snmp alone would have reported
     removed = cli(working_lab, "edge", "probe", "counters", "--remove-counter", "-o", "json")
     assert json.loads(removed.stdout) == {"removed": True}
     tables = sh("nft", "list", "tables", netns=working_lab.ns("edge")).stdout
     assert "dropsleuth" not in tables
-    again = json.loads(cli(working_lab, "edge", "probe", "counters", "-o", "json").stdout)
-    assert again["frag_needed_exact"] is False
-    assert any("approximate" in note for note in again["notes"])
+    again = in_netns(working_lab.ns("edge"), counters.snapshot)
+    assert again.frag_needed_exact is False
+    assert any("approximate" in note for note in again.notes)
 
 
 def test_interface_check_flags_the_9000_interface(working_lab: Lab) -> None:
