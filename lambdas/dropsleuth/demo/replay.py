@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dropsleuth.aws import clients
+from dropsleuth.aws.flowlogs import enable_flow_logs
 from dropsleuth.config import settings
 from dropsleuth.demo.account import BuiltAccount, build_account
 from dropsleuth.demo.scenario import Scenario
@@ -33,7 +34,7 @@ from dropsleuth.metrics_catalog import FRAG_NEEDED, NAMESPACE, SITE_DIMENSION, U
 from dropsleuth.model import Report
 from dropsleuth.requests import ALARM_DETAIL_TYPE
 
-FLOW_LOGS_PREFIX = "flowlogs"
+FLOW_LOGS_PREFIX = ""
 _PUT_METRIC_BATCH = 500
 
 
@@ -87,7 +88,10 @@ def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
     timeline = traffic_timeline(scenario, built, start=start, account=account)
     records = synthesize(timeline)
     replay.records = len(records)
-    replay.flow_log_files = len(write_parquet(records, f"s3://{names['flow_logs']}/{FLOW_LOGS_PREFIX}"))
+    # Flow logs enabled as ``dropsleuth flowlogs enable`` does (moto rejects a destination with a prefix,
+    # so they go to the bucket's root), then the records S3 delivery would have written there.
+    enable_flow_logs(built.id("vpc"), names["flow_logs"])
+    replay.flow_log_files = len(write_parquet(records, f"s3://{names['flow_logs']}"))
     environment["DROPSLEUTH_FLOW_LOGS_BUCKET"] = names["flow_logs"]
     environment["DROPSLEUTH_FLOW_LOGS_PREFIX"] = FLOW_LOGS_PREFIX
     publish_metrics(scenario, built, start=start)

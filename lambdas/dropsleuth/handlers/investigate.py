@@ -43,6 +43,7 @@ _CALLING_MODULES = (
     "dropsleuth.aws.changes",
     "dropsleuth.aws.cloudtrail",
     "dropsleuth.aws.metrics",
+    "dropsleuth.steps.metrics",
     "dropsleuth.aws.cloudwatch",
 )
 
