@@ -38,6 +38,9 @@ class Settings(BaseModel):
     allow_enable_flow_logs: bool = False
     max_reachability_analyses: int = 2
     metrics_namespace: str = "DropSleuth"
+    changes_source: str | None = Field(
+        None, description="s3://bucket/prefix of CloudTrail-format change records (else LookupEvents)"
+    )
 
     def require(self, *names: str) -> Settings:
         """Fail with the environment variable of every named setting that is unset."""

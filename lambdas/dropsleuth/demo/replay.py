@@ -14,6 +14,7 @@ Nothing here tells the investigation what happened: it sees only the account.
 
 from __future__ import annotations
 
+import gzip
 import ipaddress
 import json
 import os
@@ -95,6 +96,10 @@ def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
     environment["DROPSLEUTH_FLOW_LOGS_BUCKET"] = names["flow_logs"]
     environment["DROPSLEUTH_FLOW_LOGS_PREFIX"] = FLOW_LOGS_PREFIX
     publish_metrics(scenario, built, start=start)
+    if scenario.changes:
+        environment["DROPSLEUTH_CHANGES_SOURCE"] = write_change_records(
+            scenario, built, start=start, bucket=names["flow_logs"], account=account
+        )
     replay.event = (
         alarm_event(scenario, built, start=start)
         if scenario.alarm.minute is not None
@@ -267,6 +272,41 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
         for offset in range(0, len(tunnel), _PUT_METRIC_BATCH):
             batch = tunnel[offset : offset + _PUT_METRIC_BATCH]
             cloudwatch.put_metric_data(Namespace="AWS/VPN", MetricData=batch)  # type: ignore[arg-type]
+
+
+def _resource_id(built: BuiltAccount, name: str) -> str:
+    if name in built.ids:
+        return built.ids[name]
+    matches = [value for key, value in built.ids.items() if key.endswith(f":{name}")]
+    return matches[0] if matches else name
+
+
+def write_change_records(
+    scenario: Scenario, built: BuiltAccount, *, start: datetime, bucket: str, account: str
+) -> str:
+    """The scenario's changes as a trail delivers them to S3 (CloudTrail record format, gzip JSON)."""
+    records = []
+    for change in scenario.changes:
+        at = start + timedelta(minutes=change.minute)
+        records.append(
+            {
+                "eventVersion": "1.09",
+                "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "eventSource": change.event_source,
+                "eventName": change.event_name,
+                "awsRegion": scenario.region,
+                "userIdentity": {"type": "IAMUser", "arn": change.actor},
+                "resources": [{"ARN": _resource_id(built, r)} for r in change.resources],
+                "additionalEventData": {"summary": change.summary},
+                "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scenario.name}/{change.minute}")),
+                "recipientAccountId": account,
+            }
+        )
+    prefix = f"trail/AWSLogs/{account}/CloudTrail/{scenario.region}/{start:%Y/%m/%d}"
+    key = f"{prefix}/{account}_CloudTrail_{scenario.region}_{start:%Y%m%dT%H%MZ}_demo.json.gz"
+    body = gzip.compress(json.dumps({"Records": records}).encode())
+    clients.s3().put_object(Bucket=bucket, Key=key, Body=body)
+    return f"s3://{bucket}/trail/"
 
 
 def alarm_event(scenario: Scenario, built: BuiltAccount, *, start: datetime) -> dict[str, Any]:

@@ -44,6 +44,7 @@ _CALLING_MODULES = (
     "dropsleuth.aws.cloudtrail",
     "dropsleuth.aws.metrics",
     "dropsleuth.steps.metrics",
+    "dropsleuth.steps.changes",
     "dropsleuth.aws.cloudwatch",
 )
 

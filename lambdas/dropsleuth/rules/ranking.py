@@ -617,8 +617,8 @@ def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediat
     ):
         for finding in signals.found(code):
             if finding.remediation:
+                # The summaries only: each source finding, listed below the root cause, keeps its details.
                 steps.append(finding.remediation.summary)
-                steps.extend(finding.remediation.steps)
                 commands.extend(finding.remediation.commands)
     hop = _limiting_hop(signals)
     hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
