@@ -1,5 +1,8 @@
 # The README's two commands: `make demo` and `make test`. Each sets up what it needs by itself.
 SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+# pip warns about every package missing from this machine's extra local indexes; keep the log readable.
+QUIET_PIP := sed -u '/WARNING: Location .* is ignored/d'
 VENV ?= .venv
 PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
@@ -16,8 +19,8 @@ venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check --upgrade pip
-	$(PIP) install --quiet --disable-pip-version-check -e '.[cdk,dev]'
+	$(PIP) install --quiet --disable-pip-version-check --upgrade pip 2>&1 | $(QUIET_PIP)
+	$(PIP) install --quiet --disable-pip-version-check -e '.[cdk,dev]' 2>&1 | $(QUIET_PIP)
 	@touch $(STAMP)
 
 node_modules/.installed: package.json
