@@ -1,0 +1,232 @@
+"""Lambda ``publish_metrics`` (scheduled every 5 minutes): the site metrics AWS itself can measure.
+
+Per site of the registry: ``UploadThroughputMbps`` per minute from flow logs (the ``upload_throughput``
+query, site CIDR → its ``upload_destination``), ``RejectedIcmpCount`` per minute (``icmp_rejects``), and an
+in-VPC DF probe toward each of the site's ``probe_targets`` (``PathMtu``, ``PathMtuBlackHole``): UDP probes
+reading the socket error queue, because Lambda allows no raw sockets. Published with Powertools Metrics
+(embedded metric format), each datapoint with the minute it describes.
+
+Flow logs reach S3 about ten minutes late (FACTS.md), so the window ends ``lag_minutes`` before now.
+Test event: ``events/publish_metrics.json`` (the schedule's event; ``{"sites": [...], "window_minutes": N,
+"lag_minutes": N, "probe": false}`` narrows a manual run).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, ConfigDict, Field
+
+from dropsleuth import metrics_catalog as catalog
+from dropsleuth import queries
+from dropsleuth.aws.errors import AwsError, InputError
+from dropsleuth.config import settings
+from dropsleuth.functions import FunctionSpec
+from dropsleuth.handlers.framing import error_response, parse_event
+from dropsleuth.observability import logger, tracer
+from dropsleuth.probe.pmtu import Mode, PmtuResult, ProbeSettings, probe_path
+from dropsleuth.probe.spool import Datapoint
+from dropsleuth.rules.pmtu_verdict import PathVerdict
+from dropsleuth.sites import PERMISSIONS as SITES_PERMISSIONS
+from dropsleuth.sites import Site, SiteRegistry, load_registry_file, load_registry_parameter
+
+FUNCTION = FunctionSpec(
+    name="publish_metrics",
+    handler="dropsleuth.handlers.publish_metrics.handler",
+    description="Publish per-site upload throughput and REJECTed ICMP from flow logs, and in-VPC DF probes.",
+    permissions=(queries.PERMISSIONS, SITES_PERMISSIONS),
+    timeout_s=240,
+    memory_mb=256,
+    required_settings=("athena_workgroup", "athena_database"),
+    schedule_minutes=5,
+)
+
+
+class PublishRequest(BaseModel):
+    """A scheduled event carries none of these fields; a manual run may set them."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    sites: tuple[str, ...] = ()
+    window_minutes: int = Field(15, ge=1, le=180)
+    lag_minutes: int = Field(10, ge=0, le=120)
+    probe: bool = True
+    time: datetime | None = None
+    """EventBridge's ``time`` field: the schedule's tick."""
+
+
+def _registry() -> SiteRegistry:
+    config = settings()
+    if config.sites_parameter:
+        return load_registry_parameter(config.sites_parameter)
+    if config.sites_file:
+        return load_registry_file(config.sites_file)
+    raise InputError(
+        "no site registry: set DROPSLEUTH_SITES_PARAMETER or DROPSLEUTH_SITES_FILE", field="sites"
+    )
+
+
+def _source_cidr(site: Site) -> str | None:
+    for cidr in site.cidrs:
+        if ipaddress.ip_network(cidr, strict=False).version == 4:  # the queries' CIDR arithmetic is IPv4
+            return cidr
+    return None
+
+
+def _destination_params(site: Site) -> dict[str, str]:
+    target = site.upload_destination or "S3"
+    try:
+        ipaddress.ip_network(target, strict=False)
+    except ValueError:
+        return {"destination_service": target}
+    return {"destination_cidr": target}
+
+
+def site_datapoints(
+    site: Site,
+    engine: queries.FlowLogEngine,
+    *,
+    start: datetime,
+    end: datetime,
+    probe: Callable[[str, ProbeSettings], PmtuResult] | None = probe_path,
+) -> tuple[list[Datapoint], list[str]]:
+    """The datapoints for one site over ``start``–``end`` and the problems met (a step that failed)."""
+    points: list[Datapoint] = []
+    problems: list[str] = []
+    dims = {catalog.SITE_DIMENSION: site.name}
+    source = _source_cidr(site)
+    if source is None:
+        problems.append(f"{site.name}: no IPv4 CIDR, flow-log metrics skipped")
+    else:
+        window = {"start": start, "end": end, "source_cidr": source}
+        try:
+            uploads = engine.run("upload_throughput", {**window, **_destination_params(site)})
+            points += [
+                Datapoint(
+                    catalog.UPLOAD_THROUGHPUT.name,
+                    float(row["mbps"]),
+                    catalog.UPLOAD_THROUGHPUT.unit,
+                    _epoch(row["minute"]),
+                    dims,
+                )
+                for row in uploads.rows
+            ]
+            rejects = engine.run("icmp_rejects", window)
+            points += [
+                Datapoint(
+                    catalog.REJECTED_ICMP.name,
+                    float(row["rejects"]),
+                    catalog.REJECTED_ICMP.unit,
+                    _epoch(row["minute"]),
+                    dims,
+                )
+                for row in rejects.rows
+            ]
+        except (AwsError, InputError) as error:
+            problems.append(f"{site.name}: flow-log query failed: {error}")
+    for target in site.probe_targets if probe is not None else ():
+        assert probe is not None
+        try:
+            result = probe(target, ProbeSettings(mode=Mode.udp, first_timeout_s=1.0))
+        except (OSError, InputError) as error:
+            problems.append(f"{site.name}: probe toward {target} failed: {error}")
+            continue
+        when = datetime.now(UTC).timestamp()
+        target_dims = {**dims, "Target": target}
+        if result.verdict.path_mtu is not None:
+            points.append(
+                Datapoint(
+                    catalog.PATH_MTU.name,
+                    float(result.verdict.path_mtu),
+                    catalog.PATH_MTU.unit,
+                    when,
+                    target_dims,
+                )
+            )
+        if result.verdict.verdict is not PathVerdict.UNREACHABLE:
+            points.append(
+                Datapoint(
+                    catalog.PATH_MTU_BLACK_HOLE.name,
+                    1.0 if result.verdict.is_problem else 0.0,
+                    catalog.PATH_MTU_BLACK_HOLE.unit,
+                    when,
+                    target_dims,
+                )
+            )
+    return points, problems
+
+
+def _epoch(value: Any) -> float:
+    if isinstance(value, datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
+
+
+_UNITS = {
+    "Megabits/Second": MetricUnit.MegabitsPerSecond,
+    "Count": MetricUnit.Count,
+    "Bytes": MetricUnit.Bytes,
+}
+
+
+def emit(points: Sequence[Datapoint], namespace: str) -> None:
+    """Publish each datapoint as an EMF record with its own timestamp and dimensions."""
+    for point in points:
+        with single_metric(
+            name=point.name,
+            unit=_UNITS[point.unit],
+            value=point.value,
+            namespace=namespace,
+            default_dimensions=dict(point.dimensions),
+        ) as metric:
+            metric.set_timestamp(int(point.timestamp * 1000))
+
+
+def publish(
+    request: PublishRequest,
+    registry: SiteRegistry,
+    engine: queries.FlowLogEngine,
+    *,
+    now: datetime | None = None,
+    probe: Callable[[str, ProbeSettings], PmtuResult] | None = probe_path,
+) -> dict[str, Any]:
+    """Compute and emit every site's datapoints; returns what was published and what failed."""
+    tick = now or request.time or datetime.now(UTC)
+    end = tick.replace(second=0, microsecond=0) - timedelta(minutes=request.lag_minutes)
+    start = end - timedelta(minutes=request.window_minutes)
+    names = request.sites or tuple(registry.names())
+    published: dict[str, int] = {}
+    problems: list[str] = []
+    for name in names:
+        site = registry.get(name)
+        points, site_problems = site_datapoints(
+            site, engine, start=start, end=end, probe=probe if request.probe else None
+        )
+        emit(points, settings().metrics_namespace)
+        published[name] = len(points)
+        problems += site_problems
+    for problem in problems:
+        logger.warning(problem)
+    return {
+        "ok": not problems,
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
+        "published": published,
+        "problems": problems,
+    }
+
+
+@logger.inject_lambda_context(log_event=False)
+@tracer.capture_lambda_handler
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    try:
+        request = parse_event(PublishRequest, event)
+        engine = queries.engine_from_settings(settings(), engine="athena")
+        return publish(request, _registry(), engine)
+    except (InputError, AwsError) as error:
+        logger.warning("publish_metrics could not run", extra={"error": str(error)})
+        return error_response(error)

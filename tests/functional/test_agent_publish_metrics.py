@@ -1,0 +1,111 @@
+"""The publish_metrics Lambda's core over real flow-log SQL (DuckDB) and a real UDP probe on 127.0.0.1."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from dropsleuth import queries
+from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet
+from dropsleuth.handlers import publish_metrics
+from dropsleuth.probe.pmtu import ProbeSettings, Responder, probe_path
+from dropsleuth.sites import Site, SiteRegistry
+from tests.queries import flowlog_oracle as oracle
+
+START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+SITE = Site(
+    name="branch-12", cidrs=("192.168.50.0/24",), upload_destination="S3", probe_targets=("127.0.0.1",)
+)
+
+
+@pytest.fixture(scope="module")
+def flow_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Path]:
+    timeline = TrafficTimeline(
+        start=START,
+        duration_minutes=40,
+        seed=3,
+        site_hosts=("192.168.50.10", "192.168.50.11"),
+        black_holes=(BlackHole(onset_minute=15, recovery_minute=30),),
+    )
+    records = synthesize(timeline)
+    root = tmp_path_factory.mktemp("flowlogs")
+    write_parquet(records, root)
+    return records, root
+
+
+@pytest.fixture
+def responder() -> Iterator[Responder]:
+    server = Responder("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve, kwargs={"duration_s": 30}, daemon=True)
+    thread.start()
+    yield server
+    server.stop()
+    thread.join(timeout=5)
+
+
+def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder: Responder) -> None:
+    records, root = flow_logs
+    start, end = START + timedelta(minutes=5), START + timedelta(minutes=35)
+
+    def probe(target: str, settings: ProbeSettings):  # the real probe, aimed at this test's responder
+        return probe_path(target, dataclasses.replace(settings, port=responder.port))
+
+    points, problems = publish_metrics.site_datapoints(
+        SITE, queries.LocalEngine(root), start=start, end=end, probe=probe
+    )
+    assert problems == []
+    uploads = {p.timestamp: p.value for p in points if p.name == "UploadThroughputMbps"}
+    wanted = oracle.upload_throughput(records, start, end, "192.168.50.0/24", destination_service="S3")
+    assert uploads == pytest.approx({row["minute"].timestamp(): row["mbps"] for row in wanted})
+    rejects = {p.timestamp: p.value for p in points if p.name == "RejectedIcmpCount"}
+    wanted_rejects = oracle.icmp_rejects(records, start, end, "192.168.50.0/24")
+    assert rejects == {row["minute"].timestamp(): row["rejects"] for row in wanted_rejects}
+    assert rejects  # the black hole's rejected ICMP is there
+    probed = {p.name: p for p in points if p.dimensions.get("Target") == "127.0.0.1"}
+    assert probed["PathMtuBlackHole"].value == 0.0
+    assert probed["PathMtu"].value == 65535.0
+    assert responder.answered > 0
+
+
+def test_handler_emits_emf_and_names_a_missing_registry(
+    flow_logs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, root = flow_logs
+    request = publish_metrics.PublishRequest.model_validate(
+        json.loads(Path("events/publish_metrics.json").read_text())
+    )
+    assert request.time == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    summary = publish_metrics.publish(
+        request.model_copy(update={"probe": False}), SiteRegistry(sites=(SITE,)), queries.LocalEngine(root)
+    )
+    assert summary["ok"] is True
+    assert summary["window"]["end"] == "2026-11-20T09:20:00+00:00"
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    assert len(emitted) == summary["published"]["branch-12"] > 0
+    first = emitted[0]
+    assert first["Site"] == "branch-12"
+    assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DropSleuth"
+    for key in ("DROPSLEUTH_SITES_PARAMETER", "DROPSLEUTH_SITES_FILE"):
+        monkeypatch.delenv(key, raising=False)
+    publish_metrics.settings.cache_clear()
+    monkeypatch.setenv("DROPSLEUTH_ATHENA_WORKGROUP", "wg")
+    monkeypatch.setenv("DROPSLEUTH_ATHENA_DATABASE", "db")
+    try:
+        answer = publish_metrics.handler({}, _Context())
+    finally:
+        publish_metrics.settings.cache_clear()
+    assert answer["ok"] is False
+    assert answer["error"]["field"] == "sites"
+
+
+class _Context:
+    function_name = "publish_metrics"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:publish_metrics"
+    aws_request_id = "req-1"
