@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -88,14 +88,6 @@ def _render_table(analysis: PathAnalysis) -> None:
         console.print(f"assumed: {assumption}", highlight=False)
 
 
-def path_document(analysis: PathAnalysis) -> dict[str, Any]:
-    """The JSON the command prints: the analysis and its findings."""
-    return {
-        **analysis.to_dict(),
-        "findings": [f.model_dump(mode="json") for f in analysis.findings()],
-    }
-
-
 def register(app: typer.Typer) -> None:
     @app.command("path")
     def path_command(
@@ -140,7 +132,7 @@ def register(app: typer.Typer) -> None:
             vpn_connection_id=vpn_connection,
         )
         if output is OutputFormat.json:
-            print_json(path_document(analysis))
+            print_json(analysis.document())
         else:
             _render_table(analysis)
         problem = analysis.verdict in (Verdict.PMTUD_BLACKHOLE, Verdict.NO_ROUTE)

@@ -361,6 +361,10 @@ class PathAnalysis:
         """MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE with the hop, the figures and the fix."""
         return path_findings(self)
 
+    def document(self) -> dict[str, Any]:
+        """The JSON the CLI and the Lambda return: the analysis and its findings."""
+        return {**self.to_dict(), "findings": [f.model_dump(mode="json") for f in self.findings()]}
+
 
 @dataclass
 class _Walk:

@@ -1,0 +1,528 @@
+"""Reachability Analyzer for a TCP path, or the path model's static verdict where the API is unavailable.
+
+Reachability Analyzer is configuration analysis only, TCP/UDP only, IPv4 only, in one Region; no explanation
+code mentions MTU, and each analysis costs about $0.10 (VPC Reachability Analyzer guide, "How Reachability
+Analyzer works", "Explanation codes", pricing). There is no boto3 waiter: the AWS implementation polls
+``DescribeNetworkInsightsAnalyses`` with backoff up to a timeout, and deletes every path and analysis it
+created, on success and on failure. A cost guard caps the analyses per investigation
+(``Settings.max_reachability_analyses``) and reuses a recent analysis of the same path.
+
+Where the API is not implemented (moto: NotImplementedError in-process, HTTP 500 in server mode) or not
+permitted, ``analyse_reachability`` answers from ``StaticReachabilityAnalyzer``: the route walk of
+``rules/path.py`` plus the NACL and security-group decisions of ``rules/icmp.py`` for the TCP packet,
+labelled ``static``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dropsleuth.aws import clients
+from dropsleuth.aws.errors import (
+    AccessDeniedError,
+    AwsError,
+    AwsTimeoutError,
+    DropsleuthError,
+    UnsupportedError,
+    translate,
+)
+from dropsleuth.aws.permissions import declare
+from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.observability import logger
+from dropsleuth.rules.icmp import PROTO_TCP, Direction, Packet, nacl_admits, security_groups_admit
+from dropsleuth.rules.mtu_rulebook import HopKind
+from dropsleuth.rules.path import End, Hop, PathAnalysis, Topology, analyse_path
+
+if TYPE_CHECKING:
+    from mypy_boto3_ec2 import EC2Client
+
+    from dropsleuth.context import InvestigationContext
+
+PERMISSIONS = declare(
+    "reachability",
+    "ec2:CreateNetworkInsightsPath",
+    "ec2:StartNetworkInsightsAnalysis",
+    "ec2:DescribeNetworkInsightsAnalyses",
+    "ec2:DescribeNetworkInsightsPaths",
+    "ec2:DeleteNetworkInsightsAnalysis",
+    "ec2:DeleteNetworkInsightsPath",
+    "ec2:CreateTags",
+)
+
+Mode = Literal["aws", "static"]
+_TAG = {"Key": "dropsleuth", "Value": "reachability"}
+
+
+class AnalysisBudgetExceededError(DropsleuthError):
+    """The investigation already ran its allowed number of Reachability Analyzer analyses."""
+
+
+@dataclass(frozen=True)
+class ReachabilityResult:
+    """A reachability verdict for one TCP path, from AWS (``aws``) or the path model (``static``)."""
+
+    mode: Mode
+    reachable: bool
+    explanations: tuple[dict[str, Any], ...] = ()
+    findings: tuple[Finding, ...] = ()
+    analysis_id: str | None = None
+    reused: bool = False
+    note: str = ""
+    cleanup_errors: tuple[str, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "reachable": self.reachable,
+            "explanations": list(self.explanations),
+            "findings": [f.model_dump(mode="json") for f in self.findings],
+            "analysis_id": self.analysis_id,
+            "reused": self.reused,
+            "note": self.note,
+            "cleanup_errors": list(self.cleanup_errors),
+        }
+
+
+class ReachabilityAnalyzer(Protocol):
+    """Decides whether TCP to ``port`` gets from one resource to another."""
+
+    def analyse(
+        self,
+        source_resource: str,
+        destination_resource: str,
+        port: int,
+        *,
+        source_ip: str | None = None,
+        destination_ip: str | None = None,
+    ) -> ReachabilityResult: ...
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Explanations → findings
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _component_ids(value: Any) -> Iterator[str]:
+    """Every resource id named anywhere in an explanation (``Acl.Id``, ``SecurityGroups[].Id`` …)."""
+    if isinstance(value, Mapping):
+        if isinstance(value.get("Id"), str):
+            yield value["Id"]
+        for item in value.values():
+            yield from _component_ids(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            yield from _component_ids(item)
+
+
+def explanation_finding(explanation: Mapping[str, Any]) -> Finding:
+    """One Reachability Analyzer explanation as a finding: ACL/SG codes are rejections, the rest routing."""
+    code = str(explanation.get("ExplanationCode", "UNKNOWN"))
+    ids = tuple(dict.fromkeys(_component_ids(explanation)))
+    rejected = "ACL" in code or "SG" in code or "SECURITY_GROUP" in code
+    return Finding(
+        code=FindingCode.FLOW_REJECTED if rejected else FindingCode.NO_ROUTE,
+        severity=Severity.HIGH if rejected else Severity.CRITICAL,
+        confidence=0.9,
+        title=f"Reachability Analyzer: {code}" + (f" at {ids[0]}" if ids else ""),
+        detail="Reachability Analyzer found the TCP path blocked (configuration analysis; explanation codes: "
+        "https://docs.aws.amazon.com/vpc/latest/reachability/explanation-codes.html).",
+        resource_ids=ids,
+        evidence=(
+            Evidence(kind="reachability_explanation", summary=code, resource_ids=ids, data=dict(explanation)),
+        ),
+        remediation=Remediation(
+            summary="Fix the blocking component named by the explanation.",
+            commands=("aws ec2 describe-network-insights-analyses --filters Name=path-found,Values=false",),
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The AWS implementation
+# ---------------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AwsReachabilityAnalyzer:
+    """Reachability Analyzer through the EC2 API, with cleanup, polling backoff and a cost guard."""
+
+    ec2: EC2Client | None = None
+    max_analyses: int = 2
+    timeout_s: float = 60.0
+    first_delay_s: float = 1.0
+    max_delay_s: float = 8.0
+    reuse_within: timedelta = timedelta(minutes=15)
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    started: int = 0
+    _cache: dict[tuple[str, str, int], ReachabilityResult] = field(default_factory=dict)
+
+    def _client(self) -> EC2Client:
+        if self.ec2 is None:
+            self.ec2 = clients.ec2()
+        return self.ec2
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client(), operation)(**kwargs)
+        except (ClientError, BotoCoreError, NotImplementedError) as error:
+            raise translate(error, operation=operation) from error
+
+    def analyse(
+        self,
+        source_resource: str,
+        destination_resource: str,
+        port: int,
+        *,
+        source_ip: str | None = None,
+        destination_ip: str | None = None,
+    ) -> ReachabilityResult:
+        """Create the path, run one analysis, map its explanations; delete what was created, always."""
+        key = (source_resource, destination_resource, port)
+        if key in self._cache:
+            return _as_reused(self._cache[key])
+        recent = self._recent_analysis(source_resource, destination_resource, port)
+        if recent is not None:
+            result = _result_from(recent, reused=True)
+            self._cache[key] = result
+            return result
+        if self.started >= self.max_analyses:
+            raise AnalysisBudgetExceededError(
+                f"already ran {self.started} Reachability Analyzer analyses (max_reachability_analyses)"
+            )
+        created_path: str | None = None
+        created_analysis: str | None = None
+        try:
+            path_args: dict[str, Any] = {
+                "Source": source_resource,
+                "Destination": destination_resource,
+                "Protocol": "tcp",
+                "DestinationPort": port,
+                "TagSpecifications": [{"ResourceType": "network-insights-path", "Tags": [_TAG]}],
+            }
+            if source_ip:
+                path_args["SourceIp"] = source_ip
+            if destination_ip:
+                path_args["DestinationIp"] = destination_ip
+            path = self._call("create_network_insights_path", **path_args)["NetworkInsightsPath"]
+            created_path = path["NetworkInsightsPathId"]
+            started = self._call(
+                "start_network_insights_analysis",
+                NetworkInsightsPathId=created_path,
+                TagSpecifications=[{"ResourceType": "network-insights-analysis", "Tags": [_TAG]}],
+            )["NetworkInsightsAnalysis"]
+            self.started += 1
+            created_analysis = started["NetworkInsightsAnalysisId"]
+            analysis = self._wait(created_analysis)
+            if analysis.get("Status") == "failed":
+                raise AwsError(
+                    f"Reachability Analyzer analysis {created_analysis} failed: "
+                    f"{analysis.get('StatusMessage', 'no reason given')}",
+                    code="AnalysisFailed",
+                    operation="StartNetworkInsightsAnalysis",
+                )
+            result = _result_from(analysis, reused=False)
+        finally:
+            errors = self._cleanup(created_analysis, created_path)
+        if errors:
+            result = _with_cleanup_errors(result, errors)
+        self._cache[key] = result
+        return result
+
+    def _wait(self, analysis_id: str) -> dict[str, Any]:
+        deadline = self.clock() + self.timeout_s
+        delay = self.first_delay_s
+        while True:
+            found = self._call(
+                "describe_network_insights_analyses", NetworkInsightsAnalysisIds=[analysis_id]
+            )["NetworkInsightsAnalyses"]
+            analysis = found[0] if found else {}
+            if analysis.get("Status") in ("succeeded", "failed"):
+                return dict(analysis)
+            if self.clock() + delay > deadline:
+                raise AwsTimeoutError(
+                    f"Reachability Analyzer analysis {analysis_id} still running after "
+                    f"{self.timeout_s:.0f} s",
+                    operation="DescribeNetworkInsightsAnalyses",
+                )
+            self.sleep(delay)
+            delay = min(delay * 2, self.max_delay_s)
+
+    def _cleanup(self, analysis_id: str | None, path_id: str | None) -> tuple[str, ...]:
+        """Delete the analysis, then the path; a failed delete is reported, never raised over the result."""
+        errors = []
+        if analysis_id:
+            try:
+                self._call("delete_network_insights_analysis", NetworkInsightsAnalysisId=analysis_id)
+            except AwsError as failure:
+                errors.append(f"{analysis_id}: {failure}")
+        if path_id:
+            try:
+                self._call("delete_network_insights_path", NetworkInsightsPathId=path_id)
+            except AwsError as failure:
+                errors.append(f"{path_id}: {failure}")
+        for message in errors:
+            logger.warning("reachability cleanup failed", extra={"error": message})
+        return tuple(errors)
+
+    def _recent_analysis(self, source: str, destination: str, port: int) -> dict[str, Any] | None:
+        """A succeeded analysis of the same path started within ``reuse_within`` (anyone's), or None."""
+        paths = self._call(
+            "describe_network_insights_paths",
+            Filters=[
+                {"Name": "source", "Values": [source]},
+                {"Name": "destination", "Values": [destination]},
+                {"Name": "protocol", "Values": ["tcp"]},
+                {"Name": "destination-port", "Values": [str(port)]},
+            ],
+        )["NetworkInsightsPaths"]
+        since = datetime.now(UTC) - self.reuse_within
+        for path in paths:
+            analyses = self._call(
+                "describe_network_insights_analyses",
+                NetworkInsightsPathId=path["NetworkInsightsPathId"],
+                AnalysisStartTime=since,
+            )["NetworkInsightsAnalyses"]
+            done = [a for a in analyses if a.get("Status") == "succeeded"]
+            if done:
+                newest = max(done, key=lambda a: a.get("StartDate") or since)
+                return dict(newest)
+        return None
+
+
+def _result_from(analysis: Mapping[str, Any], *, reused: bool) -> ReachabilityResult:
+    explanations = tuple(dict(e) for e in analysis.get("Explanations") or ())
+    found = bool(analysis.get("NetworkPathFound"))
+    findings = () if found else tuple(explanation_finding(e) for e in explanations)
+    return ReachabilityResult(
+        mode="aws",
+        reachable=found,
+        explanations=explanations,
+        findings=findings,
+        analysis_id=analysis.get("NetworkInsightsAnalysisId"),
+        reused=reused,
+        note="Reachability Analyzer checks configuration only; it says nothing about MTU",
+    )
+
+
+def _as_reused(result: ReachabilityResult) -> ReachabilityResult:
+    return ReachabilityResult(**{**result.__dict__, "reused": True})
+
+
+def _with_cleanup_errors(result: ReachabilityResult, errors: tuple[str, ...]) -> ReachabilityResult:
+    return ReachabilityResult(**{**result.__dict__, "cleanup_errors": errors})
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The static implementation
+# ---------------------------------------------------------------------------------------------------------
+
+
+def _end(resource: str, ip: str | None) -> End:
+    if resource.startswith("eni-"):
+        return End(eni_id=resource)
+    if ip:
+        return End(ip=ip)
+    try:
+        ipaddress.ip_network(resource, strict=False)
+    except ValueError:
+        return End(service=resource)
+    return End(cidr=resource) if "/" in resource else End(ip=resource)
+
+
+@dataclass
+class StaticReachabilityAnalyzer:
+    """The path model's TCP verdict: a route there and back, NACLs both ways, the ends' security groups."""
+
+    topology: Topology
+    vpn_connection_id: str | None = None
+
+    def analyse(
+        self,
+        source_resource: str,
+        destination_resource: str,
+        port: int,
+        *,
+        source_ip: str | None = None,
+        destination_ip: str | None = None,
+    ) -> ReachabilityResult:
+        path = analyse_path(
+            self.topology,
+            _end(source_resource, source_ip),
+            _end(destination_resource, destination_ip),
+            port=port,
+            vpn_connection_id=self.vpn_connection_id,
+        )
+        return static_verdict(self.topology, path)
+
+
+def _hop_ip(hop: Hop) -> str | None:
+    """The address of a hop: its own, or its id when the hop is an address (a site, an internet host)."""
+    for candidate in (hop.address, hop.resource_id):
+        try:
+            return str(ipaddress.ip_address(candidate or ""))
+        except ValueError:
+            continue
+    return None
+
+
+def _tcp_packet(path: PathAnalysis, port: int) -> Packet | None:
+    if not path.hops:
+        return None
+    sender, receiver = _hop_ip(path.hops[0]), _hop_ip(path.hops[-1])
+    if sender is None or receiver is None:
+        return None
+    return Packet(PROTO_TCP, ipaddress.ip_address(sender), ipaddress.ip_address(receiver), port=port)
+
+
+def static_verdict(topology: Topology, path: PathAnalysis) -> ReachabilityResult:
+    """TCP reachability from the path model: routes, then NACLs and SGs at the ends inside the VPC."""
+    if not path.reachable:
+        return ReachabilityResult(
+            mode="static",
+            reachable=False,
+            explanations=({"ExplanationCode": "NO_ROUTE", "Detail": path.no_route_reason},),
+            findings=tuple(path.findings()),
+            note="static analysis of the route tables (Reachability Analyzer unavailable)",
+        )
+    packet = _tcp_packet(path, path.port)
+    index = topology.index
+    findings: list[Finding] = []
+    explanations: list[dict[str, Any]] = []
+    ends = [(path.hops[0], Direction.OUTBOUND), (path.hops[-1], Direction.INBOUND)] if path.hops else []
+    for hop, direction in ends if packet else []:
+        assert packet is not None
+        if hop.kind is not HopKind.ENI or not hop.subnet_id:
+            continue
+        acl = index.nacl_by_subnet.get(hop.subnet_id)
+        if acl is not None:
+            decision = nacl_admits(acl.get("Entries") or (), packet, direction)
+            if not decision.allowed:
+                explanations.append(
+                    {
+                        "ExplanationCode": "SUBNET_ACL_RESTRICTION",
+                        "Acl": {"Id": acl["NetworkAclId"]},
+                        "Direction": direction.value,
+                        "RuleNumber": decision.rule_label,
+                    }
+                )
+        eni = index.enis.get(hop.resource_id, {})
+        group_ids = {g["GroupId"] for g in eni.get("Groups") or ()}
+        groups = [g for g in topology.security_groups if g.get("GroupId") in group_ids]
+        if groups and not security_groups_admit(groups, packet, direction).allowed:
+            explanations.append(
+                {
+                    "ExplanationCode": "ENI_SG_RULES_MISMATCH",
+                    "Component": {"Id": hop.resource_id},
+                    "SecurityGroups": [{"Id": g} for g in sorted(group_ids)],
+                    "Direction": direction.value,
+                }
+            )
+    findings = [explanation_finding(e) for e in explanations]
+    return ReachabilityResult(
+        mode="static",
+        reachable=not explanations,
+        explanations=tuple(explanations),
+        findings=tuple(findings),
+        note="static analysis of routes, NACLs and security groups (Reachability Analyzer unavailable)",
+    )
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Choosing
+# ---------------------------------------------------------------------------------------------------------
+
+
+def analyse_reachability(
+    path: PathAnalysis,
+    topology: Topology,
+    *,
+    mode: str = "auto",
+    analyzer: ReachabilityAnalyzer | None = None,
+) -> ReachabilityResult:
+    """The TCP verdict for a path: Reachability Analyzer (``aws``/``auto``), falling back to ``static``.
+
+    ``auto`` falls back when the API is unsupported, refused, or the cost guard is spent; ``aws`` raises
+    instead. The RA path runs between the path's first and last resources (an ENI, or the VPN's gateway
+    for a site) with the end addresses as filters.
+    """
+    if mode == "static":
+        return static_verdict(topology, path)
+    ends = ra_endpoints(path, topology)
+    if ends is None:
+        result = static_verdict(topology, path)
+        return _noted(result, "the ends are not resources Reachability Analyzer accepts; static analysis")
+    source, destination, source_ip, destination_ip = ends
+    engine = analyzer or AwsReachabilityAnalyzer()
+    try:
+        return engine.analyse(
+            source, destination, path.port, source_ip=source_ip, destination_ip=destination_ip
+        )
+    except (UnsupportedError, AccessDeniedError, AnalysisBudgetExceededError) as error:
+        if mode == "aws":
+            raise
+        return _noted(static_verdict(topology, path), f"Reachability Analyzer not used: {error}")
+
+
+def _noted(result: ReachabilityResult, note: str) -> ReachabilityResult:
+    return ReachabilityResult(**{**result.__dict__, "note": note})
+
+
+def ra_endpoints(path: PathAnalysis, topology: Topology) -> tuple[str, str, str | None, str | None] | None:
+    """Source and destination resources for Reachability Analyzer, with IP filters where they help."""
+    if not path.hops:
+        return None
+    first, last = path.hops[0], path.hops[-1]
+    source_ip: str | None = None
+    destination_ip: str | None = None
+    if first.kind is HopKind.ENI:
+        source = first.resource_id
+    elif first.kind is HopKind.SITE and len(path.hops) > 1 and path.hops[1].kind is HopKind.VPN:
+        vpn = topology.index.vpns.get(path.hops[1].resource_id, {})
+        gateway = vpn.get("VpnGatewayId") or vpn.get("TransitGatewayId")
+        if not gateway:
+            return None
+        source, source_ip = str(gateway), first.resource_id
+    else:
+        return None
+    if last.kind is HopKind.ENI:
+        destination = last.resource_id
+    elif last.kind is HopKind.INTERNET and len(path.hops) > 1:
+        gateway_hop = path.hops[-2]
+        if gateway_hop.kind is not HopKind.INTERNET_GATEWAY:
+            return None
+        destination, destination_ip = gateway_hop.resource_id, last.resource_id
+    else:
+        return None
+    return source, destination, source_ip, destination_ip
+
+
+def reachability_for(
+    ctx: InvestigationContext,
+    *,
+    mode: str = "auto",
+    max_analyses: int = 2,
+    ec2: EC2Client | None = None,
+) -> tuple[PathAnalysis, ReachabilityResult]:
+    """The path analysis and the TCP reachability verdict for an investigation, from one topology read."""
+    from dropsleuth.aws.topology import collect_topology  # noqa: PLC0415 -- topology imports the path model
+
+    topology = collect_topology(ctx.vpc_id, ec2=ec2)
+    site = ctx.site
+    path = analyse_path(
+        topology,
+        ctx.source,
+        ctx.destination,
+        port=ctx.port,
+        source_mtu=ctx.source_mtu or (site.wan_mtu if site else None),
+        vpn_connection_id=ctx.vpn_connection_id or (site.vpn_connection_id if site else None),
+    )
+    analyzer = AwsReachabilityAnalyzer(ec2=ec2, max_analyses=max_analyses)
+    return path, analyse_reachability(path, topology, mode=mode, analyzer=analyzer)

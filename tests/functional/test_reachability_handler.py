@@ -1,0 +1,108 @@
+"""The ``reachability`` Lambda, called in-process with its console event rewritten to a moto account."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from dropsleuth.functions import catalog
+from dropsleuth.handlers.reachability import handler
+
+EVENT = Path(__file__).resolve().parents[2] / "events" / "reachability.json"
+
+
+class _Context:
+    function_name = "reachability"
+    memory_limit_in_mb = 256
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:reachability"
+    aws_request_id = "test-request"
+
+
+def _site_account(*, admit_site: bool) -> tuple[str, str]:
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
+    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    ec2.attach_vpn_gateway(VpcId=vpc, VpnGatewayId=vgw)
+    cgw = ec2.create_customer_gateway(Type="ipsec.1", PublicIp="198.51.100.9", BgpAsn=65001)
+    ec2.create_vpn_connection(
+        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGateway"]["CustomerGatewayId"], VpnGatewayId=vgw
+    )
+    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
+    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="192.168.50.0/24", GatewayId=vgw)
+    if admit_site:
+        default_sg = ec2.describe_security_groups(
+            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
+        )["SecurityGroups"][0]["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=default_sg,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 443,
+                    "ToPort": 443,
+                    "IpRanges": [{"CidrIp": "192.168.50.0/24"}],
+                }
+            ],
+        )
+    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    instance = ec2.run_instances(
+        ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet
+    )
+    return vpc, instance["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
+
+
+def _event(**changes: Any) -> dict[str, Any]:
+    event: dict[str, Any] = json.loads(EVENT.read_text())
+    event.update(changes)
+    return event
+
+
+def test_console_event_on_a_site_behind_a_vpn(aws: None) -> None:
+    vpc, eni = _site_account(admit_site=True)
+    response = handler(_event(vpc_id=vpc, destination={"eni_id": eni}), _Context())
+    assert response["ok"] is True
+    assert response["path"]["verdict"] == "pmtud_blackhole"
+    assert [h["kind"] for h in response["path"]["hops"]] == ["site", "vpn", "eni"]
+    # moto has no Reachability Analyzer: the static verdict answers, and says so.
+    assert response["reachability"]["mode"] == "static"
+    assert response["reachability"]["reachable"] is True
+
+
+def test_static_verdict_blames_the_security_group_that_drops_the_site(aws: None) -> None:
+    # Given the default security group only, which admits nothing from the site
+    vpc, eni = _site_account(admit_site=False)
+    response = handler(_event(vpc_id=vpc, destination={"eni_id": eni}), _Context())
+    verdict = response["reachability"]
+    assert verdict["mode"] == "static"
+    assert verdict["reachable"] is False
+    (finding,) = verdict["findings"]
+    assert finding["code"] == "FLOW_REJECTED"
+    assert eni in finding["resource_ids"]
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"vpc_id": "vpc_nope"}, "vpc_id"),
+        ({"port": 0}, "port"),
+        ({"source": {"ip": "1.2.3.4", "cidr": "1.2.3.0/24"}}, "source"),
+        ({"mode": "maybe"}, "mode"),
+    ],
+)
+def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
+    response = handler(_event(**change), _Context())
+    assert response["ok"] is False
+    assert response["error"]["type"] == "ValidationError"
+    assert response["error"]["field"].startswith(field)
+
+
+def test_catalog_lists_the_function_with_its_permissions() -> None:
+    spec = catalog()["reachability"]
+    assert "ec2:CreateNetworkInsightsPath" in spec.actions
+    assert "ec2:DeleteNetworkInsightsPath" in spec.actions
+    assert "ec2:DescribeRouteTables" in spec.actions
