@@ -1,0 +1,1 @@
+"""The dropsleuth CDK app: one stack composed of one construct per capability (see ``cdk/app.py``)."""

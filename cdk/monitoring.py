@@ -1,0 +1,149 @@
+"""Monitoring: the report topic, per-site alarms on the toolkit's metrics, and one dashboard.
+
+Alarms come from ``dropsleuth.metrics_catalog.ALARMED`` (one list for the agent, the Lambdas and here),
+one per site and metric, on namespace ``DropSleuth`` with the ``Site`` dimension. Their period × datapoints
+stays within 3 minutes: the point of the toolkit is to page before a 15-minute false green.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_sns as sns
+from constructs import Construct
+
+from dropsleuth.metrics_catalog import ALARMED, NAMESPACE, REJECTED_ICMP, SITE_DIMENSION, MetricSpec
+from dropsleuth.sites import Site, SiteRegistry
+
+ALARM_BUDGET_S = 180
+
+_COMPARISON = {
+    "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+    "GreaterThanThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
+    "GreaterThanOrEqualToThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+}
+_MISSING = {
+    "breaching": cloudwatch.TreatMissingData.BREACHING,
+    "notBreaching": cloudwatch.TreatMissingData.NOT_BREACHING,
+    "missing": cloudwatch.TreatMissingData.MISSING,
+    "ignore": cloudwatch.TreatMissingData.IGNORE,
+}
+
+
+def alarm_threshold(metric: MetricSpec, site: Site) -> float:
+    """The site's own upload floor for throughput; the catalogue's default otherwise."""
+    if metric.name == "UploadThroughputMbps" and site.min_upload_mbps is not None:
+        return site.min_upload_mbps
+    if metric.default_threshold is None:
+        raise ValueError(f"{metric.name} is alarmed but has no default threshold")
+    return metric.default_threshold
+
+
+def alarm_name(prefix: str, site: Site, metric: MetricSpec) -> str:
+    return f"{prefix}-{site.name}-{metric.name}"
+
+
+def site_metric(
+    metric: MetricSpec, site: Site, *, statistic: str | None = None, label: str | None = None
+) -> cloudwatch.Metric:
+    """The site's series; no label on alarms (a label turns the alarm into a metric-math alarm)."""
+    return cloudwatch.Metric(
+        namespace=NAMESPACE,
+        metric_name=metric.name,
+        dimensions_map={SITE_DIMENSION: site.name},
+        statistic=statistic or metric.alarm_statistic,
+        period=Duration.seconds(metric.alarm_period_s),
+        label=label,
+    )
+
+
+class Monitoring(Construct):
+    """Report topic, alarms per site, dashboard."""
+
+    def __init__(
+        self, scope: Construct, construct_id: str, *, registry: SiteRegistry, alarm_prefix: str
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.alarm_prefix = alarm_prefix
+        # The AWS managed key for SNS: the publishers (the Lambdas) need no KMS permission for it.
+        self.topic = sns.Topic(
+            self,
+            "Reports",
+            display_name="dropsleuth reports",
+            enforce_ssl=True,
+            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+        )
+        self.alarms: list[cloudwatch.Alarm] = []
+        self.alarm_names: list[str] = []
+        for site in registry.sites:
+            for metric in ALARMED:
+                if metric.alarm_period_s * metric.alarm_datapoints > ALARM_BUDGET_S:
+                    raise ValueError(f"{metric.name}: alarm would take over {ALARM_BUDGET_S} s to fire")
+                self.alarm_names.append(alarm_name(alarm_prefix, site, metric))
+                self.alarms.append(
+                    cloudwatch.Alarm(
+                        self,
+                        f"{site.name}-{metric.name}",
+                        alarm_name=alarm_name(alarm_prefix, site, metric),
+                        alarm_description=f"dropsleuth: {metric.description} ({site.name})",
+                        metric=site_metric(metric, site),
+                        threshold=alarm_threshold(metric, site),
+                        comparison_operator=_COMPARISON[metric.alarm_comparison or "GreaterThanThreshold"],
+                        evaluation_periods=metric.alarm_datapoints,
+                        datapoints_to_alarm=metric.alarm_datapoints,
+                        treat_missing_data=_MISSING[metric.treat_missing_data],
+                    )
+                )
+        self.dashboard = self._dashboard(registry)
+
+    def _dashboard(self, registry: SiteRegistry) -> cloudwatch.Dashboard:
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=f"{Stack.of(self).stack_name}-dropsleuth"
+        )
+        if self.alarms:
+            dashboard.add_widgets(
+                cloudwatch.AlarmStatusWidget(title="dropsleuth alarms", alarms=list(self.alarms), width=24)
+            )
+        for site in registry.sites:
+            dashboard.add_widgets(
+                *[
+                    cloudwatch.GraphWidget(
+                        title=f"{site.name}: {metric.name}",
+                        left=[site_metric(metric, site, label=f"{site.name} {metric.name}")],
+                        left_annotations=[
+                            cloudwatch.HorizontalAnnotation(
+                                value=alarm_threshold(metric, site), label="alarm threshold"
+                            )
+                        ],
+                        width=6,
+                    )
+                    for metric in ALARMED
+                ],
+                # Flow logs cannot be graphed from Athena: publish_metrics turns REJECTed ICMP into a metric.
+                cloudwatch.GraphWidget(
+                    title=f"{site.name}: flow-log REJECTs of ICMP",
+                    left=[
+                        site_metric(REJECTED_ICMP, site, statistic="Sum", label=f"{site.name} ICMP REJECTs")
+                    ],
+                    width=12,
+                ),
+            )
+            if site.vpn_connection_id:
+                dashboard.add_widgets(
+                    cloudwatch.GraphWidget(
+                        title=f"{site.name}: VPN tunnel state ({site.vpn_connection_id})",
+                        left=[
+                            cloudwatch.Metric(
+                                namespace="AWS/VPN",
+                                metric_name="TunnelState",
+                                dimensions_map={"VpnId": site.vpn_connection_id},
+                                statistic="Minimum",
+                                period=Duration.minutes(1),
+                            )
+                        ],
+                        left_y_axis=cloudwatch.YAxisProps(min=0, max=1),
+                        width=12,
+                    )
+                )
+        return dashboard

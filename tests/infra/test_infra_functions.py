@@ -1,0 +1,125 @@
+"""The functions: one per catalog spec, their settings, and policies built from the declared actions."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from cdk.investigator import ENV_PREFIX, PLATFORM_ACTIONS, POWERTOOLS_LAYER_NAME
+from dropsleuth.config import Settings
+from dropsleuth.functions import catalog
+from tests.infra.conftest import Synthesized, as_list, flatten, statements
+
+SPECS = catalog()
+
+
+def _function(synthesized: Synthesized, name: str) -> dict:
+    return synthesized.resource(synthesized.stack.investigator.functions[name])
+
+
+def _role_policies(synthesized: Synthesized, name: str) -> dict[str, list[dict]]:
+    """Every IAM policy attached to the function's role, by the policy's construct id."""
+    function = synthesized.stack.investigator.functions[name]
+    role_id = synthesized.logical_id(function.role)
+    found: dict[str, list[dict]] = {}
+    for policy_id, policy in synthesized.resources("AWS::IAM::Policy").items():
+        if {"Ref": role_id} in policy["Properties"]["Roles"]:
+            found[policy_id] = statements(policy)
+    return found
+
+
+def test_one_function_per_catalog_spec(synthesized: Synthesized) -> None:
+    assert SPECS, "the catalog is empty: no handler declares FUNCTION"
+    assert set(synthesized.stack.investigator.functions) == set(SPECS)
+    assert len(synthesized.resources("AWS::Lambda::Function")) == len(SPECS)
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_function_runs_arm64_python313_with_the_pinned_powertools_layer(
+    synthesized: Synthesized, name: str
+) -> None:
+    spec = SPECS[name]
+    props = _function(synthesized, name)["Properties"]
+    assert props["Runtime"] == "python3.13"
+    assert props["Architectures"] == ["arm64"]
+    assert props["Handler"] == spec.handler
+    assert props["Timeout"] == spec.timeout_s
+    assert props["MemorySize"] == spec.memory_mb
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    (layer,) = props["Layers"]
+    assert re.fullmatch(
+        rf"arn:aws:lambda:<AWS::Region>:017000801446:layer:{POWERTOOLS_LAYER_NAME}:\d+", flatten(layer)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_function_settings_are_settings_fields_and_cover_what_it_requires(
+    synthesized: Synthesized, name: str
+) -> None:
+    variables = _function(synthesized, name)["Properties"]["Environment"]["Variables"]
+    ours = {k[len(ENV_PREFIX) :].lower() for k in variables if k.startswith(ENV_PREFIX)}
+    assert ours <= set(Settings.model_fields)
+    assert set(SPECS[name].required_settings) <= ours
+    assert variables["POWERTOOLS_SERVICE_NAME"]
+    assert variables["POWERTOOLS_METRICS_NAMESPACE"] == "DropSleuth"
+    assert flatten(variables["DROPSLEUTH_SITES_PARAMETER"]) == flatten(
+        synthesized.stack.resolve(synthesized.stack.sites.parameter.parameter_name)
+    )
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_failed_async_invocations_go_to_the_failure_queue_and_logs_expire(
+    synthesized: Synthesized, name: str
+) -> None:
+    function_id = synthesized.logical_id(synthesized.stack.investigator.functions[name])
+    queue_id = synthesized.logical_id(synthesized.stack.investigator.failures)
+    configs = [
+        c["Properties"]
+        for c in synthesized.resources("AWS::Lambda::EventInvokeConfig").values()
+        if c["Properties"]["FunctionName"] == {"Ref": function_id}
+    ]
+    assert len(configs) == 1
+    on_failure = configs[0]["DestinationConfig"]["OnFailure"]["Destination"]
+    assert on_failure == {"Fn::GetAtt": [queue_id, "Arn"]}
+
+    log_group_ref = _function(synthesized, name)["Properties"]["LoggingConfig"]["LogGroup"]
+    log_group = synthesized.template["Resources"][log_group_ref["Ref"]]
+    assert log_group["Properties"]["RetentionInDays"] >= 1
+
+
+@pytest.mark.parametrize("name", sorted(SPECS))
+def test_declared_policy_grants_exactly_the_declared_actions(synthesized: Synthesized, name: str) -> None:
+    declared_policy = synthesized.stack.investigator.declared_policies.get(name)
+    policies = _role_policies(synthesized, name)
+    granted_declared: set[str] = set()
+    if declared_policy is not None:
+        for statement in policies.pop(synthesized.logical_id(declared_policy)):
+            granted_declared |= set(as_list(statement["Action"]))
+    assert granted_declared == set(SPECS[name].actions)
+
+    # What else the role holds is the platform's own (logs, failure queue, X-Ray), never a service API.
+    platform = {a for stmts in policies.values() for s in stmts for a in as_list(s["Action"])}
+    assert platform <= PLATFORM_ACTIONS
+    assert not platform & set(SPECS[name].actions) - PLATFORM_ACTIONS
+
+
+def test_no_action_wildcards_and_no_managed_policies(synthesized: Synthesized) -> None:
+    for policy_id, policy in synthesized.resources("AWS::IAM::Policy").items():
+        for statement in statements(policy):
+            for action in as_list(statement["Action"]):
+                assert "*" not in action, (policy_id, action)
+    for role in synthesized.resources("AWS::IAM::Role").values():
+        assert "ManagedPolicyArns" not in role["Properties"]
+
+
+def test_toolkit_resources_are_scoped_and_wildcards_only_where_unscopable(synthesized: Synthesized) -> None:
+    scoped_services = ("s3:", "ssm:", "sns:", "dynamodb:", "glue:")
+    for policy in synthesized.resources("AWS::IAM::Policy").values():
+        for statement in statements(policy):
+            resources = [flatten(r) for r in as_list(statement["Resource"])]
+            for action in as_list(statement["Action"]):
+                if action.startswith(scoped_services):
+                    assert "*" not in resources, (action, resources)
+                if action == "cloudwatch:PutMetricData":
+                    assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DropSleuth"}}

@@ -1,0 +1,97 @@
+"""Pure pieces of the CDK app: resource scoping, the sites context, context parsing (no synth)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from cdk.app import deploy_config
+from cdk.policy import ToolkitResources, grouped_statements, resources_for
+from cdk.sites import registry_document, registry_from_context
+from dropsleuth.aws.errors import InputError
+from dropsleuth.sites import parse_registry
+
+TOOLKIT = ToolkitResources(
+    readable_bucket_arns=("arn:flow", "arn:results", "arn:reports"),
+    writable_bucket_arns=("arn:results", "arn:reports"),
+    sites_parameter_arn="arn:param",
+    report_topic_arn="arn:topic",
+    idempotency_table_arn="arn:table",
+    workgroup_arn="arn:wg",
+    glue_arns=("arn:catalog", "arn:db", "arn:tbl"),
+)
+
+
+def test_s3_reads_reach_every_toolkit_bucket_but_writes_never_the_flow_logs() -> None:
+    assert resources_for("s3:GetObject", TOOLKIT) == ("arn:flow/*", "arn:results/*", "arn:reports/*")
+    assert resources_for("s3:PutObject", TOOLKIT) == ("arn:results/*", "arn:reports/*")
+    assert resources_for("s3:ListBucket", TOOLKIT) == ("arn:flow", "arn:results", "arn:reports")
+
+
+@pytest.mark.parametrize(
+    ("action", "expected"),
+    [
+        ("ssm:GetParameter", ("arn:param",)),
+        ("sns:Publish", ("arn:topic",)),
+        ("dynamodb:PutItem", ("arn:table",)),
+        ("athena:StartQueryExecution", ("arn:wg",)),
+        ("glue:GetTable", ("arn:catalog", "arn:db", "arn:tbl")),
+        ("ec2:DescribeNetworkAcls", ("*",)),
+        ("cloudtrail:LookupEvents", ("*",)),
+    ],
+)
+def test_actions_are_scoped_where_they_can_be(action: str, expected: tuple[str, ...]) -> None:
+    assert resources_for(action, TOOLKIT) == expected
+
+
+def test_statements_group_actions_by_resources_and_keep_every_action() -> None:
+    actions = ["ec2:DescribeVpcs", "ec2:DescribeSubnets", "s3:GetObject", "cloudwatch:PutMetricData"]
+    result = grouped_statements(actions, TOOLKIT, namespace="DropSleuth")
+    assert sorted(a for s in result for a in s.actions) == sorted(actions)
+    (metrics,) = [s for s in result if "cloudwatch:PutMetricData" in s.actions]
+    assert metrics.actions == ("cloudwatch:PutMetricData",)  # alone: its condition must not spread
+    assert metrics.condition_document() == {"StringEquals": {"cloudwatch:namespace": "DropSleuth"}}
+    (ec2,) = [s for s in result if "ec2:DescribeVpcs" in s.actions]
+    assert set(ec2.actions) == {"ec2:DescribeVpcs", "ec2:DescribeSubnets"}
+    assert ec2.condition_document() is None
+
+
+def test_sites_context_accepts_json_text_a_list_or_a_file(tmp_path: Path) -> None:
+    sites = [{"name": "lyon", "cidrs": ["10.0.0.0/16"], "min_upload_mbps": 20}]
+    from_text = registry_from_context(json.dumps(sites), tmp_path)
+    from_list = registry_from_context(sites, tmp_path)
+    (tmp_path / "sites.json").write_text(json.dumps({"sites": sites}))
+    from_file = registry_from_context("sites.json", tmp_path)
+    assert from_text == from_list == from_file
+    assert from_text.names() == ["lyon"]
+
+
+def test_sites_context_with_a_bad_field_names_it(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match=r"cidrs"):
+        registry_from_context('[{"name": "x", "cidrs": ["not-a-cidr"]}]', tmp_path)
+
+
+def test_parameter_document_reads_back_as_the_same_registry(tmp_path: Path) -> None:
+    registry = registry_from_context(
+        [{"name": "a", "expected_mtus": {"eno1": 1500}, "vpn_connection_id": "vpn-1"}], tmp_path
+    )
+    assert parse_registry(json.loads(registry_document(registry))) == registry
+
+
+def test_cli_context_strings_are_converted(tmp_path: Path) -> None:
+    config = deploy_config(
+        {
+            "alarm_prefixes": "prod-vpn-,edge-",
+            "allow_enable_flow_logs": "true",
+            "max_reachability_analyses": "5",
+            "sites": "[]",
+        },
+        tmp_path,
+    )
+    assert config.alarm_prefixes == ("prod-vpn-", "edge-")
+    assert config.allow_enable_flow_logs is True
+    assert config.max_reachability_analyses == 5
+    with pytest.raises(ValueError, match="true or false"):
+        deploy_config({"allow_enable_flow_logs": "maybe"}, tmp_path)
