@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from dropsleuth import queries
+from dropsleuth.aws import clients
 from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet
 from dropsleuth.handlers import publish_metrics
 from dropsleuth.probe.pmtu import ProbeSettings, Responder, probe_path
@@ -73,8 +74,8 @@ def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder:
     assert responder.answered > 0
 
 
-def test_handler_emits_emf_and_names_a_missing_registry(
-    flow_logs, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_handler_publishes_what_the_site_alarms_watch_and_names_a_missing_registry(
+    flow_logs, aws: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, root = flow_logs
     request = publish_metrics.PublishRequest.model_validate(
@@ -86,11 +87,30 @@ def test_handler_emits_emf_and_names_a_missing_registry(
     )
     assert summary["ok"] is True
     assert summary["window"]["end"] == "2026-11-20T09:20:00+00:00"
-    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
-    assert len(emitted) == summary["published"]["branch-12"] > 0
-    first = emitted[0]
-    assert first["Site"] == "branch-12"
-    assert first["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "DropSleuth"
+    assert summary["published"]["branch-12"] > 0
+    # The alarms the CDK app creates watch namespace DropSleuth with exactly the Site dimension
+    listed = clients.cloudwatch().list_metrics(Namespace="DropSleuth", MetricName="UploadThroughputMbps")
+    assert [m["Dimensions"] for m in listed["Metrics"]] == [[{"Name": "Site", "Value": "branch-12"}]]
+    stats = clients.cloudwatch().get_metric_statistics(
+        Namespace="DropSleuth",
+        MetricName="UploadThroughputMbps",
+        Dimensions=[{"Name": "Site", "Value": "branch-12"}],
+        StartTime=START,
+        EndTime=START + timedelta(hours=1),
+        Period=60,
+        Statistics=["Average"],
+    )
+    assert len(stats["Datapoints"]) == summary["published"]["branch-12"] - len(
+        clients.cloudwatch().get_metric_statistics(
+            Namespace="DropSleuth",
+            MetricName="RejectedIcmpCount",
+            Dimensions=[{"Name": "Site", "Value": "branch-12"}],
+            StartTime=START,
+            EndTime=START + timedelta(hours=1),
+            Period=60,
+            Statistics=["Sum"],
+        )["Datapoints"]
+    )
     for key in ("DROPSLEUTH_SITES_PARAMETER", "DROPSLEUTH_SITES_FILE"):
         monkeypatch.delenv(key, raising=False)
     publish_metrics.settings.cache_clear()

@@ -3,8 +3,9 @@
 Per site of the registry: ``UploadThroughputMbps`` per minute from flow logs (the ``upload_throughput``
 query, site CIDR → its ``upload_destination``), ``RejectedIcmpCount`` per minute (``icmp_rejects``), and an
 in-VPC DF probe toward each of the site's ``probe_targets`` (``PathMtu``, ``PathMtuBlackHole``): UDP probes
-reading the socket error queue, because Lambda allows no raw sockets. Published with Powertools Metrics
-(embedded metric format), each datapoint with the minute it describes.
+reading the socket error queue, because Lambda allows no raw sockets. Published with PutMetricData like
+the host agent's (exact dimensions, Site-only roll-ups for the alarms), each datapoint with the minute it
+describes.
 
 Flow logs reach S3 about ten minutes late (FACTS.md), so the window ends ``lag_minutes`` before now.
 Test event: ``events/publish_metrics.json`` (the schedule's event; ``{"sites": [...], "window_minutes": N,
@@ -18,7 +19,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,8 @@ from dropsleuth.config import settings
 from dropsleuth.functions import FunctionSpec
 from dropsleuth.handlers.framing import error_response, parse_event
 from dropsleuth.observability import logger, tracer
+from dropsleuth.probe.agent import MAX_DATA_PER_CALL, make_sender, with_site_rollups
+from dropsleuth.probe.agent import PERMISSIONS as PUBLISH_PERMISSIONS
 from dropsleuth.probe.pmtu import Mode, PmtuResult, ProbeSettings, probe_path
 from dropsleuth.probe.spool import Datapoint
 from dropsleuth.rules.pmtu_verdict import PathVerdict
@@ -39,7 +41,7 @@ FUNCTION = FunctionSpec(
     name="publish_metrics",
     handler="dropsleuth.handlers.publish_metrics.handler",
     description="Publish per-site upload throughput and REJECTed ICMP from flow logs, and in-VPC DF probes.",
-    permissions=(queries.PERMISSIONS, SITES_PERMISSIONS),
+    permissions=(queries.PERMISSIONS, SITES_PERMISSIONS, PUBLISH_PERMISSIONS),
     timeout_s=240,
     memory_mb=256,
     required_settings=("athena_workgroup", "athena_database"),
@@ -167,24 +169,16 @@ def _epoch(value: Any) -> float:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
 
 
-_UNITS = {
-    "Megabits/Second": MetricUnit.MegabitsPerSecond,
-    "Count": MetricUnit.Count,
-    "Bytes": MetricUnit.Bytes,
-}
-
-
 def emit(points: Sequence[Datapoint], namespace: str) -> None:
-    """Publish each datapoint as an EMF record with its own timestamp and dimensions."""
-    for point in points:
-        with single_metric(
-            name=point.name,
-            unit=_UNITS[point.unit],
-            value=point.value,
-            namespace=namespace,
-            default_dimensions=dict(point.dimensions),
-        ) as metric:
-            metric.set_timestamp(int(point.timestamp * 1000))
+    """Publish with PutMetricData, each datapoint with its own timestamp and exactly its dimensions.
+
+    Not Powertools' EMF: it adds a ``service`` dimension to every metric, and the site alarms watch the
+    ``Site`` dimension alone. The host agent publishes the same way, so both feed the same alarms.
+    """
+    send = make_sender(namespace)
+    complete = with_site_rollups(points)
+    for start in range(0, len(complete), MAX_DATA_PER_CALL):
+        send(complete[start : start + MAX_DATA_PER_CALL])
 
 
 def publish(
@@ -207,7 +201,11 @@ def publish(
         points, site_problems = site_datapoints(
             site, engine, start=start, end=end, probe=probe if request.probe else None
         )
-        emit(points, settings().metrics_namespace)
+        try:
+            emit(points, settings().metrics_namespace)
+        except AwsError as error:
+            problems.append(f"{site.name}: PutMetricData failed: {error}")
+            continue
         published[name] = len(points)
         problems += site_problems
     for problem in problems:

@@ -170,6 +170,29 @@ def collect(
     return points
 
 
+def with_site_rollups(points: Sequence[Datapoint]) -> list[Datapoint]:
+    """``points`` plus, for each alarmed metric measured per Target/Interface, one datapoint per site.
+
+    CloudWatch does not aggregate across dimensions: the alarms the CDK app creates watch the ``Site``
+    dimension alone, so a black hole toward one of several targets must also appear as a Site-only
+    datapoint (the maximum of the detailed ones at that moment; 1 = some target is a black hole).
+    """
+    alarmed = {spec.name for spec in catalog.ALARMED}
+    groups: dict[tuple[str, str, float, str], list[Datapoint]] = {}
+    for point in points:
+        extra = set(point.dimensions) - {catalog.SITE_DIMENSION}
+        if point.name in alarmed and extra and catalog.SITE_DIMENSION in point.dimensions:
+            key = (point.name, point.dimensions[catalog.SITE_DIMENSION], point.timestamp // 60, point.unit)
+            groups.setdefault(key, []).append(point)
+    rollups = [
+        Datapoint(
+            name, max(p.value for p in members), unit, members[0].timestamp, {catalog.SITE_DIMENSION: site}
+        )
+        for (name, site, _, unit), members in sorted(groups.items())
+    ]
+    return [*points, *rollups]
+
+
 def to_metric_data(points: Sequence[Datapoint]) -> list[MetricDatumTypeDef]:
     """PutMetricData's ``MetricData`` for ``points``, each with its original timestamp."""
     return [
@@ -227,7 +250,7 @@ def run(
     count = 0
     while cycles is None or count < cycles:
         started = time.monotonic()
-        results.append(publish(config, collect(config, state), cloudwatch=cloudwatch))
+        results.append(publish(config, with_site_rollups(collect(config, state)), cloudwatch=cloudwatch))
         count += 1
         if cycles is not None and count >= cycles:
             break
