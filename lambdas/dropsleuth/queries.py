@@ -574,7 +574,10 @@ def _files_view(root: Path) -> str:
     text = f"{root.as_posix().rstrip('/')}/**/*.log.gz"
     hive = f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, hive_types_autocast = false"
     if any(root.rglob("*.parquet")):
-        return f"SELECT * FROM read_parquet({_sql_string(parquet)}, {hive}, union_by_name = true)"  # noqa: S608
+        # No union_by_name: it reads every file's footer at bind time, before partition pruning (a 1-hour
+        # query over 30 days then reads 12 MB of footers). Like the Athena table, one source holds one
+        # format; columns a format lacks are added as NULLs by ``connect``.
+        return f"SELECT * FROM read_parquet({_sql_string(parquet)}, {hive})"  # noqa: S608
     text_files = sorted(root.rglob("*.log.gz"))
     if text_files:
         fields = _text_header(text_files)

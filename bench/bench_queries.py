@@ -1,0 +1,192 @@
+"""Flow-log queries on the local engine: bytes read with partition predicates, and records per second.
+
+Data: 30 days of flow logs, 10M records, Parquet in the per-hour Hive layout with AWS's column types,
+generated once with DuckDB (fast on 2 cores) and cached under bench/results/ (gitignored).
+
+(1) Bytes read by the five investigation queries for a 1-hour window, measured with DuckDB's profiler
+    (``io.total_bytes_read``), against the whole table (every file's size: what a scan of all columns
+    costs) and against a query shaped like the VPC console's ``VpcFlowLogsRejectedTraffic`` (all columns,
+    REJECTs in the window by ``start``, no partition predicate).
+(2) Records per second of the local engine: a full scan (the same queries over 30 days) against a bare
+    ``count(*)`` of the same files, and the 1-hour window's wall time against the full scan's.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from bench.harness import Figure, best_of
+from dropsleuth import queries
+
+RECORDS = 10_000_000
+DAYS = 30
+T0 = datetime(2026, 10, 21, 0, 0, tzinfo=UTC)
+DATA = Path(__file__).parent / "results" / f"flowlogs-{DAYS}d-{RECORDS // 1_000_000}M"
+SITE = "192.168.50.0/24"
+WINDOW_START = T0 + timedelta(days=15, hours=9)
+WINDOW_END = WINDOW_START + timedelta(hours=1)
+INVESTIGATION = (
+    "rejects_timeline",
+    "top_rejected_flows",
+    "icmp_rejects",
+    "upload_throughput",
+    "stalled_flows",
+)
+
+
+def _generate(target: Path) -> None:
+    """10M records spread evenly over 30 days; addresses, ports and actions drawn from hash(i)."""
+    import duckdb  # noqa: PLC0415 -- only the generator needs DuckDB directly
+
+    step = DAYS * 86400 / RECORDS
+    t0 = int(T0.timestamp())
+    tmp = target.with_name(target.name + ".partial")
+    connection = duckdb.connect()
+    connection.execute("SET TimeZone = 'UTC'")
+    connection.execute(
+        f"""
+        COPY (
+          SELECT *,
+            strftime(to_timestamp("end"), '%Y') AS year, strftime(to_timestamp("end"), '%m') AS month,
+            strftime(to_timestamp("end"), '%d') AS day, strftime(to_timestamp("end"), '%H') AS hour
+          FROM (
+            SELECT
+              5::INTEGER AS version, '123456789012' AS account_id,
+              'eni-0aaa00000000000' || (hash(i) % 8)::VARCHAR AS interface_id,
+              CASE WHEN hash(i) % 3 = 0 THEN '192.168.50.' || (10 + hash(i * 7) % 40)::VARCHAR
+                   ELSE '10.20.' || (hash(i * 11) % 255)::VARCHAR || '.' || (hash(i * 13) % 255)::VARCHAR
+              END AS srcaddr,
+              CASE WHEN hash(i) % 5 = 0 THEN '52.218.' || (hash(i * 17) % 128)::VARCHAR || '.10'
+                   ELSE '10.20.1.' || (hash(i * 19) % 255)::VARCHAR END AS dstaddr,
+              (32768 + hash(i * 23) % 28000)::INTEGER AS srcport,
+              (CASE hash(i * 29) % 4 WHEN 0 THEN 443 WHEN 1 THEN 22 WHEN 2 THEN 53 ELSE 5432 END)::INTEGER
+                AS dstport,
+              (CASE WHEN hash(i * 31) % 50 = 0 THEN 1 WHEN hash(i * 31) % 7 = 0 THEN 17 ELSE 6 END)::INTEGER
+                AS protocol,
+              (1 + hash(i * 37) % 500)::BIGINT AS packets,
+              ((1 + hash(i * 37) % 500) * (52 + hash(i * 41) % 1400))::BIGINT AS bytes,
+              ({t0} + (i * {step})::BIGINT)::BIGINT AS "start",
+              ({t0} + (i * {step})::BIGINT + 60 + hash(i) % 10)::BIGINT AS "end",
+              CASE WHEN hash(i * 43) % 20 = 0 THEN 'REJECT' ELSE 'ACCEPT' END AS action,
+              'OK' AS log_status, 'vpc-0a1b2c3d4e5f60718' AS vpc_id, 'subnet-0a1b2c3d4e5f60718' AS subnet_id,
+              NULL::VARCHAR AS instance_id, (hash(i * 47) % 4 = 0)::INTEGER * 2 AS tcp_flags, 'IPv4' AS type,
+              NULL::VARCHAR AS pkt_srcaddr, NULL::VARCHAR AS pkt_dstaddr, 'eu-west-1' AS region,
+              'euw1-az1' AS az_id, NULL::VARCHAR AS pkt_src_aws_service,
+              CASE WHEN hash(i) % 5 = 0 THEN 'S3' END AS pkt_dst_aws_service,
+              CASE WHEN hash(i) % 2 = 0 THEN 'ingress' ELSE 'egress' END AS flow_direction,
+              NULL::INTEGER AS traffic_path
+            FROM range({RECORDS}) AS r(i)
+          )
+        ) TO '{tmp}' (FORMAT parquet, PARTITION_BY (year, month, day, hour), COMPRESSION snappy)
+        """
+    )
+    connection.close()
+    tmp.rename(target)
+
+
+def _dataset() -> Path:
+    if not DATA.is_dir():
+        DATA.parent.mkdir(parents=True, exist_ok=True)
+        _generate(DATA)
+    return DATA
+
+
+def _params(name: str, start: datetime, end: datetime) -> dict[str, Any]:
+    params: dict[str, Any] = {"start": start, "end": end}
+    needs = queries.load_query(name).needs
+    if "source_cidr" in needs:
+        params["source_cidr"] = SITE
+    if "destination" in needs:
+        params["destination_service"] = "S3"
+    return params
+
+
+def _profiled_bytes(engine: queries.LocalEngine, root: Path, sql: str, values: list[Any]) -> int:
+    connection = engine.connect(root)
+    with tempfile.TemporaryDirectory() as tmp:
+        profile = Path(tmp) / "p.json"
+        connection.execute("PRAGMA enable_profiling='json'")
+        connection.execute(f"SET profiling_output='{profile}'")
+        connection.sql(sql, params=values).to_arrow_table()
+        connection.execute("PRAGMA disable_profiling")
+        data = json.loads(profile.read_text())
+    connection.close()
+    return int(data["io"]["total_bytes_read"])
+
+
+def run() -> list[Figure]:
+    started = time.perf_counter()
+    root = _dataset()
+    generation = time.perf_counter() - started
+    engine = queries.LocalEngine(root)
+    whole_table = sum(p.stat().st_size for p in root.rglob("*.parquet"))
+
+    def investigation(start: datetime, end: datetime) -> int:
+        total = 0
+        for name in INVESTIGATION:
+            result = engine.run(name, _params(name, start, end))
+            total += result.bytes_scanned or 0
+        return total
+
+    window_bytes = investigation(WINDOW_START, WINDOW_END) / len(INVESTIGATION)
+    console_shaped = (
+        'SELECT * FROM vpc_flow_logs WHERE action = \'REJECT\' AND "start" >= ? AND "start" < ? LIMIT 100000'
+    )
+    console_bytes = _profiled_bytes(
+        engine, root, console_shaped, [int(WINDOW_START.timestamp()), int(WINDOW_END.timestamp())]
+    )
+    full_end = T0 + timedelta(days=DAYS)
+    full_time = best_of(lambda: investigation(T0, full_end), repeat=2)
+    window_time = best_of(lambda: investigation(WINDOW_START, WINDOW_END), repeat=3)
+    scan_time = best_of(
+        lambda: engine.run("rejects_timeline", _params("rejects_timeline", T0, full_end)), repeat=3
+    )
+
+    def count_all() -> None:
+        connection = engine.connect(root)
+        connection.execute("SELECT count(*) FROM vpc_flow_logs").fetchall()
+        connection.close()
+
+    count_time = best_of(count_all, repeat=3)
+    note = f"{RECORDS / 1e6:g}M records over {DAYS} days; data generated/cached in {generation:.1f} s"
+    return [
+        Figure(
+            "queries",
+            "mean bytes read per investigation query, 1-h window",
+            window_bytes,
+            "whole table (every Parquet file)",
+            whole_table,
+            unit="B",
+            note=note,
+        ),
+        Figure(
+            "queries",
+            "mean bytes read per investigation query, 1-h window",
+            window_bytes,
+            "VpcFlowLogsRejectedTraffic-shaped, no partition predicate, 1-h window",
+            console_bytes,
+            unit="B",
+        ),
+        Figure(
+            "queries",
+            "records/s, rejects_timeline full scan (local engine)",
+            RECORDS / scan_time,
+            "records/s, bare count(*) over the same files",
+            RECORDS / count_time,
+            unit="rec/s",
+        ),
+        Figure(
+            "queries",
+            "wall time, 5 queries, 1-h window",
+            window_time,
+            "wall time, 5 queries, full 30 days",
+            full_time,
+            unit="s",
+            note=f"windowed: {RECORDS / window_time / 1e6:.1f}M table records answered per second",
+        ),
+    ]
