@@ -106,3 +106,23 @@ def test_catalog_lists_the_function_with_its_permissions() -> None:
     assert "ec2:CreateNetworkInsightsPath" in spec.actions
     assert "ec2:DeleteNetworkInsightsPath" in spec.actions
     assert "ec2:DescribeRouteTables" in spec.actions
+
+
+def test_step_outcome_for_an_investigation(aws: None) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from dropsleuth.aws.reachability import reachability_outcome
+    from dropsleuth.context import Endpoint, InvestigationContext, Window
+
+    vpc, eni = _site_account(admit_site=False)
+    now = datetime.now(UTC)
+    context = InvestigationContext(
+        vpc_id=vpc,
+        source=Endpoint(cidr="192.168.50.0/24"),
+        destination=Endpoint(eni_id=eni),
+        window=Window(start=now - timedelta(hours=1), end=now),
+    )
+    outcome = reachability_outcome(context)
+    assert outcome.data["mode"] == "static"
+    assert outcome.data["reachable"] is False
+    assert [f.code.value for f in outcome.findings] == ["FLOW_REJECTED"]

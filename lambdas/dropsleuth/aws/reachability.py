@@ -43,7 +43,7 @@ from dropsleuth.rules.path import End, Hop, PathAnalysis, Topology, analyse_path
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-    from dropsleuth.context import InvestigationContext
+    from dropsleuth.context import InvestigationContext, StepOutcome
 
 PERMISSIONS = declare(
     "reachability",
@@ -526,3 +526,19 @@ def reachability_for(
     )
     analyzer = AwsReachabilityAnalyzer(ec2=ec2, max_analyses=max_analyses)
     return path, analyse_reachability(path, topology, mode=mode, analyzer=analyzer)
+
+
+def reachability_outcome(
+    ctx: InvestigationContext, *, mode: str = "auto", max_analyses: int = 2, ec2: EC2Client | None = None
+) -> StepOutcome:
+    """``reachability_for`` as an investigation step's outcome: the verdict's findings, mode and reason."""
+    from dropsleuth.context import StepOutcome  # noqa: PLC0415 -- context imports the site registry
+
+    path, verdict = reachability_for(ctx, mode=mode, max_analyses=max_analyses, ec2=ec2)
+    label = "Reachability Analyzer" if verdict.mode == "aws" else "static analysis of routes, NACLs, SGs"
+    state = "reachable" if verdict.reachable else "NOT reachable"
+    return StepOutcome(
+        findings=verdict.findings,
+        checked=(f"TCP {path.port} path {path.source} → {path.destination} ({label}): {state}",),
+        data={**verdict.to_dict(), "no_route_reason": path.no_route_reason},
+    )
