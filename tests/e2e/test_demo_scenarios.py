@@ -28,7 +28,52 @@ def test_every_scenario_file_is_exercised_below() -> None:
 
 EXPECTED = {
     "wan-mtu-9000": FindingCode.PMTUD_BLACKHOLE,
+    "df-flag-vpn": FindingCode.PMTUD_BLACKHOLE,
+    "pmtud-works": FindingCode.MTU_MISMATCH,
+    "sg-rejects": FindingCode.FLOW_REJECTED,
+    "healthy": None,
 }
+
+
+def test_df_flag_incident_is_a_black_hole_caused_by_the_nacl_change() -> None:
+    done, report = investigate("df-flag-vpn")
+    top = report.top_finding
+    assert top is not None
+    assert top.code is FindingCode.PMTUD_BLACKHOLE
+    nacl_id = done.built.id("nacl", "api-hardened")
+    assert nacl_id in top.resource_ids
+    # The NACL change three minutes before the onset is part of the evidence, with its real id.
+    change = next(e for e in top.evidence if e.kind == "change_event")
+    assert nacl_id in change.resource_ids
+    assert 0 < change.data["minutes_before_onset"] <= 10
+
+
+def test_jumbo_peer_through_the_igw_with_icmp_admitted_is_no_black_hole() -> None:
+    _, report = investigate("pmtud-works")
+    codes = report.codes()
+    assert codes[0] is FindingCode.MTU_MISMATCH
+    assert FindingCode.PMTUD_BLACKHOLE not in codes
+    assert all(f.severity not in {Severity.CRITICAL, Severity.HIGH} for f in report.findings)
+    assert "PMTUD works" in report.findings[0].detail
+
+
+def test_security_group_rejects_are_an_access_problem_not_an_mtu_problem() -> None:
+    _, report = investigate("sg-rejects")
+    top = report.top_finding
+    assert top is not None
+    assert top.code is FindingCode.FLOW_REJECTED
+    rows = next(e for e in top.evidence if e.kind == "query_rows").data["rows"]
+    assert {r["dstport"] for r in rows} == {443}
+    assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH} & set(report.codes())
+
+
+def test_healthy_network_raises_no_alarm_and_says_what_it_checked() -> None:
+    _, report = investigate("healthy")
+    assert all(f.severity in {Severity.WARNING, Severity.INFO} for f in report.findings)
+    assert all(s.status is StepStatus.OK for s in report.steps), report.steps
+    assert len(report.checked) >= len(report.steps)
+    assert any("flow-log query" in c for c in report.checked)
+    assert any("admit" in c.lower() or "icmp" in c.lower() for c in report.checked)
 
 
 def test_wan_mtu_9000_is_a_pmtud_black_hole_with_its_evidence_and_fix() -> None:

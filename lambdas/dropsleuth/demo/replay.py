@@ -96,10 +96,11 @@ def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
     environment["DROPSLEUTH_FLOW_LOGS_BUCKET"] = names["flow_logs"]
     environment["DROPSLEUTH_FLOW_LOGS_PREFIX"] = FLOW_LOGS_PREFIX
     publish_metrics(scenario, built, start=start)
-    if scenario.changes:
-        environment["DROPSLEUTH_CHANGES_SOURCE"] = write_change_records(
-            scenario, built, start=start, bucket=names["flow_logs"], account=account
-        )
+    # The account's trail, as deployed accounts have one (empty when nothing changed); moto has no
+    # LookupEvents, so the step reads the trail's files.
+    environment["DROPSLEUTH_CHANGES_SOURCE"] = write_change_records(
+        scenario, built, start=start, bucket=names["flow_logs"], account=account
+    )
     replay.event = (
         alarm_event(scenario, built, start=start)
         if scenario.alarm.minute is not None

@@ -24,7 +24,15 @@ from dropsleuth.aws.permissions import declare
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.steps import StepEnvironment, StepSpec
 
-PERMISSIONS = declare("investigate_changes", "cloudtrail:LookupEvents", "s3:ListBucket", "s3:GetObject")
+PERMISSIONS = declare(
+    "investigate_changes",
+    "cloudtrail:LookupEvents",
+    "s3:ListBucket",
+    "s3:GetObject",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeRouteTables",
+)
 
 LOOKBACK = timedelta(hours=6)
 SITE_EVENT_SOURCE = "site.dropsleuth"
@@ -92,9 +100,11 @@ def change_of(record: Mapping[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def relevant(changes: Iterable[dict[str, Any]], context: InvestigationContext) -> list[dict[str, Any]]:
+def relevant(
+    changes: Iterable[dict[str, Any]], context: InvestigationContext, *, also: Iterable[str] = ()
+) -> list[dict[str, Any]]:
     """Changes in [window start − LOOKBACK, window end] that touch the involved resources (or the site)."""
-    involved = set(involved_resources(context))
+    involved = {*involved_resources(context), *also}
     start, end = context.window.start - LOOKBACK, context.window.end
     kept = []
     for change in changes:
@@ -157,10 +167,24 @@ def from_cloudtrail(context: InvestigationContext) -> list[dict[str, Any]]:
     return changes
 
 
+def packet_filters(vpc_id: str) -> tuple[str, ...]:
+    """The VPC's NACLs, security groups and route tables: a change to any of them can change the path."""
+    ec2 = clients.ec2()
+    vpc = [{"Name": "vpc-id", "Values": [vpc_id]}]
+    try:
+        nacls = [a["NetworkAclId"] for a in ec2.describe_network_acls(Filters=vpc)["NetworkAcls"]]  # type: ignore[arg-type]
+        groups = [g["GroupId"] for g in ec2.describe_security_groups(Filters=vpc)["SecurityGroups"]]  # type: ignore[arg-type]
+        tables = [t["RouteTableId"] for t in ec2.describe_route_tables(Filters=vpc)["RouteTables"]]  # type: ignore[arg-type]
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error) from error
+    return (*nacls, *groups, *tables)
+
+
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
     source = environment.settings.changes_source
     found = from_s3(source) if source else from_cloudtrail(context)
-    changes = relevant({(c["at"], c["summary"]): c for c in found}.values(), context)
+    extra = packet_filters(context.vpc_id)
+    changes = relevant({(c["at"], c["summary"]): c for c in found}.values(), context, also=extra)
     where = source or "CloudTrail LookupEvents"
     return StepOutcome(
         checked=(
