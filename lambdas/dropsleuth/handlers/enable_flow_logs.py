@@ -92,6 +92,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         answer = enable(request, settings())
     except (InputError, AwsError) as error:
         logger.warning("enable_flow_logs could not run", extra={"error": str(error)})
+        metrics.add_metric(name="EnableFlowLogsErrors", unit=MetricUnit.Count, value=1)
         return error_response(error)
     created = [a for a in answer["result"]["actions"] if a["action"] == "created"]
     metrics.add_metric(name="FlowLogsCreated", unit=MetricUnit.Count, value=len(created))
