@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +41,9 @@ PERMISSIONS = declare(
     "dynamodb:UpdateItem",
     "dynamodb:DeleteItem",
 )
+
+# Outside Lambda (CLI, demo, tests) there is no remaining time to register: Powertools warns and carries on.
+warnings.filterwarnings("ignore", message="Couldn't determine the remaining time left", category=UserWarning)
 
 # A record lives a day: long after any redelivery or flap of the same transition.
 RECORD_TTL_S = 24 * 3600
