@@ -131,6 +131,7 @@ def investigate_command(
     region: RegionOption = None,
 ) -> None:
     """Investigate why traffic is dropped: concurrent evidence → ranked root cause → report."""
+    _logs_to_stderr()
     if engine not in (None, "athena", "local"):
         raise InputError(f"--engine must be athena or local, not {engine!r}", field="engine")
     connect(profile, region)
@@ -163,6 +164,20 @@ def investigate_command(
     top = report.top_finding
     worth_a_page = top is not None and top.severity in {Severity.CRITICAL, Severity.HIGH}
     raise typer.Exit(EXIT_PROBLEM if worth_a_page else EXIT_OK)
+
+
+def _logs_to_stderr() -> None:
+    """Keep stdout for the report (``--output json`` is parsed by scripts): structured logs go to stderr,
+    warnings and worse only (the step table already says what failed)."""
+    import logging  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    from dropsleuth.observability import logger  # noqa: PLC0415
+
+    handler = logger.registered_handler
+    if isinstance(handler, logging.StreamHandler):
+        handler.setStream(sys.stderr)
+    logger.setLevel("ERROR")
 
 
 def register(app: typer.Typer) -> None:
