@@ -15,6 +15,8 @@ from typing import Any
 WIDTH = 960
 HEIGHT = 360
 _LEFT, _RIGHT, _TOP, _BOTTOM = 64, 64, 40, 56
+# Five grid intervals: the 1-2-5 axis maxima divide into round ticks (50 → 10, 20 → 4, 2 → 0.4).
+_GRID_STEPS = 5
 
 _COLORS = {
     "throughput": "#1f6feb",
@@ -80,8 +82,9 @@ def timeline_svg(timeline: dict[str, Any], *, title: str = "Timeline") -> str:
     def x(at: datetime) -> float:
         return _LEFT + plot_w * (at - start).total_seconds() / span
 
-    left_max = _nice_max(max((v for _, v in throughput), default=1.0))
-    right_max = _nice_max(max((v for _, v in frag + rejects), default=1.0))
+    # Headroom above the highest value so a saturated series still reads as a level, not a clipped bar.
+    left_max = _nice_max(1.1 * max((v for _, v in throughput), default=1.0))
+    right_max = _nice_max(1.25 * max((v for _, v in frag + rejects), default=1.0))
 
     def y_left(value: float) -> float:
         return _TOP + plot_h * (1 - value / left_max)
@@ -107,6 +110,11 @@ def timeline_svg(timeline: dict[str, Any], *, title: str = "Timeline") -> str:
         parts.append(_polyline(throughput, x, y_left, _COLORS["throughput"], width=2.5))
     parts += _markers([m for m in markers if start <= m[0] <= end], x)
     parts += _legend(bool(throughput), bool(frag), bool(rejects))
+    if any(kind == "flap" for _, kind, _ in markers):
+        parts.append(
+            f'<text x="{WIDTH - _RIGHT}" y="{_TOP - 6}" text-anchor="end" fill="{_COLORS["flap"]}">'
+            "▼ VPN tunnel down</text>"
+        )
     parts.append("</svg>")
     return "\n".join(parts)
 
@@ -116,8 +124,8 @@ def _grid(
 ) -> list[str]:
     parts = []
     bottom = _TOP + plot_h
-    for i in range(5):
-        fraction = i / 4
+    for i in range(_GRID_STEPS + 1):
+        fraction = i / _GRID_STEPS
         y = _TOP + plot_h * (1 - fraction)
         parts.append(f'<line x1="{_LEFT}" y1="{y:.1f}" x2="{WIDTH - _RIGHT}" y2="{y:.1f}" stroke="#e5e7eb"/>')
         parts.append(
@@ -142,7 +150,7 @@ def _grid(
         tick += timedelta(minutes=step)
     parts.append(f'<line x1="{_LEFT}" y1="{bottom}" x2="{WIDTH - _RIGHT}" y2="{bottom}" stroke="#6b7280"/>')
     parts.append(
-        f'<text x="{WIDTH - _RIGHT}" y="{HEIGHT - 10}" text-anchor="end" fill="#6b7280">'
+        f'<text x="{WIDTH - _RIGHT}" y="18" text-anchor="end" fill="#6b7280">'
         f"time (UTC), {start.strftime('%Y-%m-%d')}</text>"
     )
     return parts
@@ -232,4 +240,4 @@ def _empty(title: str) -> str:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if value >= 10 or value == int(value) else f"{value:.1f}"
+    return f"{value:.0f}" if value == int(value) else f"{value:.1f}"
