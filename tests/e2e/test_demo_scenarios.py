@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from dropsleuth.aws import clients
+from dropsleuth.aws.permissions import record_api_calls
 from dropsleuth.demo import replay
 from dropsleuth.demo.embedded import embedded_account
 from dropsleuth.demo.scenario import load_scenario, scenario_names
+from dropsleuth.handlers.investigate import FUNCTION
 from dropsleuth.model import FindingCode, Report, Severity, StepStatus
 from tests.support import subprocess_env
 
@@ -17,8 +20,14 @@ from tests.support import subprocess_env
 def investigate(name: str) -> tuple[replay.Replay, Report]:
     scenario = load_scenario(name)
     with embedded_account(scenario.region):
-        done = replay.run(replay.prepare(scenario))
+        prepared = replay.prepare(scenario)
+        clients.reset()
+        with record_api_calls() as calls:
+            done = replay.run(prepared)
     assert done.response["status"] == "investigated", done.response
+    # Every AWS call the Lambda made is granted by its declared permissions (the demo's own inbox read
+    # of the SNS summary is not the Lambda's).
+    assert calls.actions - {"sqs:ReceiveMessage"} <= FUNCTION.actions
     return done, done.report
 
 
