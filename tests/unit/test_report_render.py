@@ -11,7 +11,6 @@ from dropsleuth.report.chart import timeline_svg
 from dropsleuth.report.render import headline, summary_subject, summary_text, to_html, to_markdown
 from dropsleuth.sites import Site
 from dropsleuth.steps import StepSpec
-
 from tests.unit.test_ranking_rules import context, incident_outcomes, minute
 
 SVG = "{http://www.w3.org/2000/svg}"
