@@ -55,7 +55,8 @@ def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder:
     start, end = START + timedelta(minutes=5), START + timedelta(minutes=35)
 
     def probe(target: str, settings: ProbeSettings):  # the real probe, aimed at this test's responder
-        return probe_path(target, dataclasses.replace(settings, port=responder.port))
+        # A generous first wait: under a loaded test run the responder thread can be slow to answer.
+        return probe_path(target, dataclasses.replace(settings, port=responder.port, first_timeout_s=5.0))
 
     points, problems = publish_metrics.site_datapoints(
         SITE, queries.LocalEngine(root), start=start, end=end, probe=probe

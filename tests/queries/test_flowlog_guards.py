@@ -15,12 +15,12 @@ from pathlib import Path
 import duckdb
 import pytest
 import sqlglot
-from dropsleuth import queries
-from dropsleuth.aws.errors import InputError
-from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet, write_text
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dropsleuth import queries
+from dropsleuth.aws.errors import InputError
+from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet, write_text
 from tests.queries import flowlog_oracle as oracle
 
 WINDOW = " FROM vpc_flow_logs WHERE year = ? AND month = ? AND day = ? AND hour = ? AND start >= ?"

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from dropsleuth import queries
 from dropsleuth.flowlogs.schema import REQUIRED_FIELDS
 from dropsleuth.flowlogs.synth import (
@@ -18,7 +19,6 @@ from dropsleuth.flowlogs.synth import (
     write_parquet,
     write_text,
 )
-
 from tests.queries import flowlog_oracle as oracle
 
 SITE = "192.168.50.0/24"

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 import sqlglot
+from sqlglot import exp
+
 from dropsleuth import queries
 from dropsleuth.aws.errors import InputError
 from dropsleuth.flowlogs.schema import FIELDS, PARTITION_KEYS, projection_properties, table_location
-from sqlglot import exp
 
 ALL_FILES = [*queries.query_names(), queries.DDL_NAME]
 REQUIRED = {"rejects_timeline", "top_rejected_flows", "icmp_rejects", "upload_throughput", "stalled_flows"}

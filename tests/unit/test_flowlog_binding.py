@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from dropsleuth import queries
-from dropsleuth.aws.errors import InputError
 from hypothesis import given
 from hypothesis import strategies as st
+
+from dropsleuth import queries
+from dropsleuth.aws.errors import InputError
 
 WINDOWS = st.tuples(
     st.datetimes(min_value=datetime(2021, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),  # noqa: DTZ001 -- hypothesis wants naive bounds; timezones= makes the values UTC

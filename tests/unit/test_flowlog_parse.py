@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+
 from dropsleuth.flowlogs.parse import FlowLogParseError, parse_lines, parse_log_format, read_text_file
 from dropsleuth.flowlogs.schema import DEFAULT_V2_FIELDS, FIELDS_BY_NAME, REQUIRED_FIELDS, log_format
 from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, format_text, synthesize, write_text
