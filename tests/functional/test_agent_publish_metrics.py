@@ -56,7 +56,9 @@ def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder:
 
     def probe(target: str, settings: ProbeSettings):  # the real probe, aimed at this test's responder
         # A generous first wait: under a loaded test run the responder thread can be slow to answer.
-        return probe_path(target, dataclasses.replace(settings, port=responder.port, first_timeout_s=5.0))
+        return probe_path(
+            target, dataclasses.replace(settings, port=responder.port, first_timeout_s=5.0, min_timeout_s=1.0)
+        )
 
     points, problems = publish_metrics.site_datapoints(
         SITE, queries.LocalEngine(root), start=start, end=end, probe=probe
