@@ -6,18 +6,17 @@ validation/AWS error naming the field or the fault (``ok: false``).
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
 from dropsleuth.audit import audit_report
 from dropsleuth.aws import inventory
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.functions import FunctionSpec
-from dropsleuth.handlers.framing import error_response, parse_event
+from dropsleuth.handlers.framing import Cidrs, EniIds, SubnetIds, VpcId, error_response, parse_event
 from dropsleuth.observability import logger, metrics, tracer
 
 FUNCTION = FunctionSpec(
@@ -33,33 +32,10 @@ FUNCTION = FunctionSpec(
 class AuditRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: tuple[str, ...] = ()
-    eni_ids: tuple[str, ...] = ()
-    peer_cidrs: tuple[str, ...] = ()
-
-    @field_validator("subnet_ids")
-    @classmethod
-    def _subnets(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not value.startswith("subnet-"):
-                raise ValueError(f"not a subnet id: {value}")
-        return values
-
-    @field_validator("eni_ids")
-    @classmethod
-    def _enis(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not value.startswith("eni-"):
-                raise ValueError(f"not an ENI id: {value}")
-        return values
-
-    @field_validator("peer_cidrs")
-    @classmethod
-    def _cidrs(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            ipaddress.ip_network(value, strict=False)
-        return values
+    vpc_id: VpcId
+    subnet_ids: SubnetIds = ()
+    eni_ids: EniIds = ()
+    peer_cidrs: Cidrs = ()
 
 
 @logger.inject_lambda_context(log_event=False)

@@ -12,13 +12,13 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from dropsleuth.aws import flowlogs
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.config import Settings, settings
 from dropsleuth.functions import FunctionSpec
-from dropsleuth.handlers.framing import error_response, parse_event
+from dropsleuth.handlers.framing import EniIds, SubnetIds, VpcId, error_response, parse_event
 from dropsleuth.observability import logger, metrics, tracer
 
 FUNCTION = FunctionSpec(
@@ -34,28 +34,12 @@ FUNCTION = FunctionSpec(
 class EnableRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
-    subnet_ids: tuple[str, ...] = Field((), max_length=50)
-    eni_ids: tuple[str, ...] = Field((), max_length=50)
+    vpc_id: VpcId
+    subnet_ids: SubnetIds = ()
+    eni_ids: EniIds = ()
     bucket: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
     prefix: str | None = Field(None, max_length=200)
     add_if_incomplete: bool = False
-
-    @field_validator("subnet_ids")
-    @classmethod
-    def _subnets(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not value.startswith("subnet-"):
-                raise ValueError(f"not a subnet id: {value}")
-        return values
-
-    @field_validator("eni_ids")
-    @classmethod
-    def _enis(cls, values: tuple[str, ...]) -> tuple[str, ...]:
-        for value in values:
-            if not value.startswith("eni-"):
-                raise ValueError(f"not an ENI id: {value}")
-        return values
 
 
 def enable(request: EnableRequest, config: Settings) -> dict[str, Any]:

@@ -7,9 +7,12 @@ AWS faults return ``{"ok": false, "error": {"type": "AwsError", "kind": "access_
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+import ipaddress
+import re
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
 from dropsleuth.aws.errors import AwsError, InputError
 
@@ -45,3 +48,26 @@ def error_response(error: Exception) -> dict[str, Any]:
             "error": {"type": "AwsError", "kind": error.kind, "code": error.code, "message": str(error)},
         }
     raise error
+
+
+def _ids_with_prefix(prefix: str) -> Callable[[tuple[str, ...]], tuple[str, ...]]:
+    def check(values: tuple[str, ...]) -> tuple[str, ...]:
+        for value in values:
+            if not re.fullmatch(rf"{prefix}[0-9a-f]{{8,17}}", value):
+                raise ValueError(f"not a {prefix.rstrip('-')} id: {value}")
+        return values
+
+    return check
+
+
+def _cidrs(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        ipaddress.ip_network(value, strict=False)
+    return values
+
+
+# Field types the request models share: an event field that fails names itself in the validation error.
+VpcId = Annotated[str, Field(pattern=r"^vpc-[0-9a-f]{8,17}$")]
+SubnetIds = Annotated[tuple[str, ...], Field(max_length=50), AfterValidator(_ids_with_prefix("subnet-"))]
+EniIds = Annotated[tuple[str, ...], Field(max_length=50), AfterValidator(_ids_with_prefix("eni-"))]
+Cidrs = Annotated[tuple[str, ...], Field(max_length=50), AfterValidator(_cidrs)]

@@ -21,7 +21,7 @@ from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.config import settings
 from dropsleuth.context import Endpoint, InvestigationContext, Window
 from dropsleuth.functions import FunctionSpec
-from dropsleuth.handlers.framing import error_response, parse_event
+from dropsleuth.handlers.framing import VpcId, error_response, parse_event
 from dropsleuth.observability import logger, metrics, tracer
 
 FUNCTION = FunctionSpec(
@@ -38,7 +38,7 @@ FUNCTION = FunctionSpec(
 class ReachabilityRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    vpc_id: str = Field(pattern=r"^vpc-[0-9a-f]{8,17}$")
+    vpc_id: VpcId
     source: Endpoint
     destination: Endpoint
     port: int = Field(443, ge=1, le=65535)
