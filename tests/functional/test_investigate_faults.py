@@ -134,8 +134,8 @@ FAULTS: dict[str, Fault] = {
     "reachability_unavailable": reachability_unavailable,
 }
 # Which steps call the API a fault hits (the others must stay ok): S3 is read by the flow-log queries
-# (DuckDB over the bucket) and the change records; no step of this build calls Reachability Analyzer's API
-# directly: the reachability step answers statically where the API is unavailable.
+# (DuckDB over the bucket) and the change records; the reachability step calls Reachability Analyzer's API
+# and, where it is unavailable, answers statically (so that fault leaves every step ok).
 S3_STEPS = {"flow_log_queries", "recent_changes"}
 EXPECTED_KIND = {"throttling": "throttled", "access_denied": "access_denied", "missing_bucket": "not_found"}
 

@@ -1,46 +1,38 @@
 """Step ``reachability``: is the TCP path configured to get through (Reachability Analyzer's question)?
 
-Where the Reachability Analyzer adapter of this build is available and allowed (``reachability`` =
-``aws``/``auto`` in the step environment), it answers; otherwise — local endpoints, moto, or no permission —
-the path model's own static TCP verdict answers, labelled ``static`` in the report. Either is a real
-analysis of the account's configuration, never a canned one.
+``reachability_outcome`` (``aws/reachability.py``) answers. With ``reachability`` = ``auto`` (the default)
+it runs one Reachability Analyzer analysis (create path, start, poll, explain, delete), within the cost
+guard ``max_reachability_analyses``, and falls back to the path model's own static TCP verdict where the
+API is not implemented (moto, local endpoints), not permitted, or the budget is spent; ``aws`` fails the
+step instead of falling back; ``static`` never calls the API. The report says which answered (``mode``
+``aws`` or ``static``, and why the Analyzer was not used). Either is a real analysis of the account's
+configuration, never a canned one.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
-from dropsleuth.aws.topology import path_analysis_for
+from dropsleuth.aws.reachability import reachability_outcome
 from dropsleuth.context import InvestigationContext, StepOutcome
+from dropsleuth.model import FindingCode
 from dropsleuth.steps import StepEnvironment, StepSpec
 
 
-def _analyzer() -> Any:
-    """The Reachability Analyzer adapter, when this build has one (issue 5 delivers it)."""
-    try:
-        return importlib.import_module("dropsleuth.aws.reachability")
-    except ModuleNotFoundError:
-        return None
-
-
-def static_verdict(context: InvestigationContext) -> StepOutcome:
-    analysis = path_analysis_for(context)
-    verdict = "reachable" if analysis.reachable else f"not reachable: {analysis.no_route_reason}"
-    return StepOutcome(
-        checked=(f"TCP {context.port} path (static analysis of route tables, NACLs, SGs): {verdict}",),
-        data={"reachable": analysis.reachable, "mode": "static", "no_route_reason": analysis.no_route_reason},
-    )
-
-
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
-    adapter = _analyzer() if environment.reachability in {"auto", "aws"} else None
-    analyse = getattr(adapter, "reachability_for", None)
-    if callable(analyse):
-        outcome = analyse(context, mode=environment.reachability)
-        if isinstance(outcome, StepOutcome):
-            return outcome
-    return static_verdict(context)
+    outcome = reachability_outcome(
+        context,
+        mode=environment.reachability,
+        max_analyses=environment.settings.max_reachability_analyses,
+    )
+    data = outcome.data
+    checked = list(outcome.checked)
+    if data.get("mode") == "static" and data.get("note"):
+        checked.append(f"reachability mode static: {data['note']}")
+    checked.extend(f"Reachability Analyzer cleanup failed: {e}" for e in data.get("cleanup_errors") or ())
+    findings = outcome.findings
+    if data.get("mode") == "static":
+        # The static verdict walks the same routes as the path_mtu step, which already reports NO_ROUTE.
+        findings = tuple(f for f in findings if f.code is not FindingCode.NO_ROUTE)
+    return outcome.model_copy(update={"findings": findings, "checked": tuple(checked)})
 
 
 STEP = StepSpec(
