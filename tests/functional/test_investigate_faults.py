@@ -216,7 +216,9 @@ def test_steps_run_concurrently_so_one_slow_step_costs_its_own_time_only(
 ) -> None:
     inject(slow)
     report = run_with(prepared, "icmp_audit", slow, timeout_s=0.5)
-    durations = {s.name: s.duration_s for s in report.steps}
-    assert status_of(report, "icmp_audit")[0] is StepStatus.FAILED
-    # Recorded at its deadline, not after the 2 s the call would have taken.
-    assert durations["icmp_audit"] < 2.0
+    status, reason = status_of(report, "icmp_audit")
+    # The slow call would have succeeded after 2 s: a failure that says "timed out" proves the orchestrator
+    # recorded the step at its own deadline instead of waiting for it (no wall-clock assertion needed).
+    assert status is StepStatus.FAILED
+    assert "timed out" in reason
+    assert all(step.status is StepStatus.OK for step in report.steps if step.name != "icmp_audit")
