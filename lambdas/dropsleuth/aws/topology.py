@@ -183,3 +183,17 @@ def path_analysis_for(ctx: InvestigationContext, *, ec2: EC2Client | None = None
         source_mtu=source_mtu,
         vpn_connection_id=vpn_connection_id,
     )
+
+
+def packet_filter_ids(vpc_id: str, *, ec2: EC2Client | None = None) -> tuple[str, ...]:
+    """The ids of the VPC's NACLs, security groups and route tables: a change to any can change a path."""
+    ec2 = ec2 or clients.ec2()
+    in_vpc = _filter("vpc-id", vpc_id)
+    nacls = _collect(ec2, "describe_network_acls", "NetworkAcls", Filters=in_vpc)
+    groups = _collect(ec2, "describe_security_groups", "SecurityGroups", Filters=in_vpc)
+    tables = _collect(ec2, "describe_route_tables", "RouteTables", Filters=in_vpc)
+    return (
+        *(a["NetworkAclId"] for a in nacls),
+        *(g["GroupId"] for g in groups),
+        *(t["RouteTableId"] for t in tables),
+    )

@@ -43,8 +43,6 @@ _CALLING_MODULES = (
     "dropsleuth.aws.changes",
     "dropsleuth.aws.cloudtrail",
     "dropsleuth.aws.metrics",
-    "dropsleuth.steps.metrics",
-    "dropsleuth.steps.changes",
     "dropsleuth.aws.cloudwatch",
 )
 

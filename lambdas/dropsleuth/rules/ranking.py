@@ -10,7 +10,7 @@ flow_log_queries    ``upload_throughput`` [{minute, mbps}], ``icmp_rejects`` [{m
                     ``rejects_timeline`` [{minute, rejects, packets}], ``top_rejected_flows`` [{srcaddr,
                     dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows]
 metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}], ``tunnel_flaps`` [at],
-                    ``onset`` at | None
+                    ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}]
 path_mtu            ``hops`` [{name, kind, mtu, sends_frag_needed, resource_id}], ``path_mtu``,
                     ``source_mtu``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
 recent_changes      ``changes`` [{at, summary, event_name, actor, resource_ids}]
@@ -26,7 +26,6 @@ critical; the symptoms and supporting findings are kept beside it, ranked below.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -34,16 +33,12 @@ from typing import Any
 
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed_rise
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
 CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
 # Flaps within this distance of the onset are counted as part of the incident.
 FLAP_NEAR_ONSET = timedelta(minutes=60)
-# The onset rule shared with the metrics step (issue 5): a point below half the preceding hour's median,
-# confirmed by the next point.
-COLLAPSE_FRACTION = 0.5
-BASELINE_SPAN = timedelta(minutes=60)
-MIN_BASELINE_POINTS = 5
 MIN_FLAPS = 2
 TCP = 6
 ICMP_PROTOCOLS = {1, 58}
@@ -56,28 +51,8 @@ _ROOT_CAUSES = {
     FindingCode.NO_ROUTE,
 }
 
-Point = tuple[datetime, float]
-
 
 # --- evidence gathered from the steps -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Collapse:
-    """A throughput collapse: when it began, the level before and during, and when it recovered."""
-
-    onset: datetime
-    baseline: float
-    during: float
-    recovered_at: datetime | None
-    source: str
-
-    def describe(self) -> str:
-        recovered = f", recovered at {_hhmm(self.recovered_at)}" if self.recovered_at else ", not recovered"
-        return (
-            f"{self.source} throughput fell from {self.baseline:.1f} to {self.during:.1f} Mbps "
-            f"at {_hhmm(self.onset)}{recovered}"
-        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +83,8 @@ class Signals:
     path_mtu: int | None = None
     limiting_hop: str | None = None
     reachable: bool | None = None
+    gateway_drops: tuple[Mapping[str, Any], ...] = ()
+    """NAT/TGW drop counters that counted drops in the window."""
     findings: Mapping[FindingCode, tuple[Finding, ...]] = field(default_factory=dict)
 
     def found(self, code: FindingCode) -> tuple[Finding, ...]:
@@ -137,12 +114,13 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
     host = _series(data.get("throughput"), "at", "value")
     flow = _series(data.get("upload_throughput"), "minute", "mbps")
     collapse = detect_collapse(host, source="host") or detect_collapse(flow, source="flow-log")
-    onset = collapse.onset if collapse else _time_or_none(data.get("onset"))
+    frag_needed = _series(data.get("frag_needed"), "at", "value")
+    onset = collapse.onset if collapse else _time_or_none(data.get("onset")) or frag_needed_rise(frag_needed)
     source_mtu = _int_or_none(data.get("source_mtu")) or context.source_mtu
     return Signals(
         host_throughput=host,
         flow_throughput=flow,
-        frag_needed=_series(data.get("frag_needed"), "at", "value"),
+        frag_needed=frag_needed,
         icmp_rejects=_series(data.get("icmp_rejects"), "minute", ("rejects", "packets", "records")),
         flaps=tuple(sorted(t for t in (_time_or_none(v) for v in _items(data.get("tunnel_flaps"))) if t)),
         changes=_changes(data.get("changes"), by_code.get(FindingCode.RECENT_NETWORK_CHANGE, [])),
@@ -155,34 +133,13 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         path_mtu=_int_or_none(data.get("path_mtu")),
         limiting_hop=data.get("limiting_hop") if isinstance(data.get("limiting_hop"), str) else None,
         reachable=data.get("reachable") if isinstance(data.get("reachable"), bool) else None,
+        gateway_drops=tuple(
+            c
+            for c in _items(data.get("drop_counters"))
+            if isinstance(c, Mapping) and _number(c.get("total")) > 0
+        ),
         findings={code: tuple(found) for code, found in by_code.items()},
     )
-
-
-def detect_collapse(series: Sequence[Point], *, source: str) -> Collapse | None:
-    """The first point below half of the preceding hour's median, confirmed by the next point."""
-    points = sorted(series)
-    for index in range(len(points)):
-        at, value = points[index]
-        before = [v for t, v in points[:index] if at - BASELINE_SPAN <= t < at]
-        if len(before) < MIN_BASELINE_POINTS:
-            continue
-        baseline = statistics.median(before)
-        threshold = baseline * COLLAPSE_FRACTION
-        if baseline <= 0 or value >= threshold:
-            continue
-        following = points[index + 1 : index + 2]
-        if following and following[0][1] >= threshold:
-            continue
-        during: list[float] = []
-        recovered_at = None
-        for later_at, later_value in points[index:]:
-            if later_value >= threshold:
-                recovered_at = later_at
-                break
-            during.append(later_value)
-        return Collapse(at, baseline, statistics.median(during), recovered_at, source)
-    return None
 
 
 # --- the hypotheses -----------------------------------------------------------------------------------
@@ -225,7 +182,33 @@ def rank(
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
     findings.extend(step_failures(failed_steps or {}))
-    return order(findings)
+    return with_gateway_drops(order(findings), signals)
+
+
+def with_gateway_drops(findings: tuple[Finding, ...], signals: Signals) -> tuple[Finding, ...]:
+    """Gateway drop counters that counted drops, as evidence on the first root cause (else the collapse).
+
+    A NAT or transit gateway dropping packets in the window is context for whatever explains the outage,
+    not a hypothesis of its own: AWS does not say which packets, so it neither adds nor removes confidence.
+    """
+    if not signals.gateway_drops:
+        return findings
+    evidence = tuple(
+        Evidence(
+            kind="metric",
+            summary=f"{c.get('resource_id')}: {_number(c.get('total')):g} packets dropped in the window "
+            f"({c.get('namespace')} {c.get('metric')})",
+            resource_ids=(str(c.get("resource_id")),),
+            data={k: c.get(k) for k in ("namespace", "metric", "resource_id", "total", "points")},
+        )
+        for c in signals.gateway_drops
+    )
+    for wanted in (_ROOT_CAUSES, {FindingCode.THROUGHPUT_COLLAPSE}):
+        for index, finding in enumerate(findings):
+            if finding.code in wanted:
+                updated = finding.model_copy(update={"evidence": (*finding.evidence, *evidence)})
+                return (*findings[:index], updated, *findings[index + 1 :])
+    return findings
 
 
 def order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
@@ -801,7 +784,3 @@ def _points_json(points: Sequence[Point]) -> list[list[Any]]:
 
 def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
-
-
-def _hhmm(at: datetime | None) -> str:
-    return at.strftime("%H:%M UTC") if at else "?"

@@ -1,117 +1,103 @@
-"""Step ``metrics``: the site's throughput and frag-needed series and VPN tunnel state around the window.
+"""Step ``metrics``: the site's series, VPN tunnel state and the path's gateway drop counters.
 
-One ``GetMetricData`` call (paginated) for the host agent's ``UploadThroughputMbps`` and
-``FragNeededCount`` (namespace DropSleuth, dimension Site) and AWS/VPN ``TunnelState`` of the site's VPN
-connection, at one-minute resolution. The onset and the flaps are decided by the ranking from these series.
+Reads (``aws/metrics.py``) the host agent's throughput, frag-needed and path-MTU series for the site, AWS/VPN
+``TunnelState`` of its VPN connection, and the drop counters of the NAT gateways and transit gateways the
+path goes through (their ids from the path model over the VPC's topology). The onset and the flaps come from
+``rules/onset.py``; the ranking scores them.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from dropsleuth.aws import clients
-from dropsleuth.aws.errors import translate
-from dropsleuth.aws.permissions import declare
+from dropsleuth.aws.errors import AwsError
+from dropsleuth.aws.metrics import DropCounter, metrics_context
+from dropsleuth.aws.topology import path_analysis_for
 from dropsleuth.context import InvestigationContext, StepOutcome
-from dropsleuth.metrics_catalog import FRAG_NEEDED, SITE_DIMENSION, UPLOAD_THROUGHPUT
+from dropsleuth.rules import onset
+from dropsleuth.rules.mtu_rulebook import HopKind
+from dropsleuth.rules.onset import Point
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
-if TYPE_CHECKING:
-    from mypy_boto3_cloudwatch import CloudWatchClient
 
-PERMISSIONS = declare("investigate_metrics", "cloudwatch:GetMetricData")
-PERIOD_S = 60
+def path_gateways(context: InvestigationContext) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The NAT gateway and transit gateway ids on the path, and why none could be read ("" when read)."""
+    try:
+        hops = path_analysis_for(context).hops
+    except AwsError as error:
+        # The site's own series still answer; the report says the gateway counters were not read.
+        return (), (), f"gateway drop counters not read ({error.kind}: {error})"
+    nats = tuple(dict.fromkeys(h.resource_id for h in hops if h.kind is HopKind.NAT_GATEWAY))
+    tgws = tuple(dict.fromkeys(h.resource_id for h in hops if h.kind is HopKind.TRANSIT_GATEWAY))
+    return nats, tgws, ""
 
 
-def _query(query_id: str, namespace: str, name: str, dimensions: dict[str, str], stat: str) -> dict[str, Any]:
+def _points(series: tuple[Point, ...]) -> list[dict[str, Any]]:
+    return [{"at": at.isoformat(), "value": value} for at, value in series]
+
+
+def _counter(counter: DropCounter) -> dict[str, Any]:
     return {
-        "Id": query_id,
-        "MetricStat": {
-            "Metric": {
-                "Namespace": namespace,
-                "MetricName": name,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-            },
-            "Period": PERIOD_S,
-            "Stat": stat,
-        },
-        "ReturnData": True,
+        "namespace": counter.namespace,
+        "metric": counter.metric,
+        "resource_id": counter.resource_id,
+        "total": counter.total,
+        "points": _points(counter.points),
     }
 
 
-def metric_queries(context: InvestigationContext, namespace: str) -> list[dict[str, Any]]:
-    """The GetMetricData queries for the context (none when it names no site and no VPN)."""
-    queries = []
-    if context.site is not None:
-        site = {SITE_DIMENSION: context.site.name}
-        queries.append(_query("throughput", namespace, UPLOAD_THROUGHPUT.name, site, "Average"))
-        queries.append(_query("frag_needed", namespace, FRAG_NEEDED.name, site, "Sum"))
-    if context.vpn_connection_id:
-        # AWS/VPN TunnelState: 1 up, 0 down; Minimum per minute catches a flap inside the minute.
-        vpn = {"VpnId": context.vpn_connection_id}
-        queries.append(_query("tunnel_state", "AWS/VPN", "TunnelState", vpn, "Minimum"))
-    return queries
-
-
-def fetch(
-    queries: list[dict[str, Any]],
-    start: datetime,
-    end: datetime,
-    *,
-    cloudwatch: CloudWatchClient | None = None,
-) -> dict[str, list[tuple[datetime, float]]]:
-    """Every series by query id, sorted by time."""
-    client = cloudwatch or clients.cloudwatch()
-    series: dict[str, list[tuple[datetime, float]]] = {q["Id"]: [] for q in queries}
-    try:
-        paginator = client.get_paginator("get_metric_data")
-        for page in paginator.paginate(MetricDataQueries=queries, StartTime=start, EndTime=end):  # type: ignore[arg-type]
-            for result in page["MetricDataResults"]:
-                series[result["Id"]].extend(zip(result["Timestamps"], result["Values"], strict=False))
-    except (ClientError, BotoCoreError) as error:
-        raise translate(error, operation="GetMetricData") from error
-    return {key: sorted(points) for key, points in series.items()}
-
-
-def flaps(tunnel_state: list[tuple[datetime, float]]) -> list[datetime]:
-    """The minutes a tunnel went down after being up (a transition to 0)."""
-    down = []
-    previous = None
-    for at, value in tunnel_state:
-        if value < 1 and (previous is None or previous >= 1):
-            down.append(at)
-        previous = value
-    return down
-
-
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
-    queries = metric_queries(context, environment.settings.metrics_namespace)
-    if not queries:
-        raise StepSkipped("no site and no VPN connection in the context: no metrics to read")
-    series = fetch(queries, context.window.start, context.window.end)
-
-    def points(key: str) -> list[dict[str, Any]]:
-        return [{"at": at.isoformat(), "value": value} for at, value in series.get(key, [])]
-
-    tunnel_flaps = flaps(series.get("tunnel_state", []))
-    checked = [f"metric {key}: {len(values)} points" for key, values in series.items()]
+    site = context.site
+    vpn = context.vpn_connection_id or (site.vpn_connection_id if site else None)
+    nats, tgws, unread = path_gateways(context)
+    if site is None and not vpn and not nats and not tgws:
+        raise StepSkipped(
+            "no site, VPN connection, NAT or transit gateway in the context: no metrics to read"
+        )
+    read = metrics_context(
+        context.window.start,
+        context.window.end,
+        namespace=environment.settings.metrics_namespace,
+        site=site.name if site else None,
+        probe_targets=site.probe_targets if site else (),
+        vpn_connection_id=vpn,
+        nat_gateway_ids=nats,
+        transit_gateway_ids=tgws,
+    )
+    started = onset.onset(read.throughput, read.frag_needed)
+    checked = [
+        f"metric {name}: {len(points)} points"
+        for name, points in (
+            ("throughput", read.throughput),
+            ("frag_needed", read.frag_needed),
+            ("tunnel_state", read.tunnel_state),
+        )
+        if site or (name == "tunnel_state" and vpn)
+    ]
+    checked.extend(f"metric PathMtu toward {target}: {len(p)} points" for target, p in read.path_mtu.items())
+    checked.extend(
+        f"{c.namespace} {c.metric} of {c.resource_id}: {c.total:g} packets dropped"
+        for c in read.drop_counters
+    )
+    if unread:
+        checked.append(unread)
     return StepOutcome(
         checked=tuple(checked),
         data={
-            "throughput": points("throughput"),
-            "frag_needed": points("frag_needed"),
-            "tunnel_state": points("tunnel_state"),
-            "tunnel_flaps": [at.isoformat() for at in tunnel_flaps],
+            "throughput": _points(read.throughput),
+            "frag_needed": _points(read.frag_needed),
+            "tunnel_state": _points(read.tunnel_state),
+            "path_mtu_by_target": {target: _points(p) for target, p in read.path_mtu.items()},
+            "tunnel_flaps": [at.isoformat() for at in onset.tunnel_flaps(read.tunnel_state)],
+            "onset": started.isoformat() if started else None,
+            "drop_counters": [_counter(c) for c in read.drop_counters],
         },
     )
 
 
 STEP = StepSpec(
     name="metrics",
-    checks="the site's throughput and frag-needed metrics and VPN tunnel state around the window",
+    checks="the site's throughput, frag-needed and path-MTU metrics, VPN tunnel state and NAT/TGW drops",
     run=run,
     timeout_s=20.0,
 )

@@ -1,0 +1,90 @@
+"""The metrics step finds the NAT gateway on the path (moto topology) and a non-zero drop counter reaches
+the report's evidence; a counter of zero does not."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import boto3
+
+from dropsleuth.context import Endpoint, InvestigationContext, Window
+from dropsleuth.investigate import investigate
+from dropsleuth.model import Report
+from dropsleuth.steps import StepEnvironment, default_steps
+
+START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
+
+
+def _private_subnet_behind_a_nat() -> tuple[str, str, str]:
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
+    public = ec2.create_subnet(VpcId=vpc, CidrBlock="10.50.0.0/24")["Subnet"]["SubnetId"]
+    private = ec2.create_subnet(VpcId=vpc, CidrBlock="10.50.1.0/24")["Subnet"]["SubnetId"]
+    igw = ec2.create_internet_gateway()["InternetGateway"]["InternetGatewayId"]
+    ec2.attach_internet_gateway(VpcId=vpc, InternetGatewayId=igw)
+    eip = ec2.allocate_address(Domain="vpc")["AllocationId"]
+    nat = ec2.create_nat_gateway(SubnetId=public, AllocationId=eip)["NatGateway"]["NatGatewayId"]
+    public_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=public_rt, DestinationCidrBlock="0.0.0.0/0", GatewayId=igw)
+    ec2.associate_route_table(RouteTableId=public_rt, SubnetId=public)
+    private_rt = ec2.create_route_table(VpcId=vpc)["RouteTable"]["RouteTableId"]
+    ec2.create_route(RouteTableId=private_rt, DestinationCidrBlock="0.0.0.0/0", NatGatewayId=nat)
+    ec2.associate_route_table(RouteTableId=private_rt, SubnetId=private)
+    eni = ec2.create_network_interface(SubnetId=private)["NetworkInterface"]["NetworkInterfaceId"]
+    return vpc, eni, nat
+
+
+def _investigate_metrics(vpc: str, eni: str) -> Report:
+    context = InvestigationContext(
+        vpc_id=vpc,
+        source=Endpoint(eni_id=eni),
+        destination=Endpoint(ip="198.51.100.20"),
+        window=Window(start=START, end=START + timedelta(minutes=60)),
+    )
+    steps = [s for s in default_steps() if s.name in {"path_mtu", "metrics"}]
+    return investigate(context, steps=steps, environment=StepEnvironment())
+
+
+def _put_drops(nat: str, values: list[float]) -> None:
+    boto3.client("cloudwatch", region_name="eu-west-1").put_metric_data(
+        Namespace="AWS/NATGateway",
+        MetricData=[
+            {
+                "MetricName": "PacketsDropCount",
+                "Dimensions": [{"Name": "NatGatewayId", "Value": nat}],
+                "Timestamp": START + timedelta(minutes=minute),
+                "Value": value,
+            }
+            for minute, value in enumerate(values)
+        ],
+    )
+
+
+def _drop_evidence(report: Report, nat: str) -> list[str]:
+    return [
+        e.summary for f in report.findings for e in f.evidence if nat in e.resource_ids and e.kind == "metric"
+    ]
+
+
+def test_nat_drops_on_the_path_reach_the_evidence(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+    _put_drops(nat, [0.0] * 30 + [40.0] * 5 + [0.0] * 25)
+
+    report = _investigate_metrics(vpc, eni)
+
+    metrics = next(s for s in report.steps if s.name == "metrics")
+    assert any(f"PacketsDropCount of {nat}: 200 packets dropped" in c for c in metrics.data["checked"])
+    assert any("200 packets dropped in the window" in s for s in _drop_evidence(report, nat)), [
+        (f.code, [e.summary for e in f.evidence]) for f in report.findings
+    ]
+
+
+def test_a_quiet_nat_adds_no_evidence(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+    _put_drops(nat, [0.0] * 60)
+
+    report = _investigate_metrics(vpc, eni)
+
+    metrics = next(s for s in report.steps if s.name == "metrics")
+    assert any(f"PacketsDropCount of {nat}: 0 packets dropped" in c for c in metrics.data["checked"])
+    assert _drop_evidence(report, nat) == []
