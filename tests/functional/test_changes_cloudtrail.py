@@ -228,3 +228,38 @@ def test_a_trail_source_that_is_neither_s3_nor_a_directory_names_the_field(tmp_p
     with pytest.raises(InputError) as raised:
         trail_file_changes(str(tmp_path / "missing"))
     assert raised.value.field == "changes_source"
+
+
+def test_many_resources_are_looked_up_by_event_name_with_bounded_calls(cloudtrail: Any) -> None:
+    # Given more resources than there are network-changing event names (a VPC with many SGs)
+    from dropsleuth.aws.changes import NETWORK_EVENTS
+
+    many = [SG, ACL, *(f"sg-{n:017x}" for n in range(len(NETWORK_EVENTS)))]
+    other_acl = "acl-0fffffffffffffff0"
+    elsewhere = event(
+        "ReplaceNetworkAclEntry",
+        datetime(2026, 11, 20, 8, 30, tzinfo=UTC),
+        ALICE,
+        [("AWS::EC2::NetworkAcl", other_acl)],
+        {"networkAclId": other_acl, "ruleNumber": 5},
+        event_id="44444444-4444-4444-4444-444444444444",
+    )
+    with Stubber(cloudtrail) as stub:
+        for name in sorted(NETWORK_EVENTS):
+            events = [DENY_ICMP, elsewhere] if name == "ReplaceNetworkAclEntry" else []
+            stub.add_response(
+                "lookup_events",
+                {"Events": events},
+                {
+                    "LookupAttributes": [{"AttributeKey": "EventName", "AttributeValue": name}],
+                    "StartTime": START,
+                    "EndTime": END,
+                },
+            )
+        # When the changes are looked up
+        changes = recent_network_changes(many, START, END, cloudtrail=cloudtrail)
+        # Then there is one call per event name, not one per resource
+        stub.assert_no_pending_responses()
+    # And only the change on one of the resources is kept
+    assert [c.event_name for c in changes] == ["ReplaceNetworkAclEntry"]
+    assert ACL in changes[0].resource_ids

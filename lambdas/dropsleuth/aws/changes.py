@@ -165,27 +165,47 @@ def recent_network_changes(
 ) -> list[NetworkChange]:
     """The network changes CloudTrail recorded on any of ``resource_ids`` in [start, end], oldest first.
 
-    One paginated ``LookupEvents`` per resource (``ResourceName``); an event found through several
-    resources is kept once (by event id).
+    LookupEvents takes one lookup attribute per call and allows about 2 calls a second, so the number of
+    lookups is bounded: one per resource (``ResourceName``) while there are fewer resources than network
+    event names, else one per network event name (``EventName``), keeping the events that name one of the
+    resources. An event found through several lookups is kept once (by event id).
     """
     client = cloudtrail or clients.cloudtrail()
+    wanted = tuple(dict.fromkeys(resource_ids))
+    by_event_name = len(wanted) > len(NETWORK_EVENTS)
+    lookups = (
+        [("EventName", name) for name in sorted(NETWORK_EVENTS)]
+        if by_event_name
+        else [("ResourceName", resource) for resource in wanted]
+    )
     found: dict[str, NetworkChange] = {}
     try:
-        for resource in dict.fromkeys(resource_ids):
+        for key, value in lookups:
             pages = client.get_paginator("lookup_events").paginate(
-                LookupAttributes=[{"AttributeKey": "ResourceName", "AttributeValue": resource}],
+                LookupAttributes=[{"AttributeKey": key, "AttributeValue": value}],  # type: ignore[typeddict-item]
                 StartTime=start,
                 EndTime=end,
                 PaginationConfig={"MaxItems": MAX_EVENTS_PER_RESOURCE},
             )
             for page in pages:
                 for event in page.get("Events", []):
+                    if by_event_name and not _names_any(event, wanted):
+                        continue
                     change = _lookup_event_change(event)
                     if change is not None:
                         found.setdefault(change.event_id or f"{change.at}/{change.summary}", change)
     except (ClientError, BotoCoreError, NotImplementedError) as error:
         raise translate(error, operation="LookupEvents") from error
     return sorted(found.values(), key=lambda c: c.at)
+
+
+def _names_any(event: Mapping[str, Any], resource_ids: tuple[str, ...]) -> bool:
+    """Whether a LookupEvents event concerns one of the resources (its Resources, or the record's text)."""
+    named = {str(r.get("ResourceName")) for r in event.get("Resources") or () if isinstance(r, Mapping)}
+    if named.intersection(resource_ids):
+        return True
+    text = str(event.get("CloudTrailEvent") or "")
+    return any(resource in text for resource in resource_ids)
 
 
 def _lookup_event_change(event: Mapping[str, Any]) -> NetworkChange | None:
