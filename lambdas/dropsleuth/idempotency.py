@@ -1,10 +1,12 @@
-"""Investigate the same alarm transition once, however often it is delivered or flaps.
+"""Investigate one incident once, however often its alarm is delivered or flaps.
 
-Powertools idempotency does the bookkeeping: DynamoDB when ``DROPSLEUTH_IDEMPOTENCY_TABLE`` is set (the
-deployed Lambda), otherwise a process-local store (the CLI, the demo, tests). The key is computed by
-``dropsleuth.requests`` — for an alarm, its name and the dedupe bucket of its transition time — so
-EventBridge's at-least-once redelivery and an alarm flapping ALARM→OK→ALARM inside the bucket both give one
-investigation; the later calls get the first call's result back.
+Two records, both in one DynamoDB table when ``DROPSLEUTH_IDEMPOTENCY_TABLE`` is set (the deployed Lambda),
+otherwise in process-local stores (the CLI, the demo, tests):
+
+* the alarm's current **episode** (``rules.episodes``): which ALARM transitions are one incident. It is read
+  and moved forward with a conditional write, so concurrent deliveries agree on the episode's start;
+* Powertools idempotency, keyed on the alarm and its episode's start: EventBridge's at-least-once
+  redelivery and every flap of the episode get the first investigation's result back.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aws_lambda_powertools.utilities.idempotency import (
     DynamoDBPersistenceLayer,
@@ -29,10 +31,15 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.base import BasePersistenceLayer
 from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import STATUS_CONSTANTS, DataRecord
+from botocore.exceptions import BotoCoreError, ClientError
 
 from dropsleuth.aws import clients
-from dropsleuth.aws.errors import AwsError
+from dropsleuth.aws.errors import AwsError, translate
 from dropsleuth.aws.permissions import declare
+from dropsleuth.rules.episodes import Episode, is_newer, next_episode
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
 
 PERMISSIONS = declare(
     "idempotency",
@@ -107,6 +114,107 @@ def persistence_store(table: str | None) -> BasePersistenceLayer:
     if table:
         return DynamoDBPersistenceLayer(table_name=table, boto3_client=clients.dynamodb())
     return _LOCAL_STORE
+
+
+# --- episodes: which transitions of an alarm are one incident ------------------------------------------
+
+
+class EpisodeStore(Protocol):
+    def claim(self, alarm: str, at: dt.datetime) -> Episode:
+        """The episode of ``alarm`` that the transition at ``at`` belongs to, recorded for the next one."""
+        ...
+
+
+class LocalEpisodeStore:
+    """Episodes in memory (thread-safe): the CLI, the demo and tests."""
+
+    def __init__(self) -> None:
+        self._episodes: dict[str, Episode] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, alarm: str, at: dt.datetime) -> Episode:
+        with self._lock:
+            current = self._episodes.get(alarm)
+            episode = next_episode(current, at)
+            if is_newer(episode, current):
+                self._episodes[alarm] = episode
+        return episode
+
+
+# Optimistic concurrency: a claim reads the episode, then writes it on condition that nobody moved it
+# meanwhile; a lost race re-reads. Two concurrent deliveries cannot both win, so they agree on the start.
+_CLAIM_ATTEMPTS = 5
+
+
+class DynamoDBEpisodeStore:
+    """Episodes as items ``episode#<alarm>`` of the idempotency table (its key ``id``, TTL ``expiration``)."""
+
+    def __init__(self, table: str, client: DynamoDBClient | None = None) -> None:
+        self._table = table
+        self._client = client
+
+    def claim(self, alarm: str, at: dt.datetime) -> Episode:
+        dynamodb = self._client or clients.dynamodb()
+        key: dict[str, Any] = {"id": {"S": f"episode#{alarm}"}}
+        try:
+            for _ in range(_CLAIM_ATTEMPTS):
+                item = dynamodb.get_item(TableName=self._table, Key=key, ConsistentRead=True).get("Item")
+                current = _episode_of_item(item)
+                episode = next_episode(current, at)
+                if not is_newer(episode, current):
+                    return episode
+                item = {**key, **_item_of(episode)}
+                try:
+                    dynamodb.put_item(TableName=self._table, Item=item, **_unchanged(current))
+                except ClientError as error:
+                    if error.response.get("Error", {}).get("Code") != "ConditionalCheckFailedException":
+                        raise
+                    continue  # another delivery moved the episode first: read it again
+                return episode
+        except (ClientError, BotoCoreError) as error:
+            raise AwsError(f"idempotency store failed: {translate(error)}") from error
+        raise AwsError(f"idempotency store failed: the episode of {alarm} kept changing under us")
+
+
+def _episode_of_item(item: dict[str, Any] | None) -> Episode | None:
+    if not item:
+        return None
+    return Episode(
+        start=dt.datetime.fromisoformat(item["start"]["S"]),
+        latest=dt.datetime.fromisoformat(item["latest"]["S"]),
+    )
+
+
+def _item_of(episode: Episode) -> dict[str, Any]:
+    # Kept a day past the episode's longest possible end, like the idempotency records.
+    expires = int(episode.latest.timestamp()) + RECORD_TTL_S
+    return {
+        "start": {"S": episode.start.isoformat()},
+        "latest": {"S": episode.latest.isoformat()},
+        "expiration": {"N": str(expires)},
+    }
+
+
+def _unchanged(current: Episode | None) -> dict[str, Any]:
+    """The condition of the write: the item is still what was read (or still absent)."""
+    if current is None:
+        return {"ConditionExpression": "attribute_not_exists(id)"}
+    return {
+        "ConditionExpression": "#start = :start AND #latest = :latest",
+        "ExpressionAttributeNames": {"#start": "start", "#latest": "latest"},
+        "ExpressionAttributeValues": {
+            ":start": {"S": current.start.isoformat()},
+            ":latest": {"S": current.latest.isoformat()},
+        },
+    }
+
+
+_LOCAL_EPISODES = LocalEpisodeStore()
+
+
+def episode_store(table: str | None) -> EpisodeStore:
+    """DynamoDB (the idempotency table) or the process-local store."""
+    return DynamoDBEpisodeStore(table) if table else _LOCAL_EPISODES
 
 
 @dataclass(frozen=True)

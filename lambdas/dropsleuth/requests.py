@@ -29,9 +29,6 @@ from dropsleuth.sites import Site, SiteRegistry
 ALARM_DETAIL_TYPE = "CloudWatch Alarm State Change"
 DEFAULT_LOOKBACK = timedelta(minutes=60)
 DEFAULT_LOOKAHEAD = timedelta(minutes=60)
-# Alarm transitions of the same alarm inside one bucket of this length are one incident: an alarm that
-# flaps ALARM→OK→ALARM four times in half an hour gives one investigation (see ``idempotency_key``).
-DEDUPE_WINDOW = timedelta(minutes=30)
 _MANUAL_KEYS = {"site", "vpc_id", "source", "destination", "port", "window", "subnet_ids", "eni_ids"}
 
 
@@ -63,7 +60,11 @@ class AlarmTrigger:
 
 @dataclass(frozen=True)
 class InvestigationRequest:
-    """A validated request: the context to investigate and the key that makes it idempotent."""
+    """A validated request: the context to investigate and the key that makes it idempotent.
+
+    For an alarm, ``idempotency_key`` is the key of an episode that this transition opens; the handler
+    replaces it with ``episode_key(trigger, start)`` of the episode the transition joins (``rules.episodes``).
+    """
 
     context: InvestigationContext
     idempotency_key: str
@@ -100,11 +101,14 @@ def parse_request(
     return _from_manual(event, registry, now=now, lookback=lookback)
 
 
-def idempotency_key(trigger: AlarmTrigger, *, dedupe_window: timedelta = DEDUPE_WINDOW) -> str:
-    """Alarm name + the dedupe bucket its transition falls in: flaps inside one bucket share the key."""
-    seconds = int(dedupe_window.total_seconds())
-    bucket = int(trigger.changed_at.timestamp()) // seconds * seconds
-    return f"{trigger.alarm_name}#{datetime.fromtimestamp(bucket, UTC).strftime('%Y-%m-%dT%H:%MZ')}"
+def episode_key(trigger: AlarmTrigger, episode_start: datetime) -> str:
+    """The idempotency key of an alarm's episode: every flap of one incident shares it."""
+    return f"{trigger.alarm_name}#{episode_start.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')}"
+
+
+def alarm_identity(trigger: AlarmTrigger) -> str:
+    """What names the alarm across its transitions (its ARN: names repeat across accounts and Regions)."""
+    return trigger.alarm_arn or trigger.alarm_name
 
 
 # --- the alarm event ----------------------------------------------------------------------------------
@@ -137,7 +141,9 @@ def _from_alarm(
     if end <= start:
         end = trigger.changed_at + timedelta(minutes=1)
     context = context_for_site(site, Window(start=start, end=end), alarm=trigger.as_dict())
-    return InvestigationRequest(context=context, idempotency_key=idempotency_key(trigger), trigger=trigger)
+    return InvestigationRequest(
+        context=context, idempotency_key=episode_key(trigger, trigger.changed_at), trigger=trigger
+    )
 
 
 def parse_alarm(event: dict[str, Any]) -> AlarmTrigger:

@@ -18,7 +18,7 @@ from dropsleuth.aws.errors import InputError
 from dropsleuth.config import Settings
 from dropsleuth.handlers.investigate import handle
 from dropsleuth.idempotency import LocalPersistenceLayer, persistence_store, run_once
-from dropsleuth.requests import idempotency_key, parse_alarm, parse_request
+from dropsleuth.requests import parse_request
 from dropsleuth.sites import Site, SiteRegistry
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -164,19 +164,54 @@ def test_fuzzed_events_through_the_handler_are_answered(event: Any) -> None:
     assert response["status"] in {"invalid", "error", "investigated", "duplicate"}
 
 
-def test_idempotency_key_groups_flaps_of_one_alarm() -> None:
-    base = parse_alarm(ALARM)
-    keys = set()
-    for minutes in (0, 4, 9, 17):  # ALARM → OK → ALARM four times inside the half hour
-        stamp = (datetime(2026, 11, 20, 9, 31, tzinfo=UTC) + timedelta(minutes=minutes)).strftime(
-            "%Y-%m-%dT%H:%M:%S.000+0000"
+def _alarm_at(stamp: datetime, name: str = "dropsleuth-plant-7-UploadThroughputMbps") -> dict[str, Any]:
+    event = with_change(ALARM, ["detail", "state", "timestamp"], stamp.strftime("%Y-%m-%dT%H:%M:%S.000+0000"))
+    event = with_change(event, ["detail", "alarmName"], name)
+    return with_change(event, ["resources"], [f"arn:aws:cloudwatch:eu-west-1:123456789012:alarm:{name}"])
+
+
+# ALARM → OK → ALARM four times, straddling the half hour (a clock-bucketed key would split them).
+FLAPS = [datetime(2026, 11, 20, 9, 29, tzinfo=UTC) + timedelta(minutes=m) for m in (0, 2, 15, 29)]
+
+
+def _investigations(responses: list[dict[str, Any]]) -> list[str]:
+    return [r["report"]["report_id"] for r in responses if r["status"] == "investigated"]
+
+
+@pytest.mark.parametrize("table", [None, "idem"], ids=["local-store", "dynamodb"])
+def test_an_alarm_flapping_four_times_gives_one_investigation(
+    aws: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, table: str | None
+) -> None:
+    from dropsleuth import idempotency
+    from dropsleuth.aws import clients
+
+    if table:
+        clients.dynamodb().create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
         )
-        keys.add(idempotency_key(parse_alarm(with_change(ALARM, ["detail", "state", "timestamp"], stamp))))
-    assert len(keys) == 1
-    later = with_change(ALARM, ["detail", "state", "timestamp"], "2026-11-20T11:31:00.000+0000")
-    assert idempotency_key(parse_alarm(later)) != idempotency_key(base)
-    other = with_change(ALARM, ["detail", "alarmName"], "dropsleuth-plant-8-UploadThroughputMbps")
-    assert idempotency_key(parse_alarm(other)) != idempotency_key(base)
+    else:  # a fresh process-local store, as a new CLI run would have
+        monkeypatch.setattr(idempotency, "_LOCAL_EPISODES", idempotency.LocalEpisodeStore())
+        monkeypatch.setattr(idempotency, "_LOCAL_STORE", idempotency.LocalPersistenceLayer())
+    sites = tmp_path / "sites.json"
+    sites.write_text(json.dumps([REGISTRY.sites[0].model_dump(mode="json", exclude_none=True)]))
+    config = Settings(sites_file=str(sites), idempotency_table=table)
+
+    # Given four transitions of one incident, delivered in order, then a redelivery of the first
+    responses = [handle(_alarm_at(at), config=config) for at in [*FLAPS, FLAPS[0]]]
+    # then one investigation, and every other delivery gets its result back
+    assert [r["status"] for r in responses] == ["investigated"] + ["duplicate"] * 4
+    assert len({r["report"]["report_id"] for r in responses}) == 1
+    assert len({r["idempotency_key"] for r in responses}) == 1
+
+    # When the alarm fires again after more than half an hour of quiet, that is a new incident;
+    # and another alarm of the same site at the same time is investigated on its own.
+    later = handle(_alarm_at(FLAPS[-1] + timedelta(minutes=31)), config=config)
+    other = handle(_alarm_at(FLAPS[0], name="dropsleuth-plant-7-FragNeededCount"), config=config)
+    assert later["status"] == other["status"] == "investigated"
+    assert len(set(_investigations([*responses, later, other]))) == 3
 
 
 def test_dynamodb_idempotency_runs_a_flapping_alarm_once(aws: None) -> None:
@@ -217,3 +252,36 @@ def test_local_store_is_used_without_a_table_and_a_failed_run_can_be_retried() -
         with pytest.raises(RuntimeError):
             run_once("key-retry-after-failure", failing, store=store)
     assert len(calls) == 2  # a failure leaves no record: the next delivery tries again
+
+
+def test_concurrent_first_deliveries_agree_on_the_episode(aws: None) -> None:
+    from dropsleuth.aws import clients
+    from dropsleuth.idempotency import DynamoDBEpisodeStore
+
+    dynamodb = clients.dynamodb()
+    dynamodb.create_table(
+        TableName="idem",
+        KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    first, second = FLAPS[0], FLAPS[1]
+    rival = DynamoDBEpisodeStore("idem")
+    raced: list[bool] = []
+
+    def rival_claims_first(**_: Any) -> None:
+        # Another delivery of the same incident wins the race to write the episode (once: the rival's
+        # own write goes through this hook too).
+        if not raced:
+            raced.append(True)
+            rival.claim("alarm-a", first)
+
+    dynamodb.meta.events.register("before-call.dynamodb.PutItem", rival_claims_first)
+    # Given the rival wrote the 09:29 episode between our read and our conditional write for 09:31
+    episode = DynamoDBEpisodeStore("idem", client=dynamodb).claim("alarm-a", second)
+    # then our write was refused, we read again, and both name the rival's episode start
+    assert raced
+    assert episode.start == first
+    assert episode.latest == second
+    item = dynamodb.get_item(TableName="idem", Key={"id": {"S": "episode#alarm-a"}})["Item"]
+    assert datetime.fromisoformat(item["start"]["S"]) == first

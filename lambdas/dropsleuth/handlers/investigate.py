@@ -5,13 +5,15 @@ Thin: parse the event, run the investigation once per alarm transition (idempote
 ``events/investigate.json`` (an alarm) and ``events/investigate_manual.json`` (a manual request).
 
 The response is a dict with ``status``:
-``investigated`` (with ``report``), ``duplicate`` (this transition was investigated already: the first
-result again), ``in_progress`` (another invocation is on it right now), ``invalid`` (with ``error.field``
-and ``error.message``), or ``error`` (configuration or the site registry could not be read).
+``investigated`` (with ``report``), ``duplicate`` (this transition, or another of the same episode of
+the alarm, was investigated already: the first result again), ``in_progress`` (another invocation is on
+it right now), ``invalid`` (with ``error.field`` and ``error.message``), or ``error`` (configuration or
+the site registry could not be read).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 from typing import Any
 
@@ -21,12 +23,12 @@ from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.aws.permissions import Permissions
 from dropsleuth.config import Settings, settings
 from dropsleuth.functions import FunctionSpec
-from dropsleuth.idempotency import AlreadyInProgressError, persistence_store, run_once
+from dropsleuth.idempotency import AlreadyInProgressError, episode_store, persistence_store, run_once
 from dropsleuth.investigate import investigate
 from dropsleuth.model import Report, Severity
 from dropsleuth.observability import logger, metrics, tracer
 from dropsleuth.report import store
-from dropsleuth.requests import InvestigationRequest, parse_request
+from dropsleuth.requests import InvestigationRequest, alarm_identity, episode_key, parse_request
 from dropsleuth.sites import SiteRegistry, load_registry_file, load_registry_parameter
 from dropsleuth.steps import StepEnvironment
 
@@ -104,6 +106,7 @@ def handle(
         return {"status": "error", "error": {"kind": error.kind, "message": str(error)}}
     env = environment or environment_for(config)
     try:
+        request = _keyed_by_episode(request, config)
         once = run_once(
             request.idempotency_key,
             lambda: _investigate_and_deliver(request, config, env),
@@ -119,6 +122,16 @@ def handle(
     if once.replayed:
         result["status"] = "duplicate"
     return result
+
+
+def _keyed_by_episode(request: InvestigationRequest, config: Settings) -> InvestigationRequest:
+    """An alarm's request keyed by the episode its transition joins, so flaps share one investigation."""
+    if request.trigger is None:
+        return request
+    episode = episode_store(config.idempotency_table).claim(
+        alarm_identity(request.trigger), request.trigger.changed_at
+    )
+    return dataclasses.replace(request, idempotency_key=episode_key(request.trigger, episode.start))
 
 
 def _investigate_and_deliver(
