@@ -14,6 +14,7 @@ from dropsleuth.demo.embedded import embedded_account
 from dropsleuth.demo.scenario import load_scenario, scenario_names
 from dropsleuth.handlers.investigate import FUNCTION
 from dropsleuth.model import FindingCode, Report, Severity, StepStatus
+from dropsleuth.report.render import to_html
 from tests.support import subprocess_env
 
 
@@ -106,6 +107,22 @@ def test_wan_mtu_9000_is_a_pmtud_black_hole_with_its_evidence_and_fix() -> None:
     assert done.notifications
     assert "PMTUD_BLACKHOLE" in done.notifications[0]["message"]
     assert "create-network-acl-entry" in done.notifications[0]["message"]
+    # No fact is shown twice, even when two supporting findings rest on it.
+    assert len({e.model_dump_json() for e in top.evidence}) == len(top.evidence)
+    # The collapse is measured from the replayed traffic: the scenario's baseline and degraded rates.
+    scenario = done.scenario
+    (hole,) = scenario.traffic.black_holes
+    collapse = next(f for f in report.findings if f.code is FindingCode.THROUGHPUT_COLLAPSE)
+    measured = next(e for e in collapse.evidence if e.kind == "metric").data
+    assert (
+        abs(measured["baseline_mbps"] - scenario.traffic.baseline_mbps) / scenario.traffic.baseline_mbps < 0.1
+    )
+    assert measured["during_mbps"] < 2 * hole.degraded_mbps
+    # The chart marks every tunnel flap the account's metrics hold, between the change and the recovery.
+    flaps = [m for m in report.timeline["markers"] if m["kind"] == "flap"]
+    assert len(flaps) == len(scenario.metrics.tunnel_down_minutes)
+    html = to_html(report)
+    assert html.count("<title>tunnel down") == len(flaps)
     # The alarm's transition is what the report is about.
     assert report.subject["alarm"]["alarm_name"].endswith("UploadThroughputMbps")
     assert {s.name for s in report.steps if s.status is StepStatus.OK} >= {"flow_log_queries", "icmp_audit"}
@@ -125,6 +142,19 @@ def test_make_demo_command_prints_the_root_cause_and_writes_the_files(tmp_path: 
     report = Report.from_json((tmp_path / "report.json").read_text())
     assert report.top_finding is not None
     assert report.top_finding.code is FindingCode.PMTUD_BLACKHOLE
+    # The NACL and the rule that deny frag-needed are printed: the scenario's denying inbound ICMP 3/4 rule
+    # (what was built), under the id the account gave the NACL (what the report found).
+    (deny,) = [
+        e
+        for acl in load_scenario("wan-mtu-9000").network.network_acls
+        for e in acl.entries
+        if e.action == "deny" and e.icmp_type == 3 and e.direction == "inbound"
+    ]
+    nacl = next(e for e in report.top_finding.evidence if e.kind == "nacl_entry")
+    assert nacl.data["rule_number"] == deny.rule
+    first_finding = result.stdout.split("\n2. ")[0]
+    assert f"{nacl.data['network_acl_id']} inbound rule {deny.rule}" in first_finding
+    assert f"--network-acl-id {nacl.data['network_acl_id']}" in first_finding
     assert "<svg" in (tmp_path / "report.html").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["schema_version"] == report.schema_version
 

@@ -77,6 +77,32 @@ def test_html_embeds_a_well_formed_chart_with_series_and_markers() -> None:
     assert len(bars) == len(report.timeline["icmp_rejects"])
 
 
+def test_chart_draws_frag_needed_on_the_right_axis_and_a_mark_per_flap() -> None:
+    flaps = [minute(m) for m in (33, 41, 52)]
+    timeline = {
+        "throughput_mbps": [[minute(m), 42.0 if m < 30 else 2.0] for m in range(60)],
+        "frag_needed": [[minute(m), float(m % 7)] for m in range(60)],
+        "markers": [{"kind": "flap", "at": at, "label": "tunnel down"} for at in flaps],
+    }
+    svg = ET.fromstring(timeline_svg(timeline))
+    lines = svg.findall(f".//{SVG}polyline")
+    # frag-needed is told apart from throughput by its dash, not only by its colour
+    (frag,) = [line for line in lines if line.get("stroke-dasharray")]
+    (throughput,) = [line for line in lines if not line.get("stroke-dasharray")]
+    assert len(frag.get("points", "").split()) == len(throughput.get("points", "").split()) == 60
+    frag_y = [float(p.split(",")[1]) for p in frag.get("points", "").split()]
+    assert frag_y[6] < frag_y[0]  # 6 messages in minute 6 sit higher than 0 in minute 0 (y grows down)
+    flap_marks = [t.text or "" for t in svg.iter(f"{SVG}title") if (t.text or "").startswith("tunnel down")]
+    assert flap_marks == [f"tunnel down {at[11:16]}" for at in flaps]
+    legend = " ".join(t.text or "" for t in svg.iter(f"{SVG}text"))
+    assert "frag-needed" in legend
+    assert "flap" in legend.lower() or "tunnel" in legend.lower()
+    # A flap marker sits at its minute: the marks keep the order and the spacing of the flaps.
+    xs = [float(path.get("d", "M0").split(",")[0][1:]) + 5 for path in svg.iter(f"{SVG}path")]
+    assert xs == sorted(xs)
+    assert xs[2] - xs[1] > xs[1] - xs[0]  # 11 minutes apart vs 8
+
+
 def test_chart_places_the_collapse_lower_than_the_baseline() -> None:
     svg = ET.fromstring(timeline_svg(incident_report().timeline))
     points = [tuple(map(float, p.split(","))) for p in svg.find(f".//{SVG}polyline").get("points").split()]  # type: ignore[union-attr]

@@ -156,7 +156,9 @@ class _Score:
     def add(self, weight: float, reason: str, *evidence: Evidence) -> None:
         self.value += weight
         self.reasons.append(f"{reason} (+{weight:.2f})" if weight >= 0 else f"{reason} ({weight:.2f})")
-        self.evidence.extend(evidence)
+        # Two supporting findings often rest on the same fact (MTU_MISMATCH and PMTUD_BLACKHOLE both carry
+        # the path's hops): show it once.
+        self.evidence.extend(item for item in evidence if item not in self.evidence)
 
     @property
     def confidence(self) -> float:
