@@ -116,7 +116,7 @@ def run(replay: Replay) -> Replay:
     """Call the ``investigate`` handler with the replay's event, configured as the CDK app configures it."""
     from dropsleuth.handlers.investigate import handler  # noqa: PLC0415 -- after the account exists
 
-    with _lambda_environment(replay.environment):
+    with lambda_environment(replay.environment):
         replay.response = handler(replay.event, DemoLambdaContext())
     replay.notifications = _received(replay.environment.get("DEMO_QUEUE_URL", ""))
     return replay
@@ -378,7 +378,7 @@ def alarm_event(scenario: Scenario, built: BuiltAccount, *, start: datetime) -> 
 
 
 @contextmanager
-def _lambda_environment(values: dict[str, str]) -> Iterator[None]:
+def lambda_environment(values: dict[str, str]) -> Iterator[None]:
     """Set the function's environment as the CDK app would, and forget cached settings around the call."""
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415
 
