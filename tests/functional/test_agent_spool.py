@@ -239,3 +239,19 @@ def test_the_same_endpoint_stopped_and_restarted_gets_every_point_once(tmp_path:
         server.stop()
     expected = {datetime.fromtimestamp(p.timestamp, UTC): (1.0, p.value) for p in before + during + after}
     assert published == expected
+
+
+def test_a_config_that_is_not_yaml_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("site: x\ntargets: [unclosed\n")
+    done = subprocess.run(
+        [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "is not valid YAML: line 3, column 1" in done.stderr

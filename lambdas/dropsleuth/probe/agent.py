@@ -29,7 +29,7 @@ from dropsleuth.aws import clients, errors
 from dropsleuth.aws.errors import InputError
 from dropsleuth.aws.permissions import declare
 from dropsleuth.observability import logger
-from dropsleuth.probe import counters, interfaces, pmtu, upload
+from dropsleuth.probe import counters, interfaces, netplan, pmtu, upload
 from dropsleuth.probe.spool import DEFAULT_MAX_BYTES, Datapoint, FlushResult, Spool
 from dropsleuth.rules.pmtu_verdict import PathVerdict
 
@@ -92,7 +92,9 @@ def load_config(path: str | Path) -> AgentConfig:
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}", field="config") from error
     except yaml.YAMLError as error:
-        raise InputError(f"{path} is not valid YAML: {error}", field="config") from error
+        raise InputError(
+            f"{path} is not valid YAML: {netplan.yaml_problem(error)}", field="config"
+        ) from error
     try:
         return AgentConfig.model_validate(document or {})
     except ValidationError as error:
