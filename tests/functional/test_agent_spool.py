@@ -154,3 +154,104 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "interval_s" in done.stderr
+
+
+def test_more_than_one_call_of_points_goes_in_batches_within_the_limits(aws: None, tmp_path: Path) -> None:
+    """1,234 spooled points: PutMetricData calls of at most 500 points and 1 MB, every point once."""
+    config = agent.AgentConfig(site="s1", spool=agent.SpoolConfig(path=str(tmp_path / "spool.jsonl")))
+    start = (time.time() // 60 - 700) * 60
+    # Two targets, one point per target and minute: 617 minutes of both, each with its own value.
+    points = [
+        Datapoint(
+            "PathMtu", float(1000 + i), "Bytes", start + 60 * (i // 2), {"Site": "s1", "Target": f"t{i % 2}"}
+        )
+        for i in range(1234)
+    ]
+    down = _client(_dead_endpoint())
+    assert agent.publish(config, points, cloudwatch=down).pending == 1234  # type: ignore[arg-type]
+    cloudwatch = boto3.client("cloudwatch")
+    calls: list[tuple[int, int]] = []
+    counts: list[int] = []
+
+    def count(params: dict, **_: object) -> None:
+        counts.append(len(params["MetricData"]))
+
+    def size(request: object, **_: object) -> None:
+        body = request.body  # type: ignore[attr-defined]
+        calls.append((counts[-1], len(body if isinstance(body, bytes) else str(body).encode())))
+
+    cloudwatch.meta.events.register("before-parameter-build.cloudwatch.PutMetricData", count)
+    cloudwatch.meta.events.register("before-send.cloudwatch.PutMetricData", size)
+    result = agent.publish(config, [], cloudwatch=cloudwatch)
+    assert (result.sent, result.pending, result.error) == (1234, 0, None)
+    assert [n for n, _ in calls] == [500, 500, 234]
+    assert all(body <= 1_000_000 for _, body in calls)
+    assert agent.MAX_DATA_PER_CALL * max(body / n for n, body in calls) < 1_000_000
+    for target in ("t0", "t1"):
+        answer = cloudwatch.get_metric_statistics(
+            Namespace="DropSleuth",
+            MetricName="PathMtu",
+            Dimensions=[{"Name": "Site", "Value": "s1"}, {"Name": "Target", "Value": target}],
+            StartTime=datetime.fromtimestamp(start, UTC) - timedelta(minutes=1),
+            EndTime=datetime.fromtimestamp(start, UTC) + timedelta(minutes=620),
+            Period=60,
+            Statistics=["SampleCount", "Maximum"],
+        )
+        published = {p["Timestamp"]: (p["SampleCount"], p["Maximum"]) for p in answer["Datapoints"]}
+        expected = {
+            datetime.fromtimestamp(p.timestamp, UTC): (1.0, p.value)
+            for p in points
+            if p.dimensions["Target"] == target
+        }
+        assert published == expected
+    assert agent.publish(config, [], cloudwatch=cloudwatch).sent == 0
+
+
+def test_the_same_endpoint_stopped_and_restarted_gets_every_point_once(tmp_path: Path) -> None:
+    """A moto server on a fixed port goes away mid-run and comes back on the same port."""
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    endpoint = f"http://127.0.0.1:{port}"
+    config = agent.AgentConfig(site="s1", spool=agent.SpoolConfig(path=str(tmp_path / "spool.jsonl")))
+    client = _client(endpoint)  # one client, one endpoint, for the whole run
+    start = (time.time() // 60 - 40) * 60
+    before, during, after = _points(start, 2, "r"), _points(start + 120, 3, "r"), _points(start + 300, 2, "r")
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        assert agent.publish(config, before, cloudwatch=client).sent == 2  # type: ignore[arg-type]
+    finally:
+        server.stop()
+    outage = [agent.publish(config, [p], cloudwatch=client) for p in during]  # type: ignore[arg-type]
+    assert [(r.sent, r.pending) for r in outage] == [(0, 1), (0, 2), (0, 3)]
+    assert all(r.error for r in outage)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        back = agent.publish(config, after, cloudwatch=client)  # type: ignore[arg-type]
+        assert (back.sent, back.pending, back.error) == (5, 0, None)
+        assert agent.publish(config, [], cloudwatch=client).sent == 0  # type: ignore[arg-type]
+        published = _published(endpoint, "r", start, 7)
+    finally:
+        server.stop()
+    expected = {datetime.fromtimestamp(p.timestamp, UTC): (1.0, p.value) for p in before + during + after}
+    assert published == expected
+
+
+def test_a_config_that_is_not_yaml_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "site.yaml"
+    config.write_text("site: x\ntargets: [unclosed\n")
+    done = subprocess.run(
+        [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=subprocess_env(),
+        check=False,
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().count("\n") == 0
+    assert "is not valid YAML: line 3, column 1" in done.stderr

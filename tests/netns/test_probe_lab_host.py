@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -58,6 +60,70 @@ def test_counting_rule_counts_exactly_the_frag_needed_messages(working_lab: Lab)
     again = in_netns(working_lab.ns("edge"), counters.snapshot)
     assert again.frag_needed_exact is False
     assert any("approximate" in note for note in again.notes)
+
+
+def test_counting_rule_counts_exactly_the_ipv6_packet_too_big_messages(working_lab: Lab) -> None:
+    installed = cli(working_lab, "edge", "probe", "counters", "--install-counter", "-o", "json")
+    assert installed.returncode == 0, installed.stderr
+    before = json.loads(installed.stdout)["counters"]
+    # UDP probes to a closed port over IPv6: above 1500 gw answers Packet Too Big (ICMPv6 type 2); the
+    # others reach the target and draw port-unreachable (ICMPv6 type 1 code 4), which must not count.
+    result = in_netns(
+        working_lab.ns("edge"),
+        lambda: probe_path(working_lab.cloud_ip6, ProbeSettings(mode=Mode.udp, port=9)),
+    )
+    too_big = sum(1 for p in result.probes if p.outcome is Outcome.TOO_BIG)
+    port_unreachable = sum(1 for p in result.probes if p.outcome is Outcome.REPLY)
+    assert too_big > 0
+    assert port_unreachable > 0
+    after = in_netns(working_lab.ns("edge"), counters.snapshot)
+    assert after.frag_needed_exact is True
+    grew = {k: v - before[k] for k, v in after.values.items()}
+    assert grew["packet_too_big_v6"] == too_big
+    assert grew["icmp6_in_pkt_too_bigs"] == too_big  # the kernel's own exact IPv6 count agrees
+    assert grew["frag_needed_v4"] == 0
+    assert grew["frag_needed"] == too_big
+    removed = cli(working_lab, "edge", "probe", "counters", "--remove-counter", "-o", "json")
+    assert json.loads(removed.stdout) == {"removed": True}
+
+
+def test_counters_interval_reports_what_happened_during_it(
+    working_lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``probe counters --interval``: the deltas over the interval, not the totals."""
+    from dropsleuth.cli.common import OutputFormat
+    from dropsleuth.cli.probe import counters_command
+
+    # Traffic before the interval: it must not appear in the deltas.
+    in_netns(
+        working_lab.ns("edge"), lambda: probe_path(working_lab.cloud_ip, ProbeSettings(mode=Mode.udp, port=9))
+    )
+    during: dict[str, object] = {}
+
+    def measure() -> int:
+        def traffic() -> None:
+            time.sleep(0.5)
+            during["result"] = probe_path(working_lab.cloud_ip, ProbeSettings(mode=Mode.udp, port=9))
+
+        worker = threading.Thread(target=traffic)  # inherits this thread's network namespace
+        worker.start()
+        code = counters_command(
+            interval=3.0, install_counter=False, remove_counter=False, output=OutputFormat.json
+        )
+        worker.join(timeout=30)
+        return code
+
+    assert in_netns(working_lab.ns("edge"), measure) == 0
+    document = json.loads(capsys.readouterr().out)
+    result = during["result"]
+    too_big = sum(1 for p in result.probes if p.outcome is Outcome.TOO_BIG)  # type: ignore[attr-defined]
+    port_unreachable = sum(1 for p in result.probes if p.outcome is Outcome.REPLY)  # type: ignore[attr-defined]
+    assert document["interval_s"] == pytest.approx(3.0, abs=0.5)
+    assert document["frag_needed_exact"] is False
+    assert document["counters"]["icmp_in_type3"] == too_big + port_unreachable
+    assert document["counters"]["frag_needed"] == too_big + port_unreachable  # approximate, as labelled
+    assert any("approximate" in note for note in document["notes"])
+    assert document["interfaces"]["e0"]["rx_dropped"] == 0
 
 
 def test_interface_check_flags_the_9000_interface(working_lab: Lab) -> None:
@@ -126,3 +192,43 @@ def test_agent_publishes_what_it_measured(blackhole_lab: Lab, moto_endpoint: str
     assert value("PathMtuBlackHole", ("Target", "cloud")) == 1.0
     assert value("PathMtu", ("Target", "cloud")) == 1500.0
     assert value("InterfaceMtuMismatch", ("Interface", "e0")) == 1.0
+
+
+def test_post_change_passes_where_pmtud_works_and_fails_loudly_on_the_black_hole(
+    working_lab: Lab, blackhole_lab: Lab
+) -> None:
+    ok = cli(
+        working_lab,
+        "edge",
+        "probe",
+        "post-change",
+        "--target",
+        working_lab.cloud_ip,
+        "--duration",
+        "2",
+        "--every",
+        "1",
+        "-o",
+        "json",
+    )
+    assert ok.returncode == 0, ok.stderr
+    document = json.loads(ok.stdout)
+    assert document["runs"] >= 2
+    assert document["failures"] == []
+    assert document["path_mtus"] == [1500]
+    bad = cli(
+        blackhole_lab,
+        "edge",
+        "probe",
+        "post-change",
+        "--target",
+        blackhole_lab.cloud_ip,
+        "--duration",
+        "2",
+        "--every",
+        "1",
+    )
+    assert bad.returncode == 1, bad.stderr
+    assert bad.stdout.startswith("FAILED: ")
+    assert "black_hole" in bad.stdout
+    assert f"dropsleuth: post-change test FAILED toward {blackhole_lab.cloud_ip}" in bad.stderr

@@ -145,3 +145,38 @@ def test_cli_exit_codes_and_json(working_lab: Lab, blackhole_lab: Lab) -> None:
     document = json.loads(bad.stdout)
     assert document["verdict"]["verdict"] == "black_hole"
     assert document["verdict"]["is_problem"] is True
+
+
+@pytest.mark.parametrize("responder", ["blackhole_lab"], indirect=True)
+def test_tcp_mode_is_not_fooled_by_tcp_mtu_probing_rescuing_a_black_hole(
+    blackhole_lab: Lab, responder: Responder
+) -> None:
+    """With tcp_mtu_probing=1 the transfer completes seconds late: still a black hole, said as such."""
+    sh("sysctl", "-qw", "net.ipv4.tcp_mtu_probing=1", netns=blackhole_lab.ns("edge"))
+    result = _probe(blackhole_lab, blackhole_lab.cloud_ip, mode=Mode.tcp)
+    assert result.verdict.verdict is PathVerdict.BLACK_HOLE
+    assert "rescued by tcp_mtu_probing=1 after" in result.verdict.explanation
+    assert "tcp_mtu_probing=1 in this network namespace" in result.notes
+    assert result.elapsed_s >= 1.0  # it waited for the rescue instead of calling a stall at 3 s blindly
+
+
+@pytest.mark.parametrize("responder", ["blackhole_lab"], indirect=True)
+def test_tcp_mode_with_tcp_mtu_probing_2_asks_udp_df_probes(blackhole_lab: Lab, responder: Responder) -> None:
+    """With 2 TCP never stalls (it starts at 1024-byte segments); the path is still a black hole."""
+    sh("sysctl", "-qw", "net.ipv4.tcp_mtu_probing=2", netns=blackhole_lab.ns("edge"))
+    result = _probe(blackhole_lab, blackhole_lab.cloud_ip6, mode=Mode.tcp)
+    assert result.verdict.verdict is PathVerdict.BLACK_HOLE
+    assert result.verdict.largest_ok == 1500
+    assert "UDP DF probes" in result.verdict.explanation
+    assert responder.answered > 1  # the transfer and the UDP probes
+
+
+@pytest.mark.parametrize("probing", [1, 2])
+@pytest.mark.parametrize("responder", ["working_lab"], indirect=True)
+def test_tcp_mode_with_tcp_mtu_probing_still_sees_working_pmtud(
+    working_lab: Lab, responder: Responder, probing: int
+) -> None:
+    sh("sysctl", "-qw", f"net.ipv4.tcp_mtu_probing={probing}", netns=working_lab.ns("edge"))
+    result = _probe(working_lab, working_lab.cloud_ip, mode=Mode.tcp)
+    assert result.verdict.verdict is PathVerdict.WORKS, result.verdict.explanation
+    assert result.verdict.path_mtu == 1500

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from dropsleuth.probe.pmtu import TcpTransfer, tcp_transfer_verdict
 from dropsleuth.rules.pmtu_verdict import (
     HopReport,
     Outcome,
@@ -109,3 +112,58 @@ def test_large_packets_dying_on_the_first_link_point_at_the_local_segment() -> N
     location = locate([HopReport(1, "10.0.0.1", None), HopReport(2, "10.0.1.1", None)])
     assert location.last_ttl_seen == 0
     assert "same-segment" in location.explanation
+
+
+# TCP transfers as the netns lab measured them (TCP_INFO at connect and at the end).
+def _transfer(**fields: object) -> TcpTransfer:
+    base: dict[str, object] = {
+        "family": socket.AF_INET,
+        "payload_bytes": 262144,
+        "delivered": True,
+        "stalled": False,
+        "seconds": 0.01,
+        "mss_at_connect": 8948,
+    }
+    return TcpTransfer(**{**base, **fields})  # type: ignore[arg-type]
+
+
+def test_tcp_working_pmtud_lowers_the_kernel_path_mtu() -> None:
+    verdict = tcp_transfer_verdict(_transfer(mss_at_end=1448, kernel_pmtu=1500), probing=0)
+    assert verdict is not None
+    assert verdict.verdict is PathVerdict.WORKS
+    assert verdict.path_mtu == 1500
+    assert verdict.reported_mtu == 1500
+
+
+def test_tcp_rescued_by_mtu_probing_is_a_black_hole() -> None:
+    transfer = _transfer(seconds=6.59, mss_at_end=1024, kernel_pmtu=9000, retransmits=76)
+    verdict = tcp_transfer_verdict(transfer, probing=1)
+    assert verdict is not None
+    assert verdict.verdict is PathVerdict.BLACK_HOLE
+    assert verdict.explanation.startswith("rescued by tcp_mtu_probing=1 after 6.6 s")
+    assert "from 8948 to 1024" in verdict.explanation
+
+
+def test_tcp_mss_clamping_is_not_mistaken_for_probing() -> None:
+    # A router clamps the MSS to 1360: small segments from the start, nothing lowered during the transfer.
+    transfer = _transfer(mss_at_connect=1360, mss_at_end=1360, kernel_pmtu=9000)
+    verdict = tcp_transfer_verdict(transfer, probing=1)
+    assert verdict is not None
+    assert verdict.verdict is PathVerdict.WORKS
+
+
+def test_tcp_with_probing_2_cannot_tell_from_the_transfer() -> None:
+    transfer = _transfer(mss_at_connect=1024, mss_at_end=1270, kernel_pmtu=9000)
+    assert tcp_transfer_verdict(transfer, probing=2) is None
+
+
+def test_tcp_stall_and_refusal() -> None:
+    stalled = tcp_transfer_verdict(_transfer(delivered=False, stalled=True, seconds=15.0), probing=1)
+    assert stalled is not None
+    assert stalled.verdict is PathVerdict.BLACK_HOLE
+    assert "despite tcp_mtu_probing=1" in stalled.explanation
+    refused = tcp_transfer_verdict(
+        _transfer(delivered=False, stalled=False, error="Connection refused"), probing=0
+    )
+    assert refused is not None
+    assert refused.verdict is PathVerdict.UNREACHABLE

@@ -12,6 +12,8 @@ the data instead of losing it, and the flush keeps each point's original timesta
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -27,7 +29,7 @@ from dropsleuth.aws import clients, errors
 from dropsleuth.aws.errors import InputError
 from dropsleuth.aws.permissions import declare
 from dropsleuth.observability import logger
-from dropsleuth.probe import counters, interfaces, pmtu, upload
+from dropsleuth.probe import counters, interfaces, netplan, pmtu, upload
 from dropsleuth.probe.spool import DEFAULT_MAX_BYTES, Datapoint, FlushResult, Spool
 from dropsleuth.rules.pmtu_verdict import PathVerdict
 
@@ -90,7 +92,9 @@ def load_config(path: str | Path) -> AgentConfig:
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}", field="config") from error
     except yaml.YAMLError as error:
-        raise InputError(f"{path} is not valid YAML: {error}", field="config") from error
+        raise InputError(
+            f"{path} is not valid YAML: {netplan.yaml_problem(error)}", field="config"
+        ) from error
     try:
         return AgentConfig.model_validate(document or {})
     except ValidationError as error:
@@ -99,12 +103,68 @@ def load_config(path: str | Path) -> AgentConfig:
         raise InputError(f"{path}: {where}: {first['msg']}", field=where) from error
 
 
-class AgentState:
-    """What one cycle leaves for the next: the previous counter snapshot and the cycle number."""
+# A saved counter snapshot older than this many intervals is discarded rather than used as the previous
+# reading: its delta would put several intervals' worth of drops into one datapoint.
+SNAPSHOT_MAX_INTERVALS = 3
+STATE_FILE = "agent-state.json"
 
-    def __init__(self) -> None:
+
+class AgentState:
+    """What one cycle leaves for the next: the previous counter snapshot and the cycle number.
+
+    With ``path`` it is also kept on disk (next to the spool, written atomically after every cycle), so a
+    timer's one-shot runs (``probe run --once``) publish counter deltas and keep the upload cadence too.
+    """
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path
         self.previous: counters.CounterSnapshot | None = None
         self.cycle = 0
+
+    @classmethod
+    def load(cls, path: Path, *, boot_id: str | None, now: float, max_age_s: float) -> AgentState:
+        """The state saved at ``path``; a previous snapshot that cannot serve (another boot, too old) is
+        left out with a log line saying why, and an unreadable file starts afresh."""
+        state = cls(path)
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return state
+        except (OSError, ValueError) as error:
+            logger.warning(f"agent state {path} unreadable ({error}); starting afresh")
+            return state
+        if not isinstance(record, dict):
+            return state
+        cycle = record.get("cycle")
+        state.cycle = cycle if isinstance(cycle, int) and cycle >= 0 else 0
+        saved = counters.snapshot_from_dict(record.get("counters"))
+        if saved is not None:
+            reason = counters.stale_reason(saved, boot_id=boot_id, now=now, max_age_s=max_age_s)
+            if reason is None:
+                state.previous = saved
+            else:
+                logger.info(f"previous counter snapshot discarded: {reason}; deltas start next cycle")
+        return state
+
+    def save(self) -> None:
+        """Write the state atomically: a temporary file, fsynced, renamed over the old one."""
+        if self.path is None:
+            return
+        record = {
+            "cycle": self.cycle,
+            "counters": counters.snapshot_to_dict(self.previous) if self.previous else None,
+        }
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+        with temporary.open("w", encoding="utf-8") as handle:
+            json.dump(record, handle, separators=(",", ":"))
+            handle.flush()
+            os.fsync(handle.fileno())
+        temporary.replace(self.path)
+
+
+def state_path(config: AgentConfig) -> Path:
+    return Path(config.spool.path).with_name(STATE_FILE)
 
 
 def _point(spec: catalog.MetricSpec, value: float, site: str, when: float, **dimensions: str) -> Datapoint:
@@ -117,8 +177,12 @@ def collect(
     *,
     probe: Callable[[str, pmtu.ProbeSettings], pmtu.PmtuResult] = pmtu.probe_path,
     now: Callable[[], float] = time.time,
+    counter_source: counters.CounterSource | None = None,
 ) -> list[Datapoint]:
-    """One cycle of measurements as datapoints. A probe that fails is logged and skipped, not fatal."""
+    """One cycle of measurements as datapoints. A probe that fails is logged and skipped, not fatal.
+
+    ``counter_source``: where the counters are read (default this host's /proc and counting rule).
+    """
     site = config.site
     points: list[Datapoint] = []
     state.cycle += 1
@@ -151,7 +215,7 @@ def collect(
         if verdict.is_problem:
             logger.warning(f"{label}: {verdict.explanation}")
     if config.counters:
-        current = counters.snapshot(wall_clock=now())
+        current = (counter_source or counters.CounterSource()).read(now())
         if state.previous is not None:
             delta = counters.deltas(state.previous, current)["counters"]
             points.append(_point(catalog.FRAG_NEEDED, delta["frag_needed"], site, current.taken_at))
@@ -242,15 +306,28 @@ def run(
     interval_s: float | None = None,
     cloudwatch: CloudWatchClient | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    counter_source: counters.CounterSource | None = None,
 ) -> list[FlushResult]:
-    """Collect and publish every interval; ``cycles`` bounds the loop (None: until stopped)."""
-    state = AgentState()
+    """Collect and publish every interval; ``cycles`` bounds the loop (None: until stopped).
+
+    The state (previous counter snapshot, cycle number) is read from and saved next to the spool, so a
+    run of one cycle started by a timer continues where the previous run stopped.
+    """
     interval = config.interval_s if interval_s is None else interval_s
+    source = counter_source or counters.CounterSource()
+    state = AgentState.load(
+        state_path(config),
+        boot_id=source.boot_id(),
+        now=time.time(),
+        max_age_s=SNAPSHOT_MAX_INTERVALS * interval,
+    )
     results: list[FlushResult] = []
     count = 0
     while cycles is None or count < cycles:
         started = time.monotonic()
-        results.append(publish(config, with_site_rollups(collect(config, state)), cloudwatch=cloudwatch))
+        points = with_site_rollups(collect(config, state, counter_source=source))
+        state.save()  # before publishing: the points are measured, the next delta starts from here
+        results.append(publish(config, points, cloudwatch=cloudwatch))
         count += 1
         if cycles is not None and count >= cycles:
             break

@@ -14,8 +14,8 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,17 +35,34 @@ _NFT_RULESET = f"""table inet {NFT_TABLE} {{
 """
 
 
-def _proc_net() -> Path:
+BOOT_ID = "sys/kernel/random/boot_id"
+# Linux's SNMP counters are unsigned longs: 32 bits wide on 32-bit kernels, where they wrap. A drop is read
+# as a wrap only when the wrapped growth is plausible for one interval; anything else is a restart.
+_WRAP_32 = 2**32
+_MAX_WRAPPED_GROWTH = 2**24
+
+
+def _proc_net(proc: Path | None) -> Path:
+    if proc is not None:
+        return proc / "net"
     # thread-self follows the calling thread's network namespace; self follows the process leader's.
     thread = Path("/proc/thread-self/net")
     return thread if thread.exists() else Path("/proc/self/net")
 
 
-def _read(name: str) -> str:
+def _read(name: str, proc: Path | None = None) -> str:
     try:
-        return (_proc_net() / name).read_text()
+        return (_proc_net(proc) / name).read_text()
     except OSError:
         return ""
+
+
+def read_boot_id(proc: Path | None = None) -> str | None:
+    """The kernel's random id of this boot (proc(5)): counters restart from zero when it changes."""
+    try:
+        return (proc or Path("/proc")).joinpath(BOOT_ID).read_text().strip() or None
+    except OSError:
+        return None
 
 
 def parse_snmp_table(text: str) -> dict[str, dict[str, int]]:
@@ -97,14 +114,26 @@ class CounterSnapshot:
     interfaces: dict[str, dict[str, int]]
     frag_needed_exact: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
+    boot_id: str | None = None
 
 
-def snapshot(*, wall_clock: float | None = None) -> CounterSnapshot:
-    """Read every counter once."""
-    snmp = parse_snmp_table(_read("snmp"))
-    netstat = parse_snmp_table(_read("netstat"))
-    snmp6 = parse_snmp6(_read("snmp6"))
-    exact = read_counting_rule()
+def snapshot(
+    *,
+    wall_clock: float | None = None,
+    proc: Path | None = None,
+    counting_rule: Callable[[], dict[str, int] | None] | None = None,
+) -> CounterSnapshot:
+    """Read every counter once.
+
+    ``proc`` is a /proc-like root (``net/snmp``, ``net/netstat``, ``net/snmp6``, ``net/dev``,
+    ``sys/kernel/random/boot_id``): default this host, in the calling thread's network namespace.
+    ``counting_rule`` reads the exact frag-needed rule (default: the nft/iptables rule on this host; it is
+    not under /proc).
+    """
+    snmp = parse_snmp_table(_read("snmp", proc))
+    netstat = parse_snmp_table(_read("netstat", proc))
+    snmp6 = parse_snmp6(_read("snmp6", proc))
+    exact = (counting_rule or read_counting_rule)()
     values = {
         "icmp_in_dest_unreachs": snmp.get("Icmp", {}).get("InDestUnreachs", 0),
         "icmp_in_type3": snmp.get("IcmpMsg", {}).get("InType3", 0),
@@ -129,17 +158,49 @@ def snapshot(*, wall_clock: float | None = None) -> CounterSnapshot:
     return CounterSnapshot(
         wall_clock if wall_clock is not None else time.time(),
         values,
-        parse_net_dev(_read("dev")),
+        parse_net_dev(_read("dev", proc)),
         exact is not None,
         tuple(notes),
+        read_boot_id(proc),
     )
 
 
+@dataclass(frozen=True)
+class CounterSource:
+    """Where the counters are read: a /proc-like root (None: this host) and the exact-rule reader."""
+
+    proc: Path | None = None
+    counting_rule: Callable[[], dict[str, int] | None] | None = None
+
+    def read(self, wall_clock: float | None = None) -> CounterSnapshot:
+        return snapshot(wall_clock=wall_clock, proc=self.proc, counting_rule=self.counting_rule)
+
+    def boot_id(self) -> str | None:
+        return read_boot_id(self.proc)
+
+
+def counter_delta(before: int | None, after: int) -> int:
+    """How much a monotonic counter grew; never negative.
+
+    A counter below its previous reading either wrapped at 32 bits (a 32-bit kernel's unsigned long, the
+    previous value just below 2^32) or restarted from zero (a reboot, an interface re-created, the counting
+    rule re-installed): then it counted ``after`` since the restart.
+    """
+    if before is None:
+        return after
+    if after >= before:
+        return after - before
+    wrapped = _WRAP_32 - before + after
+    if before < _WRAP_32 and wrapped < _MAX_WRAPPED_GROWTH:
+        return wrapped
+    return after
+
+
 def deltas(before: CounterSnapshot, after: CounterSnapshot) -> dict[str, Any]:
-    """What happened between two snapshots (counters that went backwards, after a reset, count from 0)."""
+    """What happened between two snapshots (see ``counter_delta`` for wraps and resets)."""
 
     def diff(a: Mapping[str, int], b: Mapping[str, int]) -> dict[str, int]:
-        return {k: (v - a[k] if k in a and v >= a[k] else v) for k, v in b.items()}
+        return {k: counter_delta(a.get(k), v) for k, v in b.items()}
 
     return {
         "interval_s": round(after.taken_at - before.taken_at, 3),
@@ -149,6 +210,48 @@ def deltas(before: CounterSnapshot, after: CounterSnapshot) -> dict[str, Any]:
             name: diff(before.interfaces.get(name, {}), now) for name, now in sorted(after.interfaces.items())
         },
     }
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The last snapshot kept between runs (a timer's one-shot runs need it for deltas)
+
+
+def snapshot_to_dict(taken: CounterSnapshot) -> dict[str, Any]:
+    return asdict(taken)
+
+
+def snapshot_from_dict(record: Any) -> CounterSnapshot | None:
+    """The snapshot ``snapshot_to_dict`` wrote, or None when ``record`` is not one (a damaged file)."""
+    try:
+        return CounterSnapshot(
+            taken_at=float(record["taken_at"]),
+            values={str(k): int(v) for k, v in record["values"].items()},
+            interfaces={
+                str(name): {str(k): int(v) for k, v in found.items()}
+                for name, found in record["interfaces"].items()
+            },
+            frag_needed_exact=bool(record["frag_needed_exact"]),
+            notes=tuple(str(n) for n in record.get("notes", ())),
+            boot_id=str(record["boot_id"]) if record.get("boot_id") else None,
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def stale_reason(saved: CounterSnapshot, *, boot_id: str | None, now: float, max_age_s: float) -> str | None:
+    """Why a saved snapshot cannot be the previous reading (None: it can).
+
+    One from another boot counted from zero since; one older than ``max_age_s`` would publish many missed
+    intervals as one interval's worth; one from the future means the clock was set back.
+    """
+    if saved.boot_id is None or boot_id is None or saved.boot_id != boot_id:
+        return "it is from another boot"
+    age = now - saved.taken_at
+    if age < 0:
+        return "it is from the future (the clock moved back)"
+    if age > max_age_s:
+        return f"it is {age:.0f} s old (more than {max_age_s:.0f} s)"
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------

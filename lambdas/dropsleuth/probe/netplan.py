@@ -12,6 +12,14 @@ from dropsleuth.probe.interfaces import default_route_interfaces
 from dropsleuth.rules.netplan import check_netplan
 
 
+def yaml_problem(error: yaml.YAMLError) -> str:
+    """A YAML parse error as one line (PyYAML's message spans several, with a caret drawing)."""
+    problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+    mark = getattr(error, "problem_mark", None)
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{problem}"
+
+
 def check_file(
     path: str | Path, expected: dict[str, int], *, current_default: str | None = None
 ) -> list[Finding]:
@@ -22,7 +30,7 @@ def check_file(
     except OSError as error:
         raise InputError(f"cannot read {path}: {error.strerror}", field="file") from error
     except yaml.YAMLError as error:
-        raise InputError(f"{path} is not valid YAML: {error}", field="file") from error
+        raise InputError(f"{path} is not valid YAML: {yaml_problem(error)}", field="file") from error
     if not isinstance(document, dict) or not isinstance(document.get("network"), dict):
         raise InputError(f"{path} has no `network:` mapping: not a netplan file", field="file")
     if current_default is None:
