@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from dropsleuth.config import load_settings
 from dropsleuth.flowlogs.schema import REQUIRED_FIELDS, log_format
 from dropsleuth.handlers import enable_flow_logs as enable_handler
 from dropsleuth.model import FindingCode, Severity
-from tests.support import subprocess_env
+from tests.support import run_dropsleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "dropsleuth-flow-logs"
@@ -211,10 +210,7 @@ def test_handler_validation_names_the_field(change: dict[str, Any], field: str) 
 
 
 def run_cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dropsleuth.cli", *args], capture_output=True, text=True,
-        env=subprocess_env(endpoint), cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+    return run_dropsleuth(endpoint, *args)
 
 
 def test_cli_enable_against_moto_server_is_idempotent_and_leaves_existing_logs_alone(
