@@ -363,13 +363,46 @@ def _fractional(node: Any) -> bool:
     return False
 
 
+_CLAUSE_NAMES = {
+    "expressions": "the SELECT list",
+    "where": "WHERE",
+    "having": "HAVING",
+    "joins": "a JOIN",
+    "limit": "LIMIT",
+    "offset": "OFFSET",
+    "order": "ORDER BY",
+    "group": "GROUP BY",
+    "from_": "FROM",
+    "from": "FROM",
+    "qualify": "QUALIFY",
+    "with_": "WITH",
+    "with": "WITH",
+}
+
+
+def _placeholder_clause(placeholder: Any) -> str:
+    """The clause of the innermost query that holds ``placeholder``: ``WHERE``, ``HAVING``, ``LIMIT``, …
+
+    The innermost query counts: ``WHERE x IN (SELECT ? …)`` puts the placeholder in a SELECT list.
+    """
+    node: Any = placeholder
+    while node.parent is not None:
+        if isinstance(node.parent, exp.Query):
+            key = str(node.arg_key)
+            return _CLAUSE_NAMES.get(key, key)
+        node = node.parent
+    return "a statement that is not a query"
+
+
 def lint_sql(sql: str) -> list[str]:
     """Constructs that Athena and DuckDB evaluate differently or that Athena refuses, found in ``sql``.
 
     FACTS.md, "Athena SQL executed locally": DuckDB's ``count_if`` is NULL over no rows (0 in Trino);
     integer division truncates in Trino only; ``approx_percentile`` differs on small groups;
     ``contains(cidr, ip)`` does not transpile; DuckDB accepts ``hour = 14`` against a string partition and
-    ``?`` anywhere, Athena does not; a SELECT over the table without partition predicates scans it all.
+    ``?`` anywhere, Athena only in a WHERE clause (Athena User Guide, "Use parameterized queries",
+    Considerations and limitations: not in HAVING, the SELECT list, LIMIT or JOIN … ON); a SELECT over the
+    table without partition predicates scans it all.
     """
     tree = sqlglot.parse_one(sql, read="athena")
     problems = [
@@ -395,9 +428,10 @@ def lint_sql(sql: str) -> list[str]:
         and any(isinstance(o, exp.Literal) and not o.is_string for o in column.parent.iter_expressions())
     ]
     problems += [
-        f"placeholder outside WHERE/HAVING: {placeholder.parent.sql('athena') if placeholder.parent else '?'}"
+        f"placeholder in {clause} (Athena takes ? only in a WHERE clause): "
+        + (placeholder.parent.sql("athena") if placeholder.parent else "?")
         for placeholder in tree.find_all(exp.Placeholder)
-        if not placeholder.find_ancestor(exp.Where, exp.Having)
+        if (clause := _placeholder_clause(placeholder)) != "WHERE"
     ]
     for select in tree.find_all(exp.Select):
         from_ = select.args.get("from_") or select.args.get("from")

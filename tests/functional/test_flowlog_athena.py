@@ -200,3 +200,43 @@ def test_handler_runs_the_test_event_on_athena(athena, monkeypatch) -> None:
     assert answer["ok"] is True
     assert answer["engine"] == "athena"
     assert answer["rows"] == [{"minute": "2026-11-20T09:10:00Z", "rejects": 3, "packets": 12, "senders": 1}]
+
+
+def test_bytes_scanned_are_athenas_data_scanned_in_bytes(monkeypatch) -> None:
+    # moto always answers 0 bytes scanned; AWS reports Statistics.DataScannedInBytes per query.
+    client = boto3.client("athena", region_name="eu-west-1")
+    succeeded = _execution("SUCCEEDED")
+    succeeded["QueryExecution"] |= {
+        "ResultConfiguration": {"OutputLocation": "s3://results/q-1.csv"},
+        "Statistics": {"EngineExecutionTimeInMillis": 812, "DataScannedInBytes": 73_400_320,
+                       "TotalExecutionTimeInMillis": 1034},
+    }  # fmt: skip
+    column_info = [
+        {"CatalogName": "hive", "SchemaName": "", "TableName": "", "Name": name, "Label": name, "Type": kind,
+         "Precision": 0, "Scale": 0, "Nullable": "UNKNOWN", "CaseSensitive": False}
+        for name, kind in ICMP_COLUMNS
+    ]  # fmt: skip
+    results = {
+        "UpdateCount": 0,
+        "ResultSet": {
+            "Rows": [
+                {"Data": [{"VarCharValue": name} for name, _ in ICMP_COLUMNS]},
+                {"Data": [{"VarCharValue": v} for v in ("2026-11-20 09:10:00.000 UTC", "2", "8", "1")]},
+            ],
+            "ResultSetMetadata": {"ColumnInfo": column_info},
+        },
+    }
+    with Stubber(client) as stub:
+        stub.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+        stub.add_response("get_query_execution", succeeded, {"QueryExecutionId": "q-1"})
+        stub.add_response("get_query_results", results, {"QueryExecutionId": "q-1", "MaxResults": ANY})
+        monkeypatch.setattr(clients, "session", lambda: _SessionWith(client))
+        engine = queries.AthenaEngine("dropsleuth", "db", "vpc_flow_logs", "s3://results/", poll_interval_s=0)
+        result = engine.run("icmp_rejects", PARAMS)
+        stub.assert_no_pending_responses()
+    assert result.bytes_scanned == 73_400_320
+    assert result.to_json()["bytes_scanned"] == 73_400_320
+    assert result.query_id == "q-1"
+    assert result.rows == [
+        {"minute": datetime(2026, 11, 20, 9, 10, tzinfo=UTC), "rejects": 2, "packets": 8, "senders": 1}
+    ]

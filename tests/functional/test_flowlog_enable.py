@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ from dropsleuth.config import load_settings
 from dropsleuth.flowlogs.schema import REQUIRED_FIELDS, log_format
 from dropsleuth.handlers import enable_flow_logs as enable_handler
 from dropsleuth.model import FindingCode, Severity
-from tests.support import subprocess_env
+from tests.support import run_dropsleuth
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "dropsleuth-flow-logs"
@@ -211,10 +210,7 @@ def test_handler_validation_names_the_field(change: dict[str, Any], field: str) 
 
 
 def run_cli(endpoint: str, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dropsleuth.cli", *args], capture_output=True, text=True,
-        env=subprocess_env(endpoint), cwd=ROOT, timeout=120, check=False,
-    )  # fmt: skip
+    return run_dropsleuth(endpoint, *args)
 
 
 def test_cli_enable_against_moto_server_is_idempotent_and_leaves_existing_logs_alone(
@@ -256,3 +252,158 @@ def test_cli_enable_against_moto_server_is_idempotent_and_leaves_existing_logs_a
     bad = run_cli(moto_endpoint, "flowlogs", "enable", "--vpc", ids["vpc"], "--bucket", "No_Such")
     assert bad.returncode == 2
     assert len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_a_ten_minute_flow_log_is_incomplete_kept_and_complemented_only_when_asked(network) -> None:
+    # Every field, ALL, S3, but AWS's default 600 s aggregation: no throughput per minute.
+    ec2, ids = network
+    boto3.client("s3", region_name="eu-west-1").create_bucket(
+        Bucket="their-logs", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"}
+    )
+    existing = ec2.create_flow_logs(
+        ResourceIds=[ids["vpc"]], ResourceType="VPC", TrafficType="ALL", LogDestinationType="s3",
+        LogDestination="arn:aws:s3:::their-logs", LogFormat=log_format(),
+    )["FlowLogIds"][0]  # fmt: skip
+    before = describe(ec2)
+    assert before[0]["MaxAggregationInterval"] == 600
+
+    status = flowlogs.flow_logs_status(ids["vpc"])
+    assert status.incomplete == {ids["vpc"]: (existing,)}
+    (log,) = status.flow_logs
+    assert log.missing_fields == ()
+    assert log.shortcomings() == ["aggregation interval 600 s (60 s needed for throughput per minute)"]
+    (finding,) = status.findings()
+    assert finding.severity is Severity.WARNING
+    assert finding.detail == "aggregation interval 600 s (60 s needed for throughput per minute)"
+
+    (skipped,) = flowlogs.enable_flow_logs(ids["vpc"], BUCKET).actions
+    assert skipped.action == "skipped_incomplete"
+    assert "aggregation interval 600 s" in skipped.detail
+    assert describe(ec2) == before
+    (added,) = flowlogs.enable_flow_logs(ids["vpc"], BUCKET, add_if_incomplete=True).actions
+    assert added.action == "created"
+    assert {f["FlowLogId"]: f for f in describe(ec2)}[existing] == before[0]
+    assert flowlogs.flow_logs_status(ids["vpc"]).ok
+
+
+def test_moto_drops_destination_options_so_the_format_is_unknown_not_incomplete(network, capsys) -> None:
+    ec2, ids = network
+    flowlogs.enable_flow_logs(ids["vpc"], BUCKET)
+    assert "DestinationOptions" not in describe(ec2)[0]  # moto 5.2 (FACTS.md); AWS returns them
+    status = flowlogs.flow_logs_status(ids["vpc"])
+    assert status.ok
+    (log,) = status.flow_logs
+    assert log.file_format == "unknown"
+    assert log.unknowns() == ["file format and partitioning unknown (no DestinationOptions returned)"]
+    assert status.findings() == []
+    from dropsleuth.cli.main import run
+
+    assert run(["flowlogs", "status", "--vpc", ids["vpc"]]) == 0
+    table = " ".join(capsys.readouterr().out.split())
+    assert "covered" in table
+    assert "unknown" in table
+
+
+# --- botocore Stubber: the request enable sends, and DescribeFlowLogs as AWS answers it ------------------
+
+VPC = "vpc-0a1b2c3d4e5f60718"
+
+
+def _described(**changes: Any) -> dict[str, Any]:
+    from datetime import UTC, datetime
+
+    flow_log = {
+        "CreationTime": datetime(2026, 11, 1, tzinfo=UTC),
+        "DeliverLogsStatus": "SUCCESS",
+        "FlowLogId": "fl-0123456789abcdef0",
+        "FlowLogStatus": "ACTIVE",
+        "ResourceId": VPC,
+        "TrafficType": "ALL",
+        "LogDestinationType": "s3",
+        "LogDestination": "arn:aws:s3:::their-logs",
+        "LogFormat": log_format(),
+        "Tags": [],
+        "MaxAggregationInterval": 60,
+        "DestinationOptions": {"FileFormat": "parquet", "HiveCompatiblePartitions": True,
+                               "PerHourPartition": True},
+    } | changes  # fmt: skip
+    return {"FlowLogs": [flow_log]}
+
+
+DESCRIBE_VPC = {"Filters": [{"Name": "resource-id", "Values": [VPC]}]}
+
+
+def test_enable_sends_s3_parquet_hive_per_hour_one_minute_all_and_the_full_format() -> None:
+    from botocore.stub import ANY, Stubber
+
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_flow_logs", {"FlowLogs": []}, DESCRIBE_VPC)
+        stub.add_response(
+            "create_flow_logs",
+            {"ClientToken": "t", "FlowLogIds": ["fl-0fedcba9876543210"], "Unsuccessful": []},
+            {
+                "ResourceIds": [VPC],
+                "ResourceType": "VPC",
+                "TrafficType": "ALL",
+                "LogDestinationType": "s3",
+                "LogDestination": f"arn:aws:s3:::{BUCKET}/vpc/",
+                "LogFormat": log_format(),
+                "MaxAggregationInterval": 60,
+                "DestinationOptions": {
+                    "FileFormat": "parquet",
+                    "HiveCompatiblePartitions": True,
+                    "PerHourPartition": True,
+                },
+                "ClientToken": ANY,
+                "TagSpecifications": [
+                    {"ResourceType": "vpc-flow-log", "Tags": [{"Key": "created-by", "Value": "dropsleuth"}]}
+                ],
+            },
+        )
+        result = flowlogs.enable_flow_logs(VPC, BUCKET, prefix="vpc", ec2=ec2)
+        stub.assert_no_pending_responses()
+    assert [(a.action, a.flow_log_id) for a in result.actions] == [("created", "fl-0fedcba9876543210")]
+    assert flowlogs.parse_fields(log_format()) == REQUIRED_FIELDS
+
+
+@pytest.mark.parametrize(
+    ("changes", "lacking"),
+    [
+        (
+            {"DestinationOptions": {"FileFormat": "plain-text", "HiveCompatiblePartitions": True,
+                                    "PerHourPartition": True}},
+            "file format plain-text (the Athena table reads Parquet)",
+        ),
+        ({"MaxAggregationInterval": 600},
+         "aggregation interval 600 s (60 s needed for throughput per minute)"),
+    ],
+)  # fmt: skip
+def test_described_text_format_or_ten_minutes_is_incomplete_and_enable_skips(
+    changes: dict[str, Any], lacking: str
+) -> None:
+    from botocore.stub import Stubber
+
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_flow_logs", _described(**changes), DESCRIBE_VPC)
+        stub.add_response("describe_flow_logs", _described(**changes), DESCRIBE_VPC)
+        status = flowlogs.flow_logs_status(VPC, ec2=ec2)
+        (action,) = flowlogs.enable_flow_logs(VPC, BUCKET, ec2=ec2).actions
+        stub.assert_no_pending_responses()  # nothing was created
+    assert status.incomplete == {VPC: ("fl-0123456789abcdef0",)}
+    assert status.findings()[0].detail == lacking
+    assert action.action == "skipped_incomplete"
+    assert lacking in action.detail
+
+
+def test_described_parquet_hive_per_hour_one_minute_is_complete_and_known() -> None:
+    from botocore.stub import Stubber
+
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    with Stubber(ec2) as stub:
+        stub.add_response("describe_flow_logs", _described(), DESCRIBE_VPC)
+        status = flowlogs.flow_logs_status(VPC, ec2=ec2)
+    assert status.ok
+    assert status.flow_logs[0].file_format == "parquet"
+    assert status.flow_logs[0].unknowns() == []

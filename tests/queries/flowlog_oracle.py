@@ -141,6 +141,8 @@ def stalled_flows(
         nbytes = sum(r["bytes"] for r in rs)
         if len(rs) < min_records or nbytes / packets > max_bytes_per_packet:
             continue
+        # SYN-heavy: the share of the 5-tuple's records whose tcp-flags (OR over the interval) has SYN (2).
+        syn = sum(1 for r in rs if r["tcp_flags"] & 2)
         rows.append(
             dict(zip(keys, key, strict=True))
             | {
@@ -148,15 +150,16 @@ def stalled_flows(
                 "total_packets": packets,
                 "total_bytes": nbytes,
                 "bytes_per_packet": nbytes / packets,
-                "syn_records": sum(1 for r in rs if r["tcp_flags"] & 2),
+                "syn_records": syn,
+                "syn_share": syn / len(rs),
                 "first_seen": datetime.fromtimestamp(min(r["start"] for r in rs), UTC),
                 "last_seen": datetime.fromtimestamp(max(r["end"] for r in rs), UTC),
             }
         )
     rows.sort(
         key=lambda x: (
-            -x["records"], -x["total_packets"], x["srcaddr"], x["srcport"], x["dstaddr"], x["dstport"],
-            x["interface_id"],
+            -x["syn_share"], -x["records"], -x["total_packets"], x["srcaddr"], x["srcport"], x["dstaddr"],
+            x["dstport"], x["interface_id"],
         )
     )  # fmt: skip
     return rows[:100]

@@ -105,10 +105,48 @@ def test_partitions_are_bound_as_padded_strings_and_numbers_against_them_are_ref
     assert queries.lint_sql(f"SELECT packets FROM vpc_flow_logs WHERE {numeric_hour}")
 
 
-def test_placeholders_outside_where_are_refused_though_duckdb_accepts_them() -> None:
+def _placeholder_problems(sql: str) -> list[str]:
+    return [p for p in queries.lint_sql(sql) if p.startswith("placeholder")]
+
+
+# Athena User Guide, "Use parameterized queries", Considerations and limitations: "Currently, ? parameters
+# can be placed only in the WHERE clause." DuckDB binds them anywhere, so each place is refused by the lint.
+REFUSED_PLACES = {
+    "HAVING": f"SELECT srcaddr, count(*) AS n{WINDOW} GROUP BY srcaddr HAVING count(*) >= ?",
+    "the SELECT list": f"SELECT ? AS label, packets{WINDOW}",
+    "the SELECT list ": f"SELECT CASE WHEN packets > ? THEN 1 ELSE 0 END AS big{WINDOW}",
+    "LIMIT": f"SELECT packets{WINDOW} LIMIT ?",
+    "a JOIN": "SELECT a.packets FROM vpc_flow_logs AS a JOIN vpc_flow_logs AS b"
+    " ON a.srcaddr = b.dstaddr AND b.packets > ?"
+    " WHERE a.year = '2026' AND a.month = '01' AND a.day = '09' AND a.hour = '03' AND a.start >= 0",
+    "ORDER BY": f"SELECT packets{WINDOW} ORDER BY packets * ?",
+}
+
+
+def test_duckdb_binds_placeholders_where_athena_refuses_them() -> None:
     assert duckdb.execute("SELECT ? AS anything", [1]).fetchone() == (1,)
-    assert queries.lint_sql(f"SELECT ? AS label, packets{WINDOW}")
-    assert queries.lint_sql(f"SELECT packets{WINDOW} LIMIT ?")
+    assert duckdb.execute("SELECT x FROM (SELECT 1 AS x) GROUP BY x HAVING count(*) >= ?", [1]).fetchall()
+    assert duckdb.execute("SELECT 1 LIMIT ?", [1]).fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("place", sorted(REFUSED_PLACES))
+def test_a_placeholder_outside_a_where_clause_is_refused(place: str) -> None:
+    (problem,) = _placeholder_problems(REFUSED_PLACES[place])
+    assert f"placeholder in {place.strip()} " in problem
+    with pytest.raises(InputError):
+        queries.to_duckdb(REFUSED_PLACES[place])
+
+
+def test_the_innermost_query_decides_where_a_placeholder_sits() -> None:
+    # Inside a WHERE, but in the SELECT list of a subquery: still refused.
+    assert _placeholder_problems(f"SELECT packets{WINDOW} AND srcaddr IN (SELECT ? AS x)")
+    # In the WHERE of a subquery or of a CTE: a WHERE clause, accepted.
+    assert not _placeholder_problems(
+        f"SELECT packets{WINDOW} AND srcaddr IN (SELECT srcaddr FROM t WHERE packets > ?)"
+    )
+    assert not _placeholder_problems(
+        f"WITH w AS (SELECT srcaddr, packets{WINDOW}) SELECT srcaddr FROM w WHERE packets >= ?"
+    )
 
 
 def test_approx_percentile_is_refused() -> None:

@@ -166,6 +166,41 @@ def test_black_hole_shows_as_collapse_icmp_rejects_and_stalled_flows(datasets) -
     assert all(r["bytes_per_packet"] < 160 and r["records"] >= 3 for r in stalled)
 
 
+def test_stalled_flows_rank_syn_heavy_five_tuples_first(datasets, tmp_path: Path) -> None:
+    # A 5-tuple whose every record has SYN set (a handshake retried on the same source port) with fewer
+    # records than the black hole's stalled flows, and one seen as often with RST|ACK only.
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, _ = datasets["hour-boundary"]
+    stalled = oracle.stalled_flows(records, start, end, SITE)
+    assert stalled
+    assert max(r["syn_share"] for r in stalled) < 1
+    template = next(r for r in records if r["srcaddr"] == stalled[0]["srcaddr"] and r["protocol"] == 6)
+    fewest = min(r["records"] for r in stalled)
+    at = int(start.timestamp()) + 600
+    syn_heavy = [
+        template | {"srcport": 40001, "start": at + 60 * i, "end": at + 60 * i + 60, "packets": 3,
+                    "bytes": 180, "tcp_flags": 2 | (16 * (i % 2))}
+        for i in range(max(3, fewest - 1))
+    ]  # fmt: skip
+    no_syn = [
+        template | {"srcport": 40002, "start": at + 60 * i, "end": at + 60 * i + 60, "packets": 3,
+                    "bytes": 180, "tcp_flags": 4 | 16}
+        for i in range(max(3, fewest - 1))
+    ]  # fmt: skip
+    mixed = [*records, *syn_heavy, *no_syn]
+    write_parquet(mixed, tmp_path)
+    rows = queries.LocalEngine(tmp_path).run(
+        "stalled_flows", params_for("stalled_flows", timeline, start, end)
+    )
+    assert_rows_equal(rows.rows, oracle.stalled_flows(mixed, start, end, SITE))
+    first = rows.rows[0]
+    assert (first["srcport"], first["syn_records"], first["syn_share"]) == (40001, len(syn_heavy), 1.0)
+    assert first["records"] < max(r["records"] for r in rows.rows)
+    (unsynced,) = [r for r in rows.rows if r["srcport"] == 40002]
+    assert unsynced["syn_share"] == 0.0
+    assert rows.rows[-1]["syn_share"] == 0.0
+
+
 def test_tunable_defaults_can_be_overridden(datasets) -> None:
     timeline, start, end = TIMELINES["hour-boundary"]
     records, root = datasets["hour-boundary"]

@@ -1,15 +1,18 @@
 """VPC Flow Logs: are they on for a VPC, its subnets and ENIs, in the format the queries need; enable them.
 
 ``flow_logs_status`` reads what exists (``DescribeFlowLogs``, ``DescribeNetworkInterfaces``) and says, per
-resource, whether a flow log covers it (its own, its subnet's or its VPC's) and which fields each existing
-flow log lacks. ``enable_flow_logs`` creates what is missing — S3, Parquet, Hive-compatible per-hour
-partitions, 1-minute aggregation, traffic type ALL, every field of ``schema.REQUIRED_FIELDS`` — and is
-idempotent: a resource already covered gets nothing new. It never deletes or replaces a flow log; where
-one exists without the needed fields, a second one is added only with ``add_if_incomplete=True``.
+resource, whether a flow log covers it (its own, its subnet's or its VPC's) and what each existing flow log
+lacks: fields, traffic type ALL, S3 delivery, 1-minute aggregation, Parquet in Hive-compatible per-hour
+partitions (what the Athena table reads). ``enable_flow_logs`` creates what is missing — S3, Parquet,
+Hive-compatible per-hour partitions, 1-minute aggregation, traffic type ALL, every field of
+``schema.REQUIRED_FIELDS`` — and is idempotent: a resource already covered gets nothing new. It never
+deletes or replaces a flow log; where one exists without what the queries need, a second one is added
+only with ``add_if_incomplete=True``.
 
 moto 5.2 (FACTS.md): ``DestinationOptions`` are not returned by ``describe_flow_logs``, so file format and
-partitioning read as unknown there; an S3 destination ARN with a folder is rejected as "does not exist"
-(an ``Unsuccessful`` item, reported here as a failed action). Both are moto's bugs, not AWS behaviour.
+partitioning read as unknown there (reported as unknown, not as lacking); an S3 destination ARN with a
+folder is rejected as "does not exist" (an ``Unsuccessful`` item, reported here as a failed action). Both
+are moto's bugs, not AWS behaviour.
 """
 
 from __future__ import annotations
@@ -45,7 +48,10 @@ PERMISSIONS = declare(
 )
 STATUS_PERMISSIONS = declare("flow_logs_status", "ec2:DescribeFlowLogs", "ec2:DescribeNetworkInterfaces")
 
+# 1-minute aggregation: throughput per minute needs records that each cover one minute (VPC User Guide,
+# "Aggregation interval"; the default is 600 s).
 AGGREGATION_INTERVAL_S = 60
+UNKNOWN = "unknown"
 DESTINATION_OPTIONS = {"FileFormat": "parquet", "HiveCompatiblePartitions": True, "PerHourPartition": True}
 _FIELD = re.compile(r"\$\{([a-z0-9-]+)\}")
 _BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
@@ -68,16 +74,22 @@ class ExistingFlowLog(_Model):
     fields: tuple[str, ...]
     missing_fields: tuple[str, ...]
     aggregation_interval_s: int | None
-    file_format: str | None
-    """``parquet``/``plain-text``; None when the endpoint does not say (moto drops DestinationOptions)."""
+    """``MaxAggregationInterval``: 60 or 600 (AWS's default); None when the endpoint does not say."""
+    file_format: str = UNKNOWN
+    """``parquet``/``plain-text`` from ``DestinationOptions.FileFormat``; ``unknown`` when the endpoint
+    returns no DestinationOptions (moto 5.2 drops them)."""
+    hive_compatible_partitions: bool | None = None
+    per_hour_partition: bool | None = None
     status: str
 
     @property
     def complete(self) -> bool:
-        """Usable by the queries: all fields, all traffic, delivered to S3 (where Athena reads)."""
-        return not self.missing_fields and self.traffic_type == "ALL" and self.destination_type == "s3"
+        """Usable by the queries: nothing in ``shortcomings`` (what the endpoint does not say is not held
+        against it; ``unknowns`` lists that)."""
+        return not self.shortcomings()
 
     def shortcomings(self) -> list[str]:
+        """What this flow log lacks, each saying what the queries need instead."""
         found = []
         if self.missing_fields:
             found.append("missing fields: " + " ".join(self.missing_fields))
@@ -85,6 +97,30 @@ class ExistingFlowLog(_Model):
             found.append(f"traffic type {self.traffic_type} (ALL needed for throughput)")
         if self.destination_type != "s3":
             found.append(f"delivered to {self.destination_type}, not S3 (Athena reads S3)")
+        if self.aggregation_interval_s is not None and self.aggregation_interval_s != AGGREGATION_INTERVAL_S:
+            # A 600 s record spreads ten minutes of bytes over one start minute: no throughput per minute.
+            found.append(
+                f"aggregation interval {self.aggregation_interval_s} s "
+                f"({AGGREGATION_INTERVAL_S} s needed for throughput per minute)"
+            )
+        if self.destination_type == "s3":
+            if self.file_format not in (UNKNOWN, "parquet"):
+                found.append(f"file format {self.file_format} (the Athena table reads Parquet)")
+            if self.hive_compatible_partitions is False:
+                found.append(
+                    "partitions not Hive-compatible (the table's projection reads year=/month=/day=/hour=)"
+                )
+            if self.per_hour_partition is False:
+                found.append("daily partitions (the table's projection reads per-hour folders)")
+        return found
+
+    def unknowns(self) -> list[str]:
+        """What the endpoint did not report and so could not be checked (never counted as lacking)."""
+        found = []
+        if self.aggregation_interval_s is None:
+            found.append("aggregation interval unknown (no MaxAggregationInterval returned)")
+        if self.destination_type == "s3" and self.file_format == UNKNOWN:
+            found.append("file format and partitioning unknown (no DestinationOptions returned)")
         return found
 
 
@@ -135,7 +171,7 @@ class FlowLogsStatus(_Model):
             )
         by_id = {f.flow_log_id: f for f in self.flow_logs}
         for resource_id, flow_log_ids in sorted(self.incomplete.items()):
-            problems = sorted({p for i in flow_log_ids for p in by_id[i].shortcomings()})
+            problems = _lacking(self, flow_log_ids)
             findings.append(
                 Finding(
                     code=FindingCode.FLOW_LOGS_DISABLED,
@@ -160,6 +196,11 @@ class FlowLogsStatus(_Model):
                 )
             )
         return findings
+
+
+def _lacking(status: FlowLogsStatus, flow_log_ids: Sequence[str]) -> list[str]:
+    by_id = {f.flow_log_id: f for f in status.flow_logs}
+    return sorted({p for i in flow_log_ids for p in by_id[i].shortcomings()})
 
 
 def _remediation_command(status: FlowLogsStatus) -> str:
@@ -213,7 +254,9 @@ def _existing(raw: dict[str, Any]) -> ExistingFlowLog:
         fields=fields,
         missing_fields=tuple(f for f in REQUIRED_FIELDS if f not in fields),
         aggregation_interval_s=raw.get("MaxAggregationInterval"),
-        file_format=options.get("FileFormat"),
+        file_format=options.get("FileFormat") or UNKNOWN,
+        hive_compatible_partitions=options.get("HiveCompatiblePartitions"),
+        per_hour_partition=options.get("PerHourPartition"),
         status=raw.get("FlowLogStatus", ""),
     )
 
@@ -348,7 +391,9 @@ def enable_flow_logs(
                     action="skipped_incomplete",
                     detail="covered by "
                     + ", ".join(status.incomplete[resource_id])
-                    + " without the needed fields; rerun with --add-if-incomplete to add a second one",
+                    + " lacking "
+                    + "; ".join(_lacking(status, status.incomplete[resource_id]))
+                    + "; rerun with --add-if-incomplete to add a second one",
                 )
             )
             continue

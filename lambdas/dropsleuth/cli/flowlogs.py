@@ -36,7 +36,8 @@ def status(
     profile: ProfileOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Which resources flow logs cover, and which fields each existing flow log lacks.
+    """Which resources flow logs cover, and what each existing flow log lacks (fields, traffic type,
+    S3, 1-minute aggregation, Parquet in per-hour Hive partitions) or does not report.
 
     Exits 1 when a resource is not covered or covered only by an incomplete flow log.
     """
@@ -49,18 +50,23 @@ def status(
         )
     else:
         table = Table(title=f"flow logs of {vpc}")
-        for column in ("resource", "state", "flow logs", "lacks"):
+        for column in ("resource", "state", "flow logs", "lacks", "unknown"):
             table.add_column(column)
         by_id = {f.flow_log_id: f for f in result.flow_logs}
+
+        def unknown(ids: tuple[str, ...]) -> str:
+            return "; ".join(sorted({u for i in ids for u in by_id[i].unknowns()}))
+
         for resource in [vpc, *(subnet or ()), *(eni or ())]:
             if resource in result.covered:
-                table.add_row(resource, "covered", ", ".join(result.covered[resource]), "")
+                ids = result.covered[resource]
+                table.add_row(resource, "covered", ", ".join(ids), "", unknown(ids))
             elif resource in result.incomplete:
                 ids = result.incomplete[resource]
                 lacks = "; ".join(sorted({p for i in ids for p in by_id[i].shortcomings()}))
-                table.add_row(resource, "incomplete", ", ".join(ids), lacks)
+                table.add_row(resource, "incomplete", ", ".join(ids), lacks, unknown(ids))
             else:
-                table.add_row(resource, "not covered", "", "")
+                table.add_row(resource, "not covered", "", "", "")
         Console(width=160).print(table)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_PROBLEM)
 
