@@ -1263,3 +1263,50 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
         )
     )
     return findings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The sender's MTU for a site
+# ---------------------------------------------------------------------------------------------------------
+
+
+def choose_source_mtu(
+    *,
+    given: int | None = None,
+    wan_mtu: int | None = None,
+    expected_mtus: Mapping[str, int] | None = None,
+    interface_mismatch: Mapping[str, float | None] | None = None,
+) -> tuple[int | None, str]:
+    """The MTU a site's hosts send with, and where it comes from.
+
+    In order: the request's ``given`` MTU; the registry's ``wan_mtu``; the largest of the registry's
+    ``expected_mtus`` that the host agent confirmed (its ``InterfaceMtuMismatch`` is 0 over the window: the
+    interface's measured MTU equals the expected one); else the largest expected MTU the agent has not
+    reported on (labelled unconfirmed). An interface the agent reports as differing (mismatch ≥ 1) is not
+    used: its real MTU is not known. None: the receiver's MTU bounds what is sent (TCP's MSS).
+    """
+    if given is not None:
+        return given, "the request's source_mtu"
+    if wan_mtu is not None:
+        return wan_mtu, "the site registry's wan_mtu"
+    expected = dict(expected_mtus or {})
+    mismatch = dict(interface_mismatch or {})
+    confirmed = {name: mtu for name, mtu in expected.items() if mismatch.get(name) == 0}
+    if confirmed:
+        name = max(confirmed, key=lambda n: confirmed[n])
+        return confirmed[name], (
+            f"the host agent measured {name} at the registry's expected {confirmed[name]} "
+            "(InterfaceMtuMismatch 0 over the window)"
+        )
+    unreported = {name: mtu for name, mtu in expected.items() if mismatch.get(name) is None}
+    if unreported:
+        name = max(unreported, key=lambda n: unreported[n])
+        return unreported[name], (
+            f"the site registry's expected_mtus ({name}: {unreported[name]}), not confirmed by the host agent"
+        )
+    if expected:
+        return None, (
+            "the host agent reports every expected interface MTU as different from the registry's: the "
+            "sender's MTU is not known; the receiver's bounds what is sent"
+        )
+    return None, "not known: the receiver's MTU bounds what is sent (TCP MSS)"
