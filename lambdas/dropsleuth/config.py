@@ -36,7 +36,10 @@ class Settings(BaseModel):
     athena_output: str | None = None
     idempotency_table: str | None = None
     allow_enable_flow_logs: bool = False
-    max_reachability_analyses: int = 2
+    max_reachability_analyses: int = Field(2, ge=0)
+    reachability_timeout_s: float = Field(
+        60.0, gt=0, le=900, description="How long one Reachability Analyzer analysis is polled for"
+    )
     metrics_namespace: str = "DropSleuth"
     changes_source: str | None = Field(
         None, description="s3://bucket/prefix of CloudTrail-format change records (else LookupEvents)"

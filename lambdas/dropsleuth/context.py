@@ -73,6 +73,7 @@ class InvestigationContext(BaseModel):
     eni_ids: tuple[str, ...] = ()
     vpn_connection_id: str | None = None
     source_mtu: int | None = Field(None, ge=576, le=9216)
+    mss_clamp: int | None = Field(None, ge=536, le=9176, description="An MSS clamp in place on the path")
     alarm: dict[str, Any] = Field(default_factory=dict)
 
 

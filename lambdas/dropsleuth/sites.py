@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -32,6 +32,12 @@ class Site(BaseModel):
     expected_mtus: dict[str, int] = Field(default_factory=dict)
     # The MTU the site's hosts send with toward AWS, when known (the path model's source MTU).
     wan_mtu: int | None = None
+    # How the site reaches the VPC, when its gateway's records cannot tell (a VGW with a VPN and a DX VIF).
+    link: Literal["vpn", "direct_connect"] | None = None
+    # The site's Direct Connect VIF MTU: 1500, or jumbo (9001 private VIF, 8500 transit VIF); None: 1500.
+    dx_mtu: Literal[1500, 8500, 9001] | None = None
+    # An MSS clamp in place on the site's router (the path model counts it as covering larger packets).
+    mss_clamp: int | None = Field(None, ge=536, le=9176)
     probe_targets: tuple[str, ...] = ()
     # The destination the site's uploads go to: a CIDR, an IP, or an AWS service name such as "S3".
     upload_destination: str | None = None

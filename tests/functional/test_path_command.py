@@ -141,6 +141,31 @@ def test_site_already_at_1400_is_fine_across_the_vpn(aws: None, capsys: pytest.C
     assert document["findings"] == []
 
 
+def test_site_behind_direct_connect_without_a_vpn_is_a_mismatch_not_a_black_hole(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given a VGW attached to the VPC with a route to the site but no VPN connection: Direct Connect
+    account = _account()
+    vgw = account.ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
+    account.ec2.attach_vpn_gateway(VpcId=account.vpc_id, VpnGatewayId=vgw)
+    account.ec2.create_route(
+        RouteTableId=account.route_table_id, DestinationCidrBlock=SITE_CIDR, GatewayId=vgw
+    )
+    # When a site sending 9000-byte packets talks to the instance
+    code, document = _path(
+        capsys, "--vpc", account.vpc_id, "--source", SITE_CIDR, "--destination", account.eni_id,
+        "--source-mtu", "9000",
+    )  # fmt: skip
+    # Then the VIF (1500 unless known jumbo) is smaller, but it sends frag-needed: PMTUD works
+    assert code == 0
+    assert [h["kind"] for h in document["hops"]] == ["site", "direct_connect", "eni"]
+    dx_hop = document["hops"][1]
+    assert (dx_hop["resource_id"], dx_hop["mtu"], dx_hop["sends_frag_needed"]) == (vgw, 1500, True)
+    assert document["verdict"] == "mtu_mismatch"
+    assert _codes(document) == {"MTU_MISMATCH"}
+    assert any("Direct Connect" in a for a in document["assumptions"])
+
+
 def test_ec2_at_9001_to_the_internet_with_icmp_admitted(
     aws: None, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -11,14 +11,24 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from botocore.stub import ANY, Stubber
 
-from dropsleuth.aws.errors import AccessDeniedError, AwsError, AwsTimeoutError, ThrottledError
+from dropsleuth.aws.errors import (
+    AccessDeniedError,
+    AwsError,
+    AwsTimeoutError,
+    ServerError,
+    ThrottledError,
+    UnsupportedError,
+    translate,
+)
 from dropsleuth.aws.reachability import (
     AnalysisBudgetExceededError,
     AwsReachabilityAnalyzer,
     analyse_reachability,
 )
+from dropsleuth.config import ConfigError, load_settings
 from dropsleuth.model import FindingCode
 from dropsleuth.rules.path import End, Topology, analyse_path
 
@@ -360,3 +370,178 @@ def test_moto_has_no_reachability_analyzer_so_auto_is_static(aws: None) -> None:
     assert "not implemented" in result.note
     with pytest.raises(AwsError):
         analyse_reachability(path, topology, mode="aws")
+
+
+# --- cleanup when a delete fails, errors after the path exists, throttling while polling ----------------
+
+
+def test_a_failing_delete_is_recorded_and_the_other_resource_still_deleted(ec2: Any) -> None:
+    with Stubber(ec2) as stub:
+        _no_recent(stub)
+        _create(stub)
+        _start(stub)
+        _status(stub, "succeeded", NetworkPathFound=True)
+        stub.add_client_error(
+            "delete_network_insights_analysis",
+            service_error_code="UnauthorizedOperation",
+            service_message="You are not authorized to perform this operation.",
+            http_status_code=403,
+            expected_params={"NetworkInsightsAnalysisId": ANALYSIS_ID},
+        )
+        _delete_path(stub)
+        result = _analyzer(ec2, FakeTime()).analyse(SRC, DST, PORT)
+        stub.assert_no_pending_responses()
+    assert result.reachable is True  # the verdict survives the failed cleanup
+    (error,) = result.cleanup_errors
+    assert error.startswith(ANALYSIS_ID)
+    assert "UnauthorizedOperation" in error
+
+
+def test_a_failing_path_delete_after_a_failed_analysis_keeps_the_analysis_error(ec2: Any) -> None:
+    with Stubber(ec2) as stub:
+        _no_recent(stub)
+        _create(stub)
+        _start(stub)
+        _status(stub, "failed", StatusMessage="Internal error")
+        _delete_analysis(stub)
+        stub.add_client_error(
+            "delete_network_insights_path",
+            service_error_code="InvalidNetworkInsightsPathId.NotFound",
+            http_status_code=400,
+            expected_params={"NetworkInsightsPathId": PATH_ID},
+        )
+        with pytest.raises(AwsError, match="Internal error"):
+            _analyzer(ec2, FakeTime()).analyse(SRC, DST, PORT)
+        stub.assert_no_pending_responses()
+
+
+def test_access_denied_on_start_still_deletes_the_created_path(ec2: Any) -> None:
+    topology = _small_topology()
+    path = analyse_path(topology, End(eni_id=SRC), End(eni_id=DST))
+    with Stubber(ec2) as stub:
+        for _ in range(2):
+            _no_recent(stub)
+            _create(stub)
+            stub.add_client_error(
+                "start_network_insights_analysis",
+                service_error_code="UnauthorizedOperation",
+                http_status_code=403,
+            )
+            _delete_path(stub)
+        with pytest.raises(AccessDeniedError):
+            _analyzer(ec2, FakeTime()).analyse(SRC, DST, PORT)
+        result = analyse_reachability(path, topology, analyzer=_analyzer(ec2, FakeTime()))
+        stub.assert_no_pending_responses()
+    assert result.mode == "static"
+    assert "UnauthorizedOperation" in result.note
+
+
+def test_throttling_while_polling_raises_and_deletes_both(ec2: Any) -> None:
+    time = FakeTime()
+    with Stubber(ec2) as stub:
+        _no_recent(stub)
+        _create(stub)
+        _start(stub)
+        _status(stub, "running")
+        stub.add_client_error(
+            "describe_network_insights_analyses",
+            service_error_code="RequestLimitExceeded",
+            service_message="Request limit exceeded.",
+            http_status_code=503,
+        )
+        _delete_analysis(stub)
+        _delete_path(stub)
+        with pytest.raises(ThrottledError):
+            _analyzer(ec2, time).analyse(SRC, DST, PORT)
+        stub.assert_no_pending_responses()
+    assert time.sleeps == [1.0]
+
+
+# --- a genuine AWS internal error is a failed analysis, not "API unavailable" -----------------------------
+
+
+def test_aws_internal_failure_is_a_failed_analysis_labelled_as_such(ec2: Any) -> None:
+    topology = _small_topology()
+    path = analyse_path(topology, End(eni_id=SRC), End(eni_id=DST))
+
+    def internal_failure_on_start(stub: Stubber) -> None:
+        _no_recent(stub)
+        _create(stub)
+        stub.add_client_error(
+            "start_network_insights_analysis",
+            service_error_code="InternalFailure",
+            service_message="The request processing has failed because of an unknown error.",
+            http_status_code=500,
+        )
+        _delete_path(stub)
+
+    with Stubber(ec2) as stub:
+        internal_failure_on_start(stub)
+        with pytest.raises(ServerError):
+            analyse_reachability(path, topology, mode="aws", analyzer=_analyzer(ec2, FakeTime()))
+        internal_failure_on_start(stub)
+        result = analyse_reachability(path, topology, analyzer=_analyzer(ec2, FakeTime()))
+        stub.assert_no_pending_responses()
+    assert result.mode == "static"
+    assert result.note.startswith(
+        "Reachability Analyzer analysis failed (AWS internal error, InternalFailure)"
+    )
+    assert "not used" not in result.note
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "status", "kind"),
+    [
+        (
+            "InternalFailure",
+            "The request processing has failed because of an unknown error.",
+            500,
+            ServerError,
+        ),
+        ("InternalError", "An internal error has occurred", 500, ServerError),
+        ("ServiceUnavailable", "Service is unavailable", 503, ServerError),
+        # LocalStack-style: an internal-error code whose message says the action does not exist
+        (
+            "InternalFailure",
+            "API action 'CreateNetworkInsightsPath' not yet implemented",
+            501,
+            UnsupportedError,
+        ),
+        ("InternalFailure", "The describe action has not been implemented", 500, UnsupportedError),
+        ("UnknownOperationException", "Unknown operation", 400, UnsupportedError),
+        ("InvalidAction", "The action is not valid for this web service.", 400, UnsupportedError),
+    ],
+)
+def test_internal_errors_and_missing_actions_are_told_apart(
+    code: str, message: str, status: int, kind: type[Exception]
+) -> None:
+    error = ClientError(
+        {"Error": {"Code": code, "Message": message}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "StartNetworkInsightsAnalysis",
+    )
+    assert type(translate(error)) is kind
+
+
+def test_moto_server_answers_with_an_html_500_which_is_unsupported(moto_endpoint: str) -> None:
+    # Given the real moto_server, which answers actions it lacks with an HTML "500 Internal Server Error"
+    from dropsleuth.aws import clients
+
+    topology = _small_topology()
+    path = analyse_path(topology, End(eni_id=SRC), End(eni_id=DST))
+    analyzer = AwsReachabilityAnalyzer(ec2=clients.ec2(), sleep=FakeTime().sleep)
+    with pytest.raises(UnsupportedError, match="non-AWS HTTP 500"):
+        analyzer.analyse(SRC, DST, PORT)
+    result = analyse_reachability(path, topology, analyzer=analyzer)
+    assert result.mode == "static"
+    assert result.note.startswith("Reachability Analyzer not used")
+
+
+# --- the poll timeout from the environment ----------------------------------------------------------------
+
+
+def test_poll_timeout_comes_from_the_environment_and_is_validated() -> None:
+    assert load_settings({}).reachability_timeout_s == 60.0
+    assert load_settings({"DROPSLEUTH_REACHABILITY_TIMEOUT_S": "12.5"}).reachability_timeout_s == 12.5
+    for bad in ("0", "-3", "soon", "901"):
+        with pytest.raises(ConfigError, match="reachability_timeout_s"):
+            load_settings({"DROPSLEUTH_REACHABILITY_TIMEOUT_S": bad})

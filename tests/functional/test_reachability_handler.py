@@ -92,6 +92,9 @@ def test_static_verdict_blames_the_security_group_that_drops_the_site(aws: None)
         ({"port": 0}, "port"),
         ({"source": {"ip": "1.2.3.4", "cidr": "1.2.3.0/24"}}, "source"),
         ({"mode": "maybe"}, "mode"),
+        ({"mss_clamp": 100}, "mss_clamp"),
+        ({"reachability_timeout_s": 0}, "reachability_timeout_s"),
+        ({"reachability_timeout_s": 600}, "reachability_timeout_s"),
     ],
 )
 def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
@@ -99,6 +102,20 @@ def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
     assert response["ok"] is False
     assert response["error"]["type"] == "ValidationError"
     assert response["error"]["field"].startswith(field)
+
+
+@pytest.mark.parametrize(("clamp", "verdict"), [(1366, "ok"), (1400, "pmtud_blackhole")])
+def test_an_mss_clamp_in_the_event_covers_the_vpn_only_when_small_enough(
+    aws: None, clamp: int, verdict: str
+) -> None:
+    vpc, eni = _site_account(admit_site=True)
+    response = handler(
+        _event(vpc_id=vpc, destination={"eni_id": eni}, mss_clamp=clamp, reachability_timeout_s=30),
+        _Context(),
+    )
+    assert response["ok"] is True
+    assert response["path"]["packet_size"] == clamp + 40
+    assert response["path"]["verdict"] == verdict
 
 
 def test_catalog_lists_the_function_with_its_permissions() -> None:

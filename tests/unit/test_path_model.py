@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import pytest
@@ -130,28 +131,72 @@ def test_eni_mtu_by_instance_type(instance_type: str, mtu: int) -> None:
     assert book.eni_rule(instance_type).mtu == mtu
 
 
-def test_vpn_mtu_follows_the_tunnel_ciphers() -> None:
-    gcm_only = {
-        "Options": {"TunnelOptions": [{"Phase2EncryptionAlgorithms": [{"Value": "AES256-GCM-16"}]}] * 2}
-    }
-    with_cbc = {
+def _tunnels(*tunnels: tuple[list[str], list[str]]) -> dict[str, Any]:
+    """A ``describe_vpn_connections`` record whose tunnels allow these (encryption, integrity) lists."""
+    return {
         "Options": {
             "TunnelOptions": [
-                {"Phase2EncryptionAlgorithms": [{"Value": "AES256-GCM-16"}]},
-                {"Phase2EncryptionAlgorithms": [{"Value": "AES256"}, {"Value": "AES256-GCM-16"}]},
+                {
+                    "Phase2EncryptionAlgorithms": [{"Value": e} for e in encryption],
+                    "Phase2IntegrityAlgorithms": [{"Value": i} for i in integrity],
+                }
+                for encryption, integrity in tunnels
             ]
         }
     }
-    assert book.vpn_rule(gcm_only).mtu == 1446
-    assert book.vpn_rule(with_cbc).mtu == 1406
+
+
+# (encryption, integrity) → MTU with NAT-T (counted when unknown) and without, from the customer gateway
+# best-practices table: AES-GCM 1438/1446, AES-CBC + SHA1/SHA2-256 1422/1438, + SHA2-384/512 1406/1422.
+@pytest.mark.parametrize(
+    ("encryption", "integrity", "with_nat_t", "without_nat_t"),
+    [
+        (["AES256-GCM-16"], [], 1438, 1446),
+        (["AES128-GCM-16", "AES256-GCM-16"], ["SHA2-256"], 1438, 1446),
+        (["AES256"], ["SHA1"], 1422, 1438),
+        (["AES128"], ["SHA2-256"], 1422, 1438),
+        (["AES256"], ["SHA2-384"], 1406, 1422),
+        (["AES256"], ["SHA2-512"], 1406, 1422),
+        (["AES256"], ["SHA1", "SHA2-512"], 1406, 1422),  # the smallest negotiable integrity counts
+        (["AES256", "AES256-GCM-16"], ["SHA2-256"], 1422, 1438),  # the CBC row is smaller than GCM's
+        (["AES256"], [], 1406, 1422),  # no integrity list: AWS's default allows every one
+        ([], [], 1406, 1422),  # no cipher list: AWS's default allows AES-CBC too
+    ],
+)
+def test_vpn_tunnel_mtu_by_cipher_and_nat_t(
+    encryption: list[str], integrity: list[str], with_nat_t: int, without_nat_t: int
+) -> None:
+    (profile,) = book.tunnel_profiles(_tunnels((encryption, integrity)))
+    assert profile.nat_traversal is None  # describe_vpn_connections never says
+    assert book.tunnel_mtu(profile)[0] == with_nat_t
+    assert book.vpn_rule(_tunnels((encryption, integrity))).mtu == with_nat_t
+    known_absent = dataclasses.replace(profile, nat_traversal=False)
+    assert book.tunnel_mtu(known_absent)[0] == without_nat_t
+    assert book.tunnel_mtu(dataclasses.replace(profile, nat_traversal=True))[0] == with_nat_t
+
+
+def test_vpn_hop_takes_its_smallest_tunnel_and_never_sends_frag_needed() -> None:
+    gcm_only = _tunnels((["AES256-GCM-16"], []), (["AES256-GCM-16"], []))
+    mixed = _tunnels((["AES256-GCM-16"], []), (["AES256"], ["SHA2-512"]))
+    assert book.vpn_rule(gcm_only).mtu == 1438
+    assert "NAT-T not known" in book.vpn_rule(gcm_only).note
+    assert book.vpn_rule(mixed).mtu == 1406
     assert book.vpn_rule(None).mtu == 1406
-    assert all(book.vpn_rule(v).sends_frag_needed is False for v in (gcm_only, with_cbc, None))
+    assert all(book.vpn_rule(v).sends_frag_needed is False for v in (gcm_only, mixed, None))
 
 
-def test_direct_connect_and_peering_entries() -> None:
-    assert book.direct_connect_rule(9001).mtu == 9001
-    assert book.direct_connect_rule(None).mtu == 1500
-    assert book.direct_connect_rule(8500, transit=True).sends_frag_needed is True
+@pytest.mark.parametrize(
+    ("vif_mtu", "transit", "mtu"),
+    [(None, False, 1500), (1500, False, 1500), (9001, False, 9001), (None, True, 1500), (8500, True, 8500),
+     (9001, True, 8500)],  # a transit VIF carries at most 8500
+)  # fmt: skip
+def test_direct_connect_vif_mtu(vif_mtu: int | None, transit: bool, mtu: int) -> None:
+    rule = book.direct_connect_rule(vif_mtu, transit=transit)
+    assert rule.mtu == mtu
+    assert rule.sends_frag_needed is True
+
+
+def test_peering_entries() -> None:
     assert book.peering_rule(inter_region=False).mtu == 9001
     assert book.peering_rule(inter_region=True).mtu == 8500
 
@@ -411,3 +456,130 @@ def test_unknown_eni_is_no_route_not_a_crash() -> None:
     analysis = analyse_path(topology([]), End(eni_id="eni-0missing"), INTERNET)
     assert analysis.verdict is Verdict.NO_ROUTE
     assert analysis.no_route_resource == "eni-0missing"
+
+
+# --- Direct Connect: decided from the gateway's VPN connections (or the site registry) -------------------
+
+SITE_ROUTE = [{"DestinationCidrBlock": "192.168.0.0/16", "GatewayId": "vgw-1", "State": "active"}]
+VGW_ATTACHED = {"VpnGatewayId": "vgw-1", "VpcAttachments": [{"VpcId": VPC, "State": "attached"}]}
+
+
+def test_site_on_direct_connect_with_a_jumbo_private_vif_is_ok() -> None:
+    # Given a VGW with no VPN connection and a registry that says the site's VIF carries jumbo frames
+    analysis = analyse_path(
+        topology(SITE_ROUTE, vpn_gateways=(VGW_ATTACHED,)),
+        End(cidr="192.168.1.0/24"),
+        End(eni_id=APP_ENI),
+        source_mtu=9000,
+        site_link="direct_connect",
+        dx_mtu=9001,
+    )
+    assert kinds(analysis) == [HopKind.SITE, HopKind.DIRECT_CONNECT, HopKind.ENI]
+    assert analysis.hops[1].mtu == 9001
+    assert analysis.hops[1].sends_frag_needed is True
+    assert analysis.verdict is Verdict.OK
+
+
+def test_site_at_9000_over_direct_connect_at_1500_is_a_mismatch_not_a_black_hole() -> None:
+    # Given a VGW without any VPN connection: Direct Connect, VIF MTU unknown (1500 assumed)
+    analysis = analyse_path(
+        topology(SITE_ROUTE, vpn_gateways=(VGW_ATTACHED,)),
+        End(cidr="192.168.1.0/24"),
+        End(eni_id=APP_ENI),
+        source_mtu=9000,
+    )
+    assert kinds(analysis) == [HopKind.SITE, HopKind.DIRECT_CONNECT, HopKind.ENI]
+    assert analysis.verdict is Verdict.MTU_MISMATCH  # the VIF sends frag-needed: PMTUD works
+    assert analysis.limiting_hop is analysis.hops[1]
+    assert analysis.path_mtu == 1500
+    assert any("Direct Connect" in a for a in analysis.assumptions)
+    assert {f.code for f in analysis.findings()} == {FindingCode.MTU_MISMATCH}
+
+
+def test_toward_a_site_on_direct_connect_the_nacl_decides_between_mismatch_and_black_hole() -> None:
+    open_path = analyse_path(topology(SITE_ROUTE), End(eni_id=APP_ENI), End(ip="192.168.1.5"))
+    assert kinds(open_path) == [HopKind.ENI, HopKind.DIRECT_CONNECT, HopKind.SITE]
+    assert open_path.verdict is Verdict.MTU_MISMATCH
+    closed = analyse_path(
+        topology(SITE_ROUTE, app_nacl_extra=[DENY_FRAG_NEEDED_IN]), End(eni_id=APP_ENI), End(ip="192.168.1.5")
+    )
+    assert closed.verdict is Verdict.PMTUD_BLACKHOLE
+    assert [c.network_acl_id for c in closed.blocking] == ["acl-app"]
+
+
+def test_vgw_with_a_vpn_connection_is_a_vpn_hop() -> None:
+    analysis = analyse_path(
+        topology(SITE_ROUTE, vpn_connections=(VPN_ON_VGW,)),
+        End(cidr="192.168.1.0/24"),
+        End(eni_id=APP_ENI),
+        source_mtu=9000,
+    )
+    assert kinds(analysis) == [HopKind.SITE, HopKind.VPN, HopKind.ENI]
+    assert analysis.verdict is Verdict.PMTUD_BLACKHOLE
+
+
+@pytest.mark.parametrize(
+    ("vpn_routes", "kind"),
+    [(["192.168.0.0/16"], HopKind.VPN), (["172.16.0.0/12"], HopKind.DIRECT_CONNECT)],
+)
+def test_a_vpn_serves_the_site_only_when_its_static_routes_cover_it(
+    vpn_routes: list[str], kind: HopKind
+) -> None:
+    vpn = {**VPN_ON_VGW, "Routes": [{"DestinationCidrBlock": c, "State": "available"} for c in vpn_routes]}
+    analysis = analyse_path(
+        topology(SITE_ROUTE, vpn_connections=(vpn,)), End(eni_id=APP_ENI), End(ip="192.168.1.5")
+    )
+    assert analysis.hops[1].kind is kind
+
+
+def test_the_site_registry_link_overrides_a_vpn_on_the_gateway() -> None:
+    analysis = analyse_path(
+        topology(SITE_ROUTE, vpn_connections=(VPN_ON_VGW,)),
+        End(eni_id=APP_ENI),
+        End(ip="192.168.1.5"),
+        site_link="direct_connect",
+    )
+    assert analysis.hops[1].kind is HopKind.DIRECT_CONNECT
+
+
+def test_transit_gateway_with_a_direct_connect_gateway_attachment_is_a_transit_vif() -> None:
+    attachments = (
+        {"TransitGatewayAttachmentId": "tgw-attach-1", "TransitGatewayId": "tgw-1", "ResourceType": "vpc",
+         "ResourceId": VPC},
+        {"TransitGatewayAttachmentId": "tgw-attach-dx", "TransitGatewayId": "tgw-1",
+         "ResourceType": "direct-connect-gateway", "ResourceId": "dxgw-1", "State": "available"},
+    )  # fmt: skip
+    routes = [{"DestinationCidrBlock": "192.168.0.0/16", "TransitGatewayId": "tgw-1", "State": "active"}]
+    records = {"transit_gateway_attachments": attachments}
+    outbound = analyse_path(
+        topology(routes, **records), End(eni_id=APP_ENI), End(ip="192.168.1.5"), dx_mtu=9001
+    )
+    assert kinds(outbound) == [HopKind.ENI, HopKind.TRANSIT_GATEWAY, HopKind.DIRECT_CONNECT, HopKind.SITE]
+    assert outbound.hops[2].resource_id == "dxgw-1"
+    assert outbound.hops[2].mtu == 8500  # a transit VIF's jumbo MTU
+    inbound = analyse_path(
+        topology(routes, **records), End(cidr="192.168.1.0/24"), End(eni_id=APP_ENI), source_mtu=9000
+    )
+    assert kinds(inbound) == [HopKind.SITE, HopKind.DIRECT_CONNECT, HopKind.TRANSIT_GATEWAY, HopKind.ENI]
+    assert inbound.verdict is Verdict.MTU_MISMATCH
+
+
+# --- the LOCAL hop: an address of a subnet that no ENI holds ---------------------------------------------
+
+
+def test_a_destination_no_eni_holds_is_a_local_hop_of_its_subnet() -> None:
+    analysis = analyse_path(topology([]), End(eni_id=APP_ENI), End(ip="10.0.9.77"))
+    assert kinds(analysis) == [HopKind.ENI, HopKind.LOCAL]
+    local = analysis.hops[-1]
+    assert (local.resource_id, local.subnet_id, local.address) == (EDGE_SUBNET, EDGE_SUBNET, "10.0.9.77")
+    assert local.mtu == book.JUMBO_MTU
+    assert any("10.0.9.77" in a and "MTU is not known" in a for a in analysis.assumptions)
+    assert analysis.verdict is Verdict.OK
+
+
+def test_a_source_no_eni_holds_is_a_local_hop_and_the_given_mtu_applies() -> None:
+    routes = [{"DestinationCidrBlock": "0.0.0.0/0", "GatewayId": "igw-1", "State": "active"}]
+    analysis = analyse_path(topology(routes), End(ip="10.0.1.99"), INTERNET, source_mtu=9001)
+    assert kinds(analysis) == [HopKind.LOCAL, HopKind.INTERNET_GATEWAY, HopKind.INTERNET]
+    assert analysis.hops[0].subnet_id == APP_SUBNET
+    assert analysis.verdict is Verdict.MTU_MISMATCH

@@ -6,6 +6,8 @@ one clear line; they never see a botocore traceback.
 
 from __future__ import annotations
 
+import re
+
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
@@ -14,6 +16,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 
 class DropsleuthError(Exception):
@@ -61,6 +64,12 @@ class UnsupportedError(AwsError):
     kind = "unsupported"
 
 
+class ServerError(AwsError):
+    """AWS answered with an internal error (HTTP 5xx, ``InternalFailure``): that call failed."""
+
+    kind = "server_error"
+
+
 _ACCESS_DENIED = {
     "AccessDenied",
     "AccessDeniedException",
@@ -79,7 +88,23 @@ _THROTTLED = {
     "RequestThrottled",
     "RequestThrottledException",
 }
-_UNSUPPORTED = {"NotImplemented", "InternalFailure", "UnsupportedOperation", "InvalidAction"}
+_UNSUPPORTED = {
+    "NotImplemented",
+    "UnsupportedOperation",
+    "InvalidAction",
+    "UnknownOperation",
+    "UnknownOperationException",
+}
+_SERVER = {"InternalFailure", "InternalError", "InternalServerError", "ServiceUnavailable", "Unavailable"}
+# Local emulators answer an action they lack with an internal-error code whose message says so
+# (LocalStack: "... not yet implemented", HTTP 501); AWS's own InternalFailure never does.
+_NOT_IMPLEMENTED = re.compile(r"not (yet )?(been )?implemented", re.IGNORECASE)
+
+
+def _is_unsupported(code: str, message: str, status: int | None) -> bool:
+    if code in _UNSUPPORTED or status == 501:
+        return True
+    return (code in _SERVER or code.isdigit()) and bool(_NOT_IMPLEMENTED.search(message))
 
 
 def translate(error: Exception, *, operation: str = "") -> AwsError:
@@ -100,9 +125,23 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
             "NoSuchKey",
         }:
             return NotFoundError(text, code=code, operation=op)
-        if code in _UNSUPPORTED:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        if _is_unsupported(code, message, status):
             return UnsupportedError(text, code=code, operation=op)
+        if code in _SERVER or (isinstance(status, int) and status >= 500):
+            return ServerError(text, code=code, operation=op)
         return AwsError(text, code=code, operation=op)
+    if isinstance(error, ResponseParserError):
+        # AWS always answers in its protocol's format (XML or JSON), errors included. An unparseable
+        # "500 Internal Server Error" page comes from a local endpoint that lacks the action (moto_server
+        # answers unimplemented actions so), not from AWS.
+        if "Internal Server Error" in str(error) or _NOT_IMPLEMENTED.search(str(error)):
+            return UnsupportedError(
+                f"{operation or 'API'}: the endpoint answered with a non-AWS HTTP 500 page (an emulator "
+                "without this API)",
+                operation=operation,
+            )
+        return AwsError(f"{operation or 'AWS call'}: unparseable response: {error}", operation=operation)
     if isinstance(error, ConnectTimeoutError | ReadTimeoutError | TimeoutError):
         return AwsTimeoutError(f"{operation or 'AWS call'}: timed out: {error}", operation=operation)
     if isinstance(error, NoCredentialsError):

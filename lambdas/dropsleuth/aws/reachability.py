@@ -9,20 +9,22 @@ created, on success and on failure. A cost guard caps the analyses per investiga
 
 Where the API is not implemented (moto: NotImplementedError in-process, HTTP 500 in server mode) or not
 permitted, ``analyse_reachability`` answers from ``StaticReachabilityAnalyzer``: the route walk of
-``rules/path.py`` plus the NACL and security-group decisions of ``rules/icmp.py`` for the TCP packet,
-labelled ``static``.
+``rules/path.py`` plus the NACL decisions of ``rules/icmp.py`` for the TCP request and its reply at every
+subnet boundary, and the security-group decisions at the ends, labelled ``static``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.parsers import ResponseParserError
 
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import (
@@ -30,15 +32,32 @@ from dropsleuth.aws.errors import (
     AwsError,
     AwsTimeoutError,
     DropsleuthError,
+    ServerError,
     UnsupportedError,
     translate,
 )
 from dropsleuth.aws.permissions import declare
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.observability import logger
-from dropsleuth.rules.icmp import PROTO_TCP, Direction, Packet, nacl_admits, security_groups_admit
+from dropsleuth.rules.icmp import (
+    PROTO_TCP,
+    Direction,
+    NaclDecision,
+    Packet,
+    nacl_admits,
+    nacl_entries,
+    security_groups_admit,
+)
 from dropsleuth.rules.mtu_rulebook import HopKind
-from dropsleuth.rules.path import End, Hop, PathAnalysis, Topology, analyse_path
+from dropsleuth.rules.path import (
+    End,
+    Hop,
+    PathAnalysis,
+    Topology,
+    TopologyIndex,
+    analyse_path,
+    subnet_crossings,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -172,7 +191,7 @@ class AwsReachabilityAnalyzer:
     def _call(self, operation: str, **kwargs: Any) -> Any:
         try:
             return getattr(self._client(), operation)(**kwargs)
-        except (ClientError, BotoCoreError, NotImplementedError) as error:
+        except (ClientError, BotoCoreError, ResponseParserError, NotImplementedError) as error:
             raise translate(error, operation=operation) from error
 
     def analyse(
@@ -339,7 +358,14 @@ def _end(resource: str, ip: str | None) -> End:
 
 @dataclass
 class StaticReachabilityAnalyzer:
-    """The path model's TCP verdict: a route there and back, NACLs both ways, the ends' security groups."""
+    """The path model's TCP verdict, where Reachability Analyzer is not available.
+
+    A route there (and, for a site, back); the NACL of every subnet boundary the request crosses and, NACLs
+    being stateless, every boundary the reply crosses on its way back (from the port to the client's
+    ephemeral port, 1024–65535), intermediate NAT gateway and appliance subnets in and out, no NACL between
+    two addresses of one subnet; the security groups of the ENIs at the ends, for the request only (they
+    are stateful). See ``static_verdict``.
+    """
 
     topology: Topology
     vpn_connection_id: str | None = None
@@ -382,8 +408,78 @@ def _tcp_packet(path: PathAnalysis, port: int) -> Packet | None:
     return Packet(PROTO_TCP, ipaddress.ip_address(sender), ipaddress.ip_address(receiver), port=port)
 
 
+# The ports a client's replies come back to: the VPC User Guide's network ACL page ("Ephemeral ports")
+# recommends allowing 1024-65535, which covers every operating system's range.
+EPHEMERAL_PORTS = (1024, 65535)
+
+
+def nacl_admits_ports(
+    entries: Sequence[Mapping[str, Any]], template: Packet, direction: Direction, ports: tuple[int, int]
+) -> tuple[NaclDecision, int]:
+    """Whether a NACL admits the packet to every destination port in ``ports``: the first denial, or an allow.
+
+    A NACL's decision changes only where an entry's port range starts or ends, so evaluating ``nacl_admits``
+    at those points (and at the range's ends) decides the whole range exactly.
+    """
+    low, high = ports
+    points = {low, high}
+    for entry in nacl_entries(entries, direction):
+        bounds = entry.get("PortRange")
+        if bounds:
+            first, last = int(bounds.get("From", 0)), int(bounds.get("To", 65535))
+            points.update(p for p in (first, last + 1) if low <= p <= high)
+    decision: NaclDecision | None = None
+    for port in sorted(points):
+        decision = nacl_admits(entries, dataclasses.replace(template, port=port), direction)
+        if not decision.allowed:
+            return decision, port
+    assert decision is not None
+    return decision, high
+
+
+def _nacl_explanations(path: PathAnalysis, packet: Packet, index: TopologyIndex) -> list[dict[str, Any]]:
+    """The NACL denials of the request and of its reply at every subnet boundary on the path."""
+    hops = path.hops
+    subnets = [h.subnet_id for h in hops]
+    starts_inside, ends_inside = hops[0].subnet_id is not None, hops[-1].subnet_id is not None
+    reply = Packet(PROTO_TCP, packet.destination, packet.source)
+    legs = [
+        ("request", packet, crossing)
+        for crossing in subnet_crossings(subnets, starts_inside=starts_inside, ends_inside=ends_inside)
+    ] + [
+        ("reply", reply, crossing)
+        for crossing in subnet_crossings(
+            list(reversed(subnets)), starts_inside=ends_inside, ends_inside=starts_inside
+        )
+    ]
+    explanations = []
+    for leg, template, (subnet_id, direction) in legs:
+        acl = index.nacl_by_subnet.get(subnet_id)
+        if acl is None:
+            continue
+        entries = acl.get("Entries") or ()
+        if leg == "request":
+            decision, port = nacl_admits(entries, template, direction), packet.port
+        else:
+            decision, port = nacl_admits_ports(entries, template, direction, EPHEMERAL_PORTS)
+        if decision.allowed:
+            continue
+        explanations.append(
+            {
+                "ExplanationCode": "SUBNET_ACL_RESTRICTION",
+                "Acl": {"Id": acl["NetworkAclId"]},
+                "Subnet": {"Id": subnet_id},
+                "Direction": direction.value,
+                "RuleNumber": decision.rule_label,
+                "Leg": leg,
+                "Port": port,
+            }
+        )
+    return explanations
+
+
 def static_verdict(topology: Topology, path: PathAnalysis) -> ReachabilityResult:
-    """TCP reachability from the path model: routes, then NACLs and SGs at the ends inside the VPC."""
+    """TCP reachability from the path model: routes, the NACLs both ways, the SGs at the ENIs at the ends."""
     if not path.reachable:
         return ReachabilityResult(
             mode="static",
@@ -394,44 +490,32 @@ def static_verdict(topology: Topology, path: PathAnalysis) -> ReachabilityResult
         )
     packet = _tcp_packet(path, path.port)
     index = topology.index
-    findings: list[Finding] = []
     explanations: list[dict[str, Any]] = []
-    ends = [(path.hops[0], Direction.OUTBOUND), (path.hops[-1], Direction.INBOUND)] if path.hops else []
-    for hop, direction in ends if packet else []:
-        assert packet is not None
-        if hop.kind is not HopKind.ENI or not hop.subnet_id:
-            continue
-        acl = index.nacl_by_subnet.get(hop.subnet_id)
-        if acl is not None:
-            decision = nacl_admits(acl.get("Entries") or (), packet, direction)
-            if not decision.allowed:
+    if packet is not None:
+        explanations += _nacl_explanations(path, packet, index)
+        for hop, direction in ((path.hops[0], Direction.OUTBOUND), (path.hops[-1], Direction.INBOUND)):
+            if hop.kind is not HopKind.ENI:
+                continue
+            eni = index.enis.get(hop.resource_id, {})
+            group_ids = {g["GroupId"] for g in eni.get("Groups") or ()}
+            groups = [g for g in topology.security_groups if g.get("GroupId") in group_ids]
+            if groups and not security_groups_admit(groups, packet, direction).allowed:
                 explanations.append(
                     {
-                        "ExplanationCode": "SUBNET_ACL_RESTRICTION",
-                        "Acl": {"Id": acl["NetworkAclId"]},
+                        "ExplanationCode": "ENI_SG_RULES_MISMATCH",
+                        "Component": {"Id": hop.resource_id},
+                        "SecurityGroups": [{"Id": g} for g in sorted(group_ids)],
                         "Direction": direction.value,
-                        "RuleNumber": decision.rule_label,
                     }
                 )
-        eni = index.enis.get(hop.resource_id, {})
-        group_ids = {g["GroupId"] for g in eni.get("Groups") or ()}
-        groups = [g for g in topology.security_groups if g.get("GroupId") in group_ids]
-        if groups and not security_groups_admit(groups, packet, direction).allowed:
-            explanations.append(
-                {
-                    "ExplanationCode": "ENI_SG_RULES_MISMATCH",
-                    "Component": {"Id": hop.resource_id},
-                    "SecurityGroups": [{"Id": g} for g in sorted(group_ids)],
-                    "Direction": direction.value,
-                }
-            )
     findings = [explanation_finding(e) for e in explanations]
     return ReachabilityResult(
         mode="static",
         reachable=not explanations,
         explanations=tuple(explanations),
         findings=tuple(findings),
-        note="static analysis of routes, NACLs and security groups (Reachability Analyzer unavailable)",
+        note="static analysis of routes, NACLs (request and reply) and security groups (Reachability "
+        "Analyzer unavailable)",
     )
 
 
@@ -449,8 +533,10 @@ def analyse_reachability(
 ) -> ReachabilityResult:
     """The TCP verdict for a path: Reachability Analyzer (``aws``/``auto``), falling back to ``static``.
 
-    ``auto`` falls back when the API is unsupported, refused, or the cost guard is spent; ``aws`` raises
-    instead. The RA path runs between the path's first and last resources (an ENI, or the VPN's gateway
+    ``auto`` falls back when the API is unsupported (moto, an emulator), refused, or the cost guard is
+    spent, and when AWS answers with an internal error (``ServerError``: that analysis failed, which the
+    note says); ``aws`` raises instead. Throttling, a failed or timed-out analysis raise in both modes.
+    The RA path runs between the path's first and last resources (an ENI, or the VPN's gateway
     for a site) with the end addresses as filters.
     """
     if mode == "static":
@@ -465,10 +551,16 @@ def analyse_reachability(
         return engine.analyse(
             source, destination, path.port, source_ip=source_ip, destination_ip=destination_ip
         )
-    except (UnsupportedError, AccessDeniedError, AnalysisBudgetExceededError) as error:
+    except (UnsupportedError, AccessDeniedError, AnalysisBudgetExceededError, ServerError) as error:
         if mode == "aws":
             raise
-        return _noted(static_verdict(topology, path), f"Reachability Analyzer not used: {error}")
+        if isinstance(error, ServerError):
+            reason = (
+                f"Reachability Analyzer analysis failed (AWS internal error, {error.code or 'HTTP 5xx'}): "
+            )
+        else:
+            reason = "Reachability Analyzer not used: "
+        return _noted(static_verdict(topology, path), f"{reason}{error}; the static analysis answers")
 
 
 def _noted(result: ReachabilityResult, note: str) -> ReachabilityResult:
@@ -490,6 +582,14 @@ def ra_endpoints(path: PathAnalysis, topology: Topology) -> tuple[str, str, str 
         if not gateway:
             return None
         source, source_ip = str(gateway), first.resource_id
+    elif first.kind is HopKind.SITE and len(path.hops) > 1 and path.hops[1].kind is HopKind.DIRECT_CONNECT:
+        # The VIF lands on a VGW (the hop's id) or, through a Direct Connect gateway, on the next hop's TGW.
+        gateway = next(
+            (h.resource_id for h in path.hops[1:3] if h.resource_id.startswith(("vgw-", "tgw-"))), None
+        )
+        if gateway is None:
+            return None
+        source, source_ip = gateway, first.resource_id
     else:
         return None
     if last.kind is HopKind.ENI:
@@ -509,32 +609,31 @@ def reachability_for(
     *,
     mode: str = "auto",
     max_analyses: int = 2,
+    timeout_s: float = 60.0,
     ec2: EC2Client | None = None,
 ) -> tuple[PathAnalysis, ReachabilityResult]:
     """The path analysis and the TCP reachability verdict for an investigation, from one topology read."""
-    from dropsleuth.aws.topology import collect_topology  # noqa: PLC0415 -- topology imports the path model
+    # topology imports the path model, which this module's callers may not need
+    from dropsleuth.aws.topology import collect_topology, path_arguments  # noqa: PLC0415
 
     topology = collect_topology(ctx.vpc_id, ec2=ec2)
-    site = ctx.site
-    path = analyse_path(
-        topology,
-        ctx.source,
-        ctx.destination,
-        port=ctx.port,
-        source_mtu=ctx.source_mtu or (site.wan_mtu if site else None),
-        vpn_connection_id=ctx.vpn_connection_id or (site.vpn_connection_id if site else None),
-    )
-    analyzer = AwsReachabilityAnalyzer(ec2=ec2, max_analyses=max_analyses)
+    path = analyse_path(topology, ctx.source, ctx.destination, **path_arguments(ctx))
+    analyzer = AwsReachabilityAnalyzer(ec2=ec2, max_analyses=max_analyses, timeout_s=timeout_s)
     return path, analyse_reachability(path, topology, mode=mode, analyzer=analyzer)
 
 
 def reachability_outcome(
-    ctx: InvestigationContext, *, mode: str = "auto", max_analyses: int = 2, ec2: EC2Client | None = None
+    ctx: InvestigationContext,
+    *,
+    mode: str = "auto",
+    max_analyses: int = 2,
+    timeout_s: float = 60.0,
+    ec2: EC2Client | None = None,
 ) -> StepOutcome:
     """``reachability_for`` as an investigation step's outcome: the verdict's findings, mode and reason."""
     from dropsleuth.context import StepOutcome  # noqa: PLC0415 -- context imports the site registry
 
-    path, verdict = reachability_for(ctx, mode=mode, max_analyses=max_analyses, ec2=ec2)
+    path, verdict = reachability_for(ctx, mode=mode, max_analyses=max_analyses, timeout_s=timeout_s, ec2=ec2)
     label = "Reachability Analyzer" if verdict.mode == "aws" else "static analysis of routes, NACLs, SGs"
     state = "reachable" if verdict.reachable else "NOT reachable"
     return StepOutcome(

@@ -100,7 +100,10 @@ def collect_topology(vpc_id: str, *, ec2: EC2Client | None = None) -> Topology:
             ec2,
             "describe_transit_gateway_attachments",
             "TransitGatewayAttachments",
-            Filters=_filter("transit-gateway-id", *tgw_ids) + _filter("resource-type", "vpn"),
+            # VPN attachments carry sites over Site-to-Site VPN; Direct Connect gateway attachments over a
+            # transit VIF (the path model tells them apart: rules/path.py ``site_link``).
+            Filters=_filter("transit-gateway-id", *tgw_ids)
+            + _filter("resource-type", "vpn", "direct-connect-gateway"),
         )
     peerings = _collect(
         ec2,
@@ -169,20 +172,30 @@ def _prefix_lists(ec2: EC2Client, ids: set[str]) -> tuple[dict[str, tuple[str, .
     return cidrs, names
 
 
-def path_analysis_for(ctx: InvestigationContext, *, ec2: EC2Client | None = None) -> PathAnalysis:
-    """The path analysis of an investigation's source → destination, with the site's MTU and VPN."""
-    topology = collect_topology(ctx.vpc_id, ec2=ec2)
+def path_arguments(ctx: InvestigationContext, *, source_mtu: int | None = None) -> dict[str, Any]:
+    """``analyse_path``'s keyword arguments from a context: the request's values, else the site registry's.
+
+    ``source_mtu``: the request's ``source_mtu``, else this argument (the path step's choice, which may
+    use the host agent's measurements), else the registry's ``wan_mtu``. ``mss_clamp``: the request's,
+    else the registry's. ``site_link`` / ``dx_mtu``: the registry's (how the site is connected).
+    """
     site = ctx.site
-    source_mtu = ctx.source_mtu or (site.wan_mtu if site else None)
-    vpn_connection_id = ctx.vpn_connection_id or (site.vpn_connection_id if site else None)
-    return analyse_path(
-        topology,
-        ctx.source,
-        ctx.destination,
-        port=ctx.port,
-        source_mtu=source_mtu,
-        vpn_connection_id=vpn_connection_id,
-    )
+    return {
+        "port": ctx.port,
+        "source_mtu": ctx.source_mtu or source_mtu or (site.wan_mtu if site else None),
+        "mss_clamp": ctx.mss_clamp or (site.mss_clamp if site else None),
+        "vpn_connection_id": ctx.vpn_connection_id or (site.vpn_connection_id if site else None),
+        "site_link": site.link if site else None,
+        "dx_mtu": site.dx_mtu if site else None,
+    }
+
+
+def path_analysis_for(
+    ctx: InvestigationContext, *, ec2: EC2Client | None = None, source_mtu: int | None = None
+) -> PathAnalysis:
+    """The path analysis of an investigation's source → destination, with the site's MTU, link and clamp."""
+    topology = collect_topology(ctx.vpc_id, ec2=ec2)
+    return analyse_path(topology, ctx.source, ctx.destination, **path_arguments(ctx, source_mtu=source_mtu))
 
 
 def packet_filter_ids(vpc_id: str, *, ec2: EC2Client | None = None) -> tuple[str, ...]:

@@ -2,7 +2,9 @@
 
 Reachability comes from Reachability Analyzer where the API is available and permitted (``mode`` ``auto``
 or ``aws``; at most ``DROPSLEUTH_MAX_REACHABILITY_ANALYSES`` analyses per invocation, every path and
-analysis it creates deleted), else from the path model's static verdict, labelled ``static``.
+analysis it creates deleted, each polled up to ``reachability_timeout_s`` from the event, else
+``DROPSLEUTH_REACHABILITY_TIMEOUT_S``), else from the path model's static verdict, labelled ``static``.
+``mss_clamp`` is an MSS clamp in place on the path (the site registry's ``mss_clamp`` otherwise).
 Test event: ``events/reachability.json``. Returns ``{"ok": true, "path": …, "reachability": …}``, or a
 validation/AWS error naming the field or the fault (``ok: false``).
 """
@@ -43,6 +45,9 @@ class ReachabilityRequest(BaseModel):
     destination: Endpoint
     port: int = Field(443, ge=1, le=65535)
     source_mtu: int | None = Field(None, ge=576, le=9216)
+    mss_clamp: int | None = Field(None, ge=536, le=9176)
+    # How long to poll one analysis; the function's own timeout (300 s) must leave room for cleanup.
+    reachability_timeout_s: float | None = Field(None, gt=0, le=240)
     vpn_connection_id: str | None = Field(None, pattern=r"^vpn-[0-9a-f]{8,17}$")
     mode: Literal["auto", "aws", "static"] = "auto"
 
@@ -55,6 +60,7 @@ def _context(request: ReachabilityRequest) -> InvestigationContext:
         destination=request.destination,
         port=request.port,
         source_mtu=request.source_mtu,
+        mss_clamp=request.mss_clamp,
         vpn_connection_id=request.vpn_connection_id,
         window=Window(start=now - timedelta(minutes=1), end=now),
     )
@@ -66,8 +72,12 @@ def _context(request: ReachabilityRequest) -> InvestigationContext:
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     try:
         request = parse_event(ReachabilityRequest, event)
+        config = settings()
         path, verdict = reachability.reachability_for(
-            _context(request), mode=request.mode, max_analyses=settings().max_reachability_analyses
+            _context(request),
+            mode=request.mode,
+            max_analyses=config.max_reachability_analyses,
+            timeout_s=request.reachability_timeout_s or config.reachability_timeout_s,
         )
     except (InputError, AwsError) as error:
         logger.warning("reachability could not run", extra={"error": str(error)})

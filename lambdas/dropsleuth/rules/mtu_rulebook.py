@@ -39,6 +39,11 @@ DOC_NACL_PMTUD = (
     "VPC User Guide, network ACLs, 'Path MTU Discovery' "
     "(https://docs.aws.amazon.com/vpc/latest/userguide/nacl-rules.html#path_mtu_discovery)"
 )
+DOC_NACL = (
+    "VPC User Guide, 'Control subnet traffic with network access control lists' (a NACL allows or denies "
+    "traffic at the subnet level; it is stateless) "
+    "(https://docs.aws.amazon.com/vpc/latest/userguide/vpc-network-acls.html)"
+)
 DOC_GATEWAY_ENDPOINTS = (
     "AWS PrivateLink guide, 'Gateway endpoints' (no transitive access from VPN, Direct Connect or peering) "
     "(https://docs.aws.amazon.com/vpc/latest/privatelink/gateway-endpoints.html)"
@@ -166,18 +171,54 @@ def peering_rule(*, inter_region: bool) -> HopRule:
     return HopRule(HopKind.PEERING, JUMBO_MTU, True, DOC_EC2_MTU, "peering inside a Region: 9001")
 
 
+DX_PRIVATE_VIF_JUMBO_MTU = 9001
+DX_TRANSIT_VIF_JUMBO_MTU = 8500
+
+
 def direct_connect_rule(vif_mtu: int | None, *, transit: bool = False) -> HopRule:
-    """A Direct Connect virtual interface: 1500 or 9001 (private VIF), 1500 or 8500 (transit VIF)."""
-    mtu = vif_mtu or STANDARD_MTU
+    """A Direct Connect virtual interface: 1500 or 9001 (private VIF), 1500 or 8500 (transit VIF).
+
+    The VIF's MTU is a per-interface setting (DOC_DX_VIF: "1500 or 9001 (jumbo frames)" for a private VIF,
+    "1500 or 8500" for a transit VIF, chosen at creation or changed later, jumbo only on a jumbo-capable
+    connection). Without the Direct Connect API the analysis cannot read it, so an unknown VIF counts as
+    1500: a wrong 1500 at worst reports an MTU_MISMATCH that PMTUD covers (the VIF answers with
+    frag-needed), where a wrong 9001 could hide a real one. ``vif_mtu`` (the site registry's ``dx_mtu``)
+    above 1500 means jumbo frames, capped at what the VIF type carries.
+    """
     kind = "transit" if transit else "private"
-    return HopRule(HopKind.DIRECT_CONNECT, mtu, True, DOC_DX_VIF, f"{kind} VIF at {mtu}")
+    jumbo = DX_TRANSIT_VIF_JUMBO_MTU if transit else DX_PRIVATE_VIF_JUMBO_MTU
+    if vif_mtu is None:
+        return HopRule(
+            HopKind.DIRECT_CONNECT,
+            STANDARD_MTU,
+            True,
+            DOC_DX_VIF,
+            f"{kind} VIF, MTU not known: {STANDARD_MTU} assumed (1500 or {jumbo}); sends frag-needed",
+        )
+    mtu = min(vif_mtu, jumbo) if vif_mtu > STANDARD_MTU else STANDARD_MTU
+    capped = f" ({vif_mtu} given; a {kind} VIF carries at most {jumbo})" if vif_mtu > jumbo else ""
+    return HopRule(
+        HopKind.DIRECT_CONNECT, mtu, True, DOC_DX_VIF, f"{kind} VIF at {mtu}{capped}; sends frag-needed"
+    )
 
 
 # --- Site-to-Site VPN -------------------------------------------------------------------------------------
 
+# The customer gateway best-practices page tabulates the tunnel MTU (and IPv4 MSS = MTU - 40) by phase-2
+# encryption, integrity algorithm and NAT traversal: from 1446 / 1406 (AES-GCM, no NAT-T) down to
+# 1406 / 1366 (AES-CBC with SHA2-384 or SHA2-512, with NAT-T). NAT-T's UDP encapsulation costs 8 bytes, which
+# the ESP padding to the cipher's block size rounds to 16 in the table.
 VPN_BEST_MTU = 1446  # AES-GCM, no NAT-T
-VPN_WORST_MTU = 1406  # AES-CBC + SHA2-512 + NAT-T
+VPN_WORST_MTU = 1406  # AES-CBC + SHA2-384/512 + NAT-T
 VPN_AWS_CONFIG_MSS = 1379  # `tcp adjust-mss 1379` in AWS-generated device configurations
+# (AEAD cipher, or the CBC integrity algorithm) → (MTU without NAT-T, MTU with NAT-T), from DOC_VPN_CGW.
+_VPN_MTU_TABLE: dict[str, tuple[int, int]] = {
+    "GCM": (1446, 1438),
+    "SHA1": (1438, 1422),
+    "SHA2-256": (1438, 1422),
+    "SHA2-384": (1422, 1406),
+    "SHA2-512": (1422, 1406),
+}
 
 
 @dataclass(frozen=True)
@@ -201,22 +242,45 @@ def tunnel_profiles(vpn_connection: Mapping[str, Any]) -> list[VpnTunnelProfile]
     return profiles
 
 
-def _tunnel_mtu(profile: VpnTunnelProfile) -> tuple[int, str]:
-    only_gcm = bool(profile.encryption) and all("GCM" in name.upper() for name in profile.encryption)
-    if only_gcm and profile.nat_traversal is False:
-        return VPN_BEST_MTU, "AES-GCM without NAT-T"
-    if only_gcm:
-        # GCM without knowing NAT-T: NAT-T adds UDP encapsulation; the documented best case is without it.
-        return VPN_BEST_MTU, "AES-GCM (NAT-T not known; with NAT-T the MTU is lower)"
-    return VPN_WORST_MTU, "AES-CBC or mixed algorithms allowed: the smallest documented MTU applies"
+def _negotiable_rows(profile: VpnTunnelProfile) -> list[str]:
+    """The table rows a tunnel may negotiate. An empty algorithm list means AWS's default: all of them."""
+    ciphers = profile.encryption or ("AES128", "AES256", "AES128-GCM-16", "AES256-GCM-16")
+    rows = []
+    for cipher in ciphers:
+        if "GCM" in cipher.upper():
+            rows.append("GCM")  # AEAD: no separate integrity algorithm
+            continue
+        integrity = [i.upper() for i in profile.integrity] or ["SHA1", "SHA2-256", "SHA2-384", "SHA2-512"]
+        # An integrity name the table does not list counts as its worst row.
+        rows += [i if i in _VPN_MTU_TABLE and i != "GCM" else "SHA2-512" for i in integrity]
+    return rows
+
+
+def tunnel_mtu(profile: VpnTunnelProfile) -> tuple[int, str]:
+    """The MTU that fits every algorithm the tunnel may negotiate, and with NAT-T unless known absent.
+
+    NAT-T is negotiated when a NAT sits between the customer gateway and AWS, and ``describe_vpn_connections``
+    does not report it: unknown NAT-T counts as present, so the MSS to clamp to fits either way.
+    """
+    rows = _negotiable_rows(profile)
+    with_nat_t = profile.nat_traversal is not False
+    mtu, row = min((_VPN_MTU_TABLE[r][1 if with_nat_t else 0], r) for r in rows)
+    cipher = "AES-GCM" if row == "GCM" else f"AES-CBC with {row}"
+    if profile.nat_traversal is None:
+        nat = "NAT-T not known, so counted"
+    else:
+        nat = "with NAT-T" if with_nat_t else "without NAT-T"
+    every = "" if len(set(rows)) == 1 else " (the smallest of the negotiable algorithms)"
+    return mtu, f"{cipher}, {nat}{every}"
 
 
 def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
     """The VPN hop's MTU from the connection's tunnel options: 1446 (AES-GCM, no NAT-T) down to 1406.
 
-    Site-to-Site VPN "does not support Path MTU Discovery": it never sends frag-needed. When the options
-    are unknown, or the tunnels may negotiate AES-CBC, the smallest documented MTU (1406) is used, so the
-    MSS to clamp to is one that fits every negotiable cipher.
+    Site-to-Site VPN "does not support Path MTU Discovery": it never sends frag-needed. Each tunnel's MTU is
+    the smallest over the algorithms it may negotiate and counts NAT-T unless it is known absent
+    (``tunnel_mtu``); the hop takes the smallest tunnel's, so the MSS to clamp to fits every cipher and NAT-T
+    case the connection allows. Unknown options (no ``TunnelOptions``): 1406, the table's smallest.
     """
     profiles = tunnel_profiles(vpn_connection or {})
     if not profiles:
@@ -228,8 +292,7 @@ def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
             f"tunnel options unknown: {VPN_WORST_MTU}–{VPN_BEST_MTU} by cipher and NAT-T; the smallest is "
             f"used; no Path MTU Discovery (AWS device configs use MSS {VPN_AWS_CONFIG_MSS})",
         )
-    figures = [_tunnel_mtu(p) for p in profiles]
-    mtu, why = min(figures)
+    mtu, why = min(tunnel_mtu(p) for p in profiles)
     return HopRule(
         HopKind.VPN, mtu, False, DOC_VPN_CGW, f"{why}; Site-to-Site VPN does not support Path MTU Discovery"
     )

@@ -221,25 +221,121 @@ class TopologyIndex:
         instance = self.instances.get(instance_id or "")
         return instance.get("InstanceType") if instance else None
 
-    def vpn_for_gateway(self, gateway_id: str, source: IPAddress | None) -> Record | None:
-        candidates = [
+    def vpns_on(self, gateway_id: str) -> list[Record]:
+        """The VPN connections that terminate on a virtual private gateway or transit gateway."""
+        return [
             v
             for v in self.topology.vpn_connections
             if gateway_id in (v.get("VpnGatewayId"), v.get("TransitGatewayId"))
-            and v.get("State", "available") != "deleted"
+            and v.get("State", "available") not in ("deleted", "deleting")
         ]
-        return _best_vpn(candidates, source)
+
+    def direct_connect_attachment(self, transit_gateway_id: str) -> Record | None:
+        """A transit gateway's Direct Connect gateway attachment (a transit VIF behind it), if any."""
+        return next(
+            (
+                a
+                for a in self.topology.transit_gateway_attachments
+                if a.get("TransitGatewayId") == transit_gateway_id
+                and a.get("ResourceType") == "direct-connect-gateway"
+                and a.get("State", "available") not in ("deleted", "deleting", "failed")
+            ),
+            None,
+        )
 
 
-def _best_vpn(candidates: Sequence[Record], address: IPAddress | None) -> Record | None:
-    """The VPN whose static routes cover the address, else the first candidate."""
-    if address is not None:
-        for vpn in candidates:
-            for route in vpn.get("Routes") or ():
-                cidr = route.get("DestinationCidrBlock")
-                if cidr and address in ipaddress.ip_network(cidr):
-                    return vpn
-    return candidates[0] if candidates else None
+def _vpn_covers(vpn: Record, address: IPAddress | None) -> bool:
+    """Whether one of the VPN connection's static routes contains the address."""
+    return address is not None and any(
+        route.get("DestinationCidrBlock") and address in ipaddress.ip_network(route["DestinationCidrBlock"])
+        for route in vpn.get("Routes") or ()
+        if route.get("State", "available") not in ("deleted", "deleting")
+    )
+
+
+@dataclass(frozen=True)
+class SiteLink:
+    """How a gateway reaches the site: over one of its VPN connections, or (``vpn`` None) Direct Connect."""
+
+    vpn: Record | None
+    reason: str
+    assumed: bool = False
+    """True when the choice rests on an assumption (listed in the analysis), not on a record."""
+
+
+def site_link(
+    gateway_id: str,
+    address: IPAddress | None,
+    index: TopologyIndex,
+    *,
+    vpn_connection_id: str | None = None,
+    link: str | None = None,
+) -> SiteLink | None:
+    """Whether the site at ``address`` behind a VGW or TGW is on a VPN connection or on Direct Connect.
+
+    A VPN carries the site only when a VPN connection on that gateway serves it: the site's own
+    ``vpn_connection_id``, one whose static routes cover the address, or one whose routes are not listed
+    (dynamic routing: BGP may advertise the site). A VGW with no such VPN connection reaches its on-premises
+    networks over a Direct Connect private VIF, the other way a VGW has; a TGW does through a Direct Connect
+    gateway attachment. The site registry's ``link`` overrides the evidence. None: a TGW with neither.
+    """
+    vpns = index.vpns_on(gateway_id)
+    where = str(address) if address is not None else "the site"
+    if link == "direct_connect":
+        return SiteLink(None, f"the site registry puts {where} on Direct Connect")
+    for vpn in vpns:
+        if vpn_connection_id and vpn["VpnConnectionId"] == vpn_connection_id:
+            return SiteLink(vpn, f"{vpn_connection_id} is the site's VPN connection")
+    for vpn in vpns:
+        if _vpn_covers(vpn, address):
+            return SiteLink(vpn, f"the static routes of {vpn['VpnConnectionId']} cover {where}")
+    for vpn in vpns:
+        if not vpn.get("Routes"):
+            return SiteLink(
+                vpn,
+                f"{vpn['VpnConnectionId']} lists no static routes (dynamic routing): assumed to carry "
+                f"{where}",
+                assumed=True,
+            )
+    if link == "vpn" and vpns:
+        return SiteLink(vpns[0], f"the site registry puts {where} on a VPN: {vpns[0]['VpnConnectionId']}")
+    why = (
+        f"no VPN connection on {gateway_id}"
+        if not vpns
+        else f"the static routes of {gateway_id}'s VPN connections do not cover {where}"
+    )
+    if gateway_id.startswith("vgw-"):
+        return SiteLink(None, f"{why}: {where} is reached over Direct Connect", assumed=True)
+    attachment = index.direct_connect_attachment(gateway_id)
+    if attachment is not None:
+        return SiteLink(
+            None,
+            f"{why}; {gateway_id} has Direct Connect gateway attachment "
+            f"{attachment.get('TransitGatewayAttachmentId')}: {where} is reached over Direct Connect",
+            assumed=True,
+        )
+    return None
+
+
+def subnet_crossings(
+    subnet_ids: Sequence[str | None], *, starts_inside: bool, ends_inside: bool
+) -> list[tuple[str, Direction]]:
+    """The NACL checks a packet meets crossing these subnets in order (consecutive repeats are one subnet).
+
+    A NACL "allows or denies specific inbound or outbound traffic at the subnet level" (``book.DOC_NACL``):
+    it is evaluated where traffic enters or leaves a subnet, never between two addresses of one subnet. A
+    packet that starts inside its first subnet only leaves it; one that ends inside its last only enters
+    it; every other subnet it crosses is entered and left.
+    """
+    ordered = [s for s in subnet_ids if s]
+    collapsed = [s for i, s in enumerate(ordered) if i == 0 or ordered[i - 1] != s]
+    legs: list[tuple[str, Direction]] = []
+    for position, subnet in enumerate(collapsed):
+        if not (position == 0 and starts_inside):
+            legs.append((subnet, Direction.INBOUND))
+        if not (position == len(collapsed) - 1 and ends_inside):
+            legs.append((subnet, Direction.OUTBOUND))
+    return legs
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -375,6 +471,10 @@ class _Walk:
     sender_subnet: str | None = None
     sender_address: str | None = None
     receiver_mtu: int | None = None
+    vpn_connection_id: str | None = None
+    site_link: str | None = None
+    """The site registry's ``link`` (``vpn`` / ``direct_connect``), when given."""
+    dx_mtu: int | None = None
 
 
 def _address_of(end: EndpointLike, index: TopologyIndex) -> IPAddress | None:
@@ -553,6 +653,26 @@ def _appliance_hop(target: str, label: str, index: TopologyIndex, walk: _Walk) -
     return str(eni["SubnetId"])
 
 
+def _site_link_hop(
+    gateway_id: str, address: IPAddress | None, index: TopologyIndex, walk: _Walk, *, via: str = ""
+) -> Hop | None:
+    """The VPN or Direct Connect hop between a VGW/TGW and the site (``site_link``), or None."""
+    link = site_link(
+        gateway_id, address, index, vpn_connection_id=walk.vpn_connection_id, link=walk.site_link
+    )
+    if link is None:
+        return None
+    if link.assumed:
+        walk.assumptions.append(link.reason)
+    if link.vpn is not None:
+        return Hop(HopKind.VPN, link.vpn["VpnConnectionId"], book.vpn_rule(link.vpn), via=via)
+    transit = gateway_id.startswith("tgw-")
+    attachment = index.direct_connect_attachment(gateway_id) if transit else None
+    resource = str((attachment or {}).get("ResourceId") or gateway_id)
+    rule = book.direct_connect_rule(walk.dx_mtu, transit=transit)
+    return Hop(HopKind.DIRECT_CONNECT, resource, rule, via=via or link.reason)
+
+
 def _follow_target(
     target: str,
     label: str,
@@ -578,21 +698,17 @@ def _follow_target(
         return None
     if target.startswith("nat-"):
         return _nat_hop(target, label, index, walk)
-    if target.startswith("vgw-"):
-        vpn = index.vpn_for_gateway(target, address)
-        walk.hops.append(
-            Hop(HopKind.VPN, vpn["VpnConnectionId"] if vpn else target, book.vpn_rule(vpn), via=label)
+    if target.startswith(("vgw-", "tgw-")):
+        if target.startswith("tgw-"):
+            walk.hops.append(Hop(HopKind.TRANSIT_GATEWAY, target, book.TRANSIT_GATEWAY_FROM_VPC, via=label))
+        link_hop = _site_link_hop(
+            target, address, index, walk, via=target if target.startswith("tgw-") else label
         )
-        walk.hops.append(Hop(HopKind.SITE, str(address), book.site_rule(walk.receiver_mtu)))
-        return None
-    if target.startswith("tgw-"):
-        walk.hops.append(Hop(HopKind.TRANSIT_GATEWAY, target, book.TRANSIT_GATEWAY_FROM_VPC, via=label))
-        vpn = index.vpn_for_gateway(target, address)
-        if vpn is not None:
-            walk.hops.append(Hop(HopKind.VPN, vpn["VpnConnectionId"], book.vpn_rule(vpn), via=target))
-            walk.hops.append(Hop(HopKind.SITE, str(address), book.site_rule(walk.receiver_mtu)))
-        else:
+        if link_hop is None:
             walk.assumptions.append(f"the path continues beyond {target} (its route tables were not read)")
+            return None
+        walk.hops.append(link_hop)
+        walk.hops.append(Hop(HopKind.SITE, str(address), book.site_rule(walk.receiver_mtu)))
         return None
     if target.startswith("pcx-"):
         peering = index.peerings.get(target, {})
@@ -621,6 +737,68 @@ def _follow_target(
     return None
 
 
+def _attached_gateways(index: TopologyIndex) -> list[str]:
+    """The VPC's attached virtual private gateways, then the transit gateways it has an attachment to."""
+    topology = index.topology
+    vgws = [
+        str(g["VpnGatewayId"])
+        for g in topology.vpn_gateways
+        for a in g.get("VpcAttachments") or ()
+        if a.get("VpcId") == topology.vpc_id and a.get("State", "attached") == "attached"
+    ]
+    tgws = [
+        str(a["TransitGatewayId"])
+        for a in topology.transit_gateway_attachments
+        if a.get("ResourceType") == "vpc" and a.get("ResourceId") == topology.vpc_id
+    ]
+    return list(dict.fromkeys(vgws + tgws))
+
+
+def _site_gateway(
+    source_address: IPAddress,
+    destination: EndpointLike,
+    destination_address: IPAddress | None,
+    index: TopologyIndex,
+    walk: _Walk,
+) -> str | None:
+    """The VGW or TGW that carries the site into the VPC; None: the internet gateway (or nothing).
+
+    In order: the gateway of the site's own VPN connection; the target of the destination subnet's route
+    back to the site (the route tables say which gateway carries it); an attached gateway with a VPN
+    connection whose routes cover the site; any attached gateway that reaches a site (VPN or Direct Connect).
+    """
+    explicit = index.vpns.get(walk.vpn_connection_id or "")
+    if explicit is not None and walk.site_link != "direct_connect":
+        return explicit.get("VpnGatewayId") or explicit.get("TransitGatewayId")
+    eni = index.enis.get(destination.eni_id or "")
+    subnet = eni.get("SubnetId") if eni else None
+    if subnet is None and destination_address is not None:
+        subnet = (index.subnet_of(destination_address) or {}).get("SubnetId")
+    table = index.route_table_for(subnet) if subnet else None
+    back = index.longest_match(table, source_address) if table else None
+    if back is not None and back.route.get("State") != "blackhole":
+        target = _route_target(back.route)
+        if target.startswith(("vgw-", "tgw-")):
+            return target
+        if target.startswith("igw-"):
+            return None
+    attached = _attached_gateways(index)
+    links = {
+        gateway: site_link(
+            gateway,
+            source_address,
+            index,
+            vpn_connection_id=walk.vpn_connection_id,
+            link=walk.site_link,
+        )
+        for gateway in attached
+    }
+    for gateway, link in links.items():
+        if link is not None and link.vpn is not None and not link.assumed:
+            return gateway
+    return next((gateway for gateway, link in links.items() if link is not None), None)
+
+
 def _entry_from_outside(
     source_address: IPAddress,
     destination: EndpointLike,
@@ -628,41 +806,20 @@ def _entry_from_outside(
     destination_address: IPAddress | None,
     index: TopologyIndex,
     walk: _Walk,
-    vpn_connection_id: str | None,
 ) -> None:
-    """A source outside the VPC (a site): in over its VPN (or the internet gateway), then to the target."""
+    """A source outside the VPC (a site): in over its VPN or Direct Connect (or the IGW), then on."""
     topology = index.topology
-    vpn = index.vpns.get(vpn_connection_id or "")
-    if vpn is None:
-        attached_gateways = {
-            g.get("VpnGatewayId")
-            for g in topology.vpn_gateways
-            for a in g.get("VpcAttachments") or ()
-            if a.get("VpcId") == topology.vpc_id and a.get("State", "attached") == "attached"
-        } | {
-            a.get("TransitGatewayId")
-            for a in topology.transit_gateway_attachments
-            if a.get("ResourceType") == "vpc" and a.get("ResourceId") == topology.vpc_id
-        }
-        candidates = [
-            v
-            for v in topology.vpn_connections
-            if {v.get("VpnGatewayId"), v.get("TransitGatewayId")} & attached_gateways
-        ]
-        vpn = _best_vpn(candidates, source_address)
+    gateway = _site_gateway(source_address, destination, destination_address, index, walk)
     entry_gateway: str | None
     walk.hops.append(Hop(HopKind.SITE, str(source_address), book.site_rule(None)))
-    if vpn is not None:
-        walk.hops.append(Hop(HopKind.VPN, vpn["VpnConnectionId"], book.vpn_rule(vpn)))
-        entry_gateway = vpn.get("VpnGatewayId") or vpn.get("TransitGatewayId")
-        if vpn.get("TransitGatewayId"):
+    link_hop = _site_link_hop(gateway, source_address, index, walk) if gateway else None
+    if gateway and link_hop is not None:
+        walk.hops.append(link_hop)
+        entry_gateway = gateway
+        if gateway.startswith("tgw-"):
+            attachment = "VPN" if link_hop.kind is HopKind.VPN else "Direct Connect gateway"
             walk.hops.append(
-                Hop(
-                    HopKind.TRANSIT_GATEWAY,
-                    vpn["TransitGatewayId"],
-                    book.TRANSIT_GATEWAY,
-                    via="VPN attachment",
-                )
+                Hop(HopKind.TRANSIT_GATEWAY, gateway, book.TRANSIT_GATEWAY, via=f"{attachment} attachment")
             )
     else:
         igw = next(
@@ -675,7 +832,8 @@ def _entry_from_outside(
         )
         if igw is None:
             walk.no_route = (
-                f"{source_address} is outside {topology.vpc_id} and no VPN or internet gateway leads in"
+                f"{source_address} is outside {topology.vpc_id} and no VPN, Direct Connect or internet "
+                "gateway leads in"
             )
             walk.no_route_resource = topology.vpc_id
             return
@@ -686,7 +844,7 @@ def _entry_from_outside(
         if endpoint is None:
             walk.no_route = (
                 f"no interface endpoint for {destination.service} in {topology.vpc_id}; gateway endpoints "
-                "and the internet gateway do not carry traffic arriving over a VPN"
+                "and the internet gateway do not carry traffic arriving over a VPN or Direct Connect"
             )
             walk.no_route_resource = topology.vpc_id
             return
@@ -721,10 +879,12 @@ def walk_path(
     destination: EndpointLike,
     *,
     vpn_connection_id: str | None = None,
+    site_link: str | None = None,
+    dx_mtu: int | None = None,
 ) -> _Walk:
     """The hops from source to destination (no verdict yet)."""
     index = topology.index
-    walk = _Walk()
+    walk = _Walk(vpn_connection_id=vpn_connection_id, site_link=site_link, dx_mtu=dx_mtu)
     source_address = _address_of(source, index)
     destination_address = _address_of(destination, index)
     if source.eni_id and source.eni_id not in index.enis:
@@ -744,7 +904,6 @@ def walk_path(
             destination_address=destination_address,
             index=index,
             walk=walk,
-            vpn_connection_id=vpn_connection_id,
         )
         return walk
     eni = index.enis.get(source.eni_id or "") or index.eni_by_ip.get(str(source_address))
@@ -785,26 +944,13 @@ def _frag_needed_crossings(
         sources = ANYWHERE
     else:
         sources = ipaddress.ip_network(destination_address)
-    # Subnets on the way back: the limiting hop's own (outbound), intermediate hops' (in, out), sender's (in).
-    legs: list[tuple[str, Direction]] = []
-    if limiting.subnet_id:
-        legs.append((limiting.subnet_id, Direction.OUTBOUND))
-    for hop in reversed(walk.hops[1:limiting_index]):
-        if hop.subnet_id:
-            legs += [(hop.subnet_id, Direction.INBOUND), (hop.subnet_id, Direction.OUTBOUND)]
-    legs.append((walk.sender_subnet, Direction.INBOUND))
-    # Inside one subnet no NACL applies: drop a leg pair that leaves and enters the same subnet.
-    kept: list[tuple[str, Direction]] = []
-    for leg in legs:
-        if (
-            kept
-            and kept[-1][0] == leg[0]
-            and kept[-1][1] is Direction.OUTBOUND
-            and leg[1] is Direction.INBOUND
-        ):
-            kept.pop()
-            continue
-        kept.append(leg)
+    # Subnets on the way back: the limiting hop's own (out), intermediate hops' (in, out), the sender's (in).
+    back = [
+        limiting.subnet_id,
+        *(h.subnet_id for h in reversed(walk.hops[1:limiting_index])),
+        walk.sender_subnet,
+    ]
+    kept = subnet_crossings(back, starts_inside=limiting.subnet_id is not None, ends_inside=True)
     crossings = []
     for subnet_id, direction in kept:
         acl = index.nacl_by_subnet.get(subnet_id)
@@ -847,14 +993,25 @@ def analyse_path(
     destination_mtu: int | None = None,
     mss_clamp: int | None = None,
     vpn_connection_id: str | None = None,
+    site_link: str | None = None,
+    dx_mtu: int | None = None,
 ) -> PathAnalysis:
     """List the hops from ``source`` to ``destination`` and decide whether large packets get through.
 
     ``source_mtu`` is the MTU the sender sends with (a site's ``wan_mtu``, a host's measurement; default:
     its ENI's from the instance type). ``destination_mtu`` overrides the receiver's (TCP's MSS caps what the
     sender sends at the receiver's MTU). ``mss_clamp``: an MSS clamp known to be in place on the path.
+    ``vpn_connection_id``, ``site_link`` (``vpn`` / ``direct_connect``) and ``dx_mtu``: what the site
+    registry says about how the site is connected (``site_link`` decides the VPN or Direct Connect hop).
     """
-    walk = walk_path(topology, source, destination, vpn_connection_id=vpn_connection_id)
+    walk = walk_path(
+        topology,
+        source,
+        destination,
+        vpn_connection_id=vpn_connection_id,
+        site_link=site_link,
+        dx_mtu=dx_mtu,
+    )
     hops = list(walk.hops)
     # The ends' MTUs from the caller override the rule book's guesses.
     if hops and source_mtu is not None:
@@ -1106,3 +1263,50 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
         )
     )
     return findings
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The sender's MTU for a site
+# ---------------------------------------------------------------------------------------------------------
+
+
+def choose_source_mtu(
+    *,
+    given: int | None = None,
+    wan_mtu: int | None = None,
+    expected_mtus: Mapping[str, int] | None = None,
+    interface_mismatch: Mapping[str, float | None] | None = None,
+) -> tuple[int | None, str]:
+    """The MTU a site's hosts send with, and where it comes from.
+
+    In order: the request's ``given`` MTU; the registry's ``wan_mtu``; the largest of the registry's
+    ``expected_mtus`` that the host agent confirmed (its ``InterfaceMtuMismatch`` is 0 over the window: the
+    interface's measured MTU equals the expected one); else the largest expected MTU the agent has not
+    reported on (labelled unconfirmed). An interface the agent reports as differing (mismatch ≥ 1) is not
+    used: its real MTU is not known. None: the receiver's MTU bounds what is sent (TCP's MSS).
+    """
+    if given is not None:
+        return given, "the request's source_mtu"
+    if wan_mtu is not None:
+        return wan_mtu, "the site registry's wan_mtu"
+    expected = dict(expected_mtus or {})
+    mismatch = dict(interface_mismatch or {})
+    confirmed = {name: mtu for name, mtu in expected.items() if mismatch.get(name) == 0}
+    if confirmed:
+        name = max(confirmed, key=lambda n: confirmed[n])
+        return confirmed[name], (
+            f"the host agent measured {name} at the registry's expected {confirmed[name]} "
+            "(InterfaceMtuMismatch 0 over the window)"
+        )
+    unreported = {name: mtu for name, mtu in expected.items() if mismatch.get(name) is None}
+    if unreported:
+        name = max(unreported, key=lambda n: unreported[n])
+        return unreported[name], (
+            f"the site registry's expected_mtus ({name}: {unreported[name]}), not confirmed by the host agent"
+        )
+    if expected:
+        return None, (
+            "the host agent reports every expected interface MTU as different from the registry's: the "
+            "sender's MTU is not known; the receiver's bounds what is sent"
+        )
+    return None, "not known: the receiver's MTU bounds what is sent (TCP MSS)"

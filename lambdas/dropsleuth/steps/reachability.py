@@ -22,6 +22,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         context,
         mode=environment.reachability,
         max_analyses=environment.settings.max_reachability_analyses,
+        timeout_s=environment.settings.reachability_timeout_s,
     )
     data = outcome.data
     checked = list(outcome.checked)
