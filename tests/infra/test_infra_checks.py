@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tempfile
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.infra.conftest import Synthesized, source_digest
+from tests.infra.conftest import Synthesized, as_list, source_digest
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,30 @@ def test_cdk_nag_passes_and_every_acknowledgement_has_a_reason(synthesized: Synt
     for suppressed in nag["suppressedViolations"]:
         assert suppressed["reason"].strip(), suppressed["ruleName"]
         assert len(suppressed["reason"]) > 20, suppressed  # a sentence, not a placeholder
+
+
+def test_each_wildcard_resource_acknowledgement_gives_every_actions_own_reason(
+    synthesized: Synthesized,
+) -> None:
+    """A declared policy's IAM5 acknowledgement for a resource names each action granted on it, with why."""
+    from cdk.investigator import nag_resource_name
+
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    (nag,) = [p for p in report["pluginReports"] if p["pluginName"] == "AwsSolutions"]
+    reasons = {(v["acknowledgedAt"], v["ruleName"]): v["reason"] for v in nag["suppressedViolations"]}
+    checked = 0
+    for policy in synthesized.stack.investigator.declared_policies.values():
+        for statement in synthesized.resource(policy)["Properties"]["PolicyDocument"]["Statement"]:
+            actions = as_list(statement["Action"])
+            for resource in as_list(statement["Resource"]):
+                spelled = nag_resource_name(synthesized.stack, resource)
+                if "*" not in spelled:
+                    continue
+                reason = reasons[(policy.node.path, f"AwsSolutions-IAM5[Resource::{spelled}]")]
+                for action in actions:
+                    assert re.search(rf"{re.escape(action)}: \w", reason), (action, reason)
+                    checked += 1
+    assert checked
 
 
 def test_an_unacknowledged_finding_fails_synth() -> None:
