@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from cdk.app import deploy_config
+from cdk.lake import named_query_text
 from cdk.policy import ToolkitResources, grouped_statements, resources_for, wildcard_reason
 from cdk.sites import registry_document, registry_from_context
 from dropsleuth.aws import flowlogs, reachability
@@ -104,6 +105,14 @@ def test_an_unscoped_action_needs_a_stated_reason_for_its_wildcard() -> None:
         wildcard_reason("ec2:DeleteVpc")
     with pytest.raises(KeyError):
         grouped_statements(["ec2:CreateTags"], TOOLKIT, namespace="DropSleuth")  # unscoped: refused
+
+
+def test_named_query_text_fills_the_location_outside_comments() -> None:
+    sql = "-- @location@ is filled in\nLOCATION '@location@'\n'x' = '@location@year=${year}'\n"
+    assert named_query_text(sql, "s3://b/p/") == (
+        "-- @location@ is filled in\nLOCATION 's3://b/p/'\n'x' = 's3://b/p/year=${year}'\n"
+    )
+    assert named_query_text("SELECT 1\n", "s3://b/") == "SELECT 1\n"
 
 
 def test_sites_context_accepts_json_text_a_list_or_a_file(tmp_path: Path) -> None:
