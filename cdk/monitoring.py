@@ -143,6 +143,7 @@ class Monitoring(Construct):
             dashboard.add_widgets(
                 *[self._graph(site, metric) for metric in ALARMED],
                 # Flow logs cannot be graphed from Athena: publish_metrics turns REJECTed ICMP into a metric.
+                # It publishes no count of all REJECTs (the queries' icmp_rejects only), so none is graphed.
                 cloudwatch.GraphWidget(
                     title=f"{site.name}: flow-log REJECTs of ICMP",
                     left=[
