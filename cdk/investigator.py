@@ -23,7 +23,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cdk.nag import acknowledge
-from cdk.policy import WILDCARD, ToolkitResources, grouped_statements
+from cdk.policy import Statement, ToolkitResources, grouped_statements
 from dropsleuth.config import Settings
 from dropsleuth.functions import FunctionSpec
 
@@ -49,6 +49,11 @@ PLATFORM_ACTIONS = frozenset(
 )
 
 ENV_PREFIX = "DROPSLEUTH_"
+
+_OBJECT_KEYS_REASON = (
+    "objects of the toolkit's own bucket, whose keys (report names, query results, flow-log partitions) "
+    "are made at run time"
+)
 
 
 def powertools_layer_arn(version: int) -> str:
@@ -169,7 +174,7 @@ class Investigator(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"dropsleuth {spec.name}: the actions its code declares, nothing else",
         )
-        statements = grouped_statements(spec.actions, toolkit, namespace=namespace)
+        statements = grouped_statements(spec.actions, toolkit, namespace=namespace, scopes=spec.grants)
         if statements:
             policy = iam.Policy(
                 scope,
@@ -231,23 +236,20 @@ class Investigator(Construct):
         return function
 
     @staticmethod
-    def _acknowledge_wildcards(stack: Stack, policy: iam.Policy, statements: list[Any]) -> None:
+    def _acknowledge_wildcards(stack: Stack, policy: iam.Policy, statements: list[Statement]) -> None:
+        """One acknowledgement per wildcard resource, giving each action's own reason for it."""
         reasons: dict[str, list[str]] = {}
         for statement in statements:
             for resource in statement.resources:
                 spelled = nag_resource_name(stack, resource)
                 if "*" not in spelled:
                     continue
-                if resource == WILDCARD:
-                    reason = (
-                        f"{', '.join(statement.actions)}: no resource-level permissions, or the resources "
-                        "are the user's network resources named at run time (Service Authorization Reference)"
-                    )
-                else:
-                    reason = (
-                        f"{', '.join(statement.actions)}: objects of the toolkit's own bucket; object keys "
-                        "(report names, query results, flow-log partitions) are made at run time"
-                    )
-                reasons.setdefault(spelled, []).append(reason)
+                for action, why in zip(statement.actions, statement.reasons, strict=True):
+                    # No declared reason: an S3 object ARN (bucket/*), the one wildcard resources_for() makes.
+                    reasons.setdefault(spelled, []).append(f"{action}: {why or _OBJECT_KEYS_REASON}")
         for spelled, why in reasons.items():
-            acknowledge(policy, f"AwsSolutions-IAM5[Resource::{spelled}]", "; ".join(why) + ".")
+            acknowledge(
+                policy,
+                f"AwsSolutions-IAM5[Resource::{spelled}]",
+                "; ".join(why) + ". Source: the Service Authorization Reference.",
+            )

@@ -44,6 +44,19 @@ def normalized_prefix(prefix: str) -> str:
     return f"{cleaned}/" if cleaned else ""
 
 
+# The placeholder of the flow-log table's location in queries/ (filled by dropsleuth.queries.render_ddl).
+LOCATION_PLACEHOLDER = "@location@"
+
+
+def named_query_text(sql: str, location: str) -> str:
+    """A query file as the console should run it: the table location written in where the file leaves a
+    placeholder (Athena takes no parameters in DDL); comment lines are left as written."""
+    return "".join(
+        line if line.lstrip().startswith("--") else line.replace(LOCATION_PLACEHOLDER, location)
+        for line in sql.splitlines(keepends=True)
+    )
+
+
 def table_parameters(location: str) -> dict[str, str]:
     """The Glue table's parameters: partition projection (shared with the DDL in queries/) and Parquet."""
     return {**projection_properties(location), "classification": "parquet", "EXTERNAL": "TRUE"}
@@ -161,7 +174,7 @@ class FlowLogsLake(Construct):
                 name=f"dropsleuth-{sql.stem}",
                 description=f"dropsleuth queries/{sql.name}",
                 database=self.database_name,
-                query_string=sql.read_text(encoding="utf-8"),
+                query_string=named_query_text(sql.read_text(encoding="utf-8"), self.location),
                 work_group=self.workgroup_name,
             )
             named.node.add_dependency(self.workgroup)

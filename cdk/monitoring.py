@@ -3,9 +3,17 @@
 Alarms come from ``dropsleuth.metrics_catalog.ALARMED`` (one list for the agent, the Lambdas and here),
 one per site and metric, on namespace ``DropSleuth`` with the ``Site`` dimension. Their period × datapoints
 stays within 3 minutes: the point of the toolkit is to page before a 15-minute false green.
+
+``FragNeededCount`` alarms on a *rise*, above CloudWatch's anomaly detection band for the site's series
+(``MetricSpec.anomaly_std_devs``; why a fixed "> 0" is wrong is written beside ``FRAG_NEEDED``). The band is
+a model CloudWatch trains on the metric's own history (CloudWatch User Guide, "Using CloudWatch anomaly
+detection"): a new site's band is wide until it has some history, and an anomaly alarm is billed as
+three standard alarms.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -22,6 +30,7 @@ _COMPARISON = {
     "LessThanThreshold": cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
     "GreaterThanThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
     "GreaterThanOrEqualToThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+    "GreaterThanUpperThreshold": cloudwatch.ComparisonOperator.GREATER_THAN_UPPER_THRESHOLD,
 }
 _MISSING = {
     "breaching": cloudwatch.TreatMissingData.BREACHING,
@@ -81,21 +90,46 @@ class Monitoring(Construct):
                 if metric.alarm_period_s * metric.alarm_datapoints > ALARM_BUDGET_S:
                     raise ValueError(f"{metric.name}: alarm would take over {ALARM_BUDGET_S} s to fire")
                 self.alarm_names.append(alarm_name(alarm_prefix, site, metric))
-                self.alarms.append(
-                    cloudwatch.Alarm(
-                        self,
-                        f"{site.name}-{metric.name}",
-                        alarm_name=alarm_name(alarm_prefix, site, metric),
-                        alarm_description=f"dropsleuth: {metric.description} ({site.name})",
-                        metric=site_metric(metric, site),
-                        threshold=alarm_threshold(metric, site),
-                        comparison_operator=_COMPARISON[metric.alarm_comparison or "GreaterThanThreshold"],
-                        evaluation_periods=metric.alarm_datapoints,
-                        datapoints_to_alarm=metric.alarm_datapoints,
-                        treat_missing_data=_MISSING[metric.treat_missing_data],
-                    )
-                )
+                self.alarms.append(self._alarm(site, metric))
         self.dashboard = self._dashboard(registry)
+
+    def _alarm(self, site: Site, metric: MetricSpec) -> cloudwatch.Alarm:
+        common: dict[str, Any] = {
+            "alarm_name": alarm_name(self.alarm_prefix, site, metric),
+            "alarm_description": f"dropsleuth: {metric.description} ({site.name})",
+            "metric": site_metric(metric, site),
+            "comparison_operator": _COMPARISON[metric.alarm_comparison or "GreaterThanThreshold"],
+            "evaluation_periods": metric.alarm_datapoints,
+            "datapoints_to_alarm": metric.alarm_datapoints,
+            "treat_missing_data": _MISSING[metric.treat_missing_data],
+        }
+        construct_id = f"{site.name}-{metric.name}"
+        if metric.anomaly_std_devs is not None:
+            return cloudwatch.AnomalyDetectionAlarm(
+                self, construct_id, std_devs=metric.anomaly_std_devs, **common
+            )
+        return cloudwatch.Alarm(self, construct_id, threshold=alarm_threshold(metric, site), **common)
+
+    @staticmethod
+    def _graph(site: Site, metric: MetricSpec) -> cloudwatch.GraphWidget:
+        """The site's series with what its alarm compares it to: the threshold, or the anomaly band."""
+        series = site_metric(metric, site, label=f"{site.name} {metric.name}")
+        if metric.anomaly_std_devs is not None:
+            band = cloudwatch.MathExpression(
+                expression=f"ANOMALY_DETECTION_BAND(m1, {metric.anomaly_std_devs:g})",
+                using_metrics={"m1": series},
+                label="expected band",
+                period=Duration.seconds(metric.alarm_period_s),
+            )
+            return cloudwatch.GraphWidget(title=f"{site.name}: {metric.name}", left=[series, band], width=6)
+        return cloudwatch.GraphWidget(
+            title=f"{site.name}: {metric.name}",
+            left=[series],
+            left_annotations=[
+                cloudwatch.HorizontalAnnotation(value=alarm_threshold(metric, site), label="alarm threshold")
+            ],
+            width=6,
+        )
 
     def _dashboard(self, registry: SiteRegistry) -> cloudwatch.Dashboard:
         dashboard = cloudwatch.Dashboard(
@@ -107,20 +141,9 @@ class Monitoring(Construct):
             )
         for site in registry.sites:
             dashboard.add_widgets(
-                *[
-                    cloudwatch.GraphWidget(
-                        title=f"{site.name}: {metric.name}",
-                        left=[site_metric(metric, site, label=f"{site.name} {metric.name}")],
-                        left_annotations=[
-                            cloudwatch.HorizontalAnnotation(
-                                value=alarm_threshold(metric, site), label="alarm threshold"
-                            )
-                        ],
-                        width=6,
-                    )
-                    for metric in ALARMED
-                ],
+                *[self._graph(site, metric) for metric in ALARMED],
                 # Flow logs cannot be graphed from Athena: publish_metrics turns REJECTed ICMP into a metric.
+                # It publishes no count of all REJECTs (the queries' icmp_rejects only), so none is graphed.
                 cloudwatch.GraphWidget(
                     title=f"{site.name}: flow-log REJECTs of ICMP",
                     left=[

@@ -3,17 +3,22 @@
 The declarations say *which actions*; this module says *on what*. An action is scoped to the toolkit's own
 resources wherever the action supports resource-level permissions and the resource is known at deploy time
 (S3 to the toolkit's buckets, SSM to the sites parameter, SNS to the report topic, DynamoDB to the
-idempotency table, Athena to the workgroup, Glue to the flow-logs table). Every other action gets ``*``:
+idempotency table, Athena to the workgroup, Glue to the flow-logs table). An action the code declares
+``scoped`` (``dropsleuth.aws.permissions.Scope``) gets the resources and conditions it declares: the
+mutating EC2 actions, which may delete or tag only what the toolkit created. Every other action gets ``*``:
 either it supports no resource-level permission (``ec2:Describe*``, ``cloudwatch:GetMetricData``,
 ``cloudtrail:LookupEvents``, ``xray:*``), or it acts on the user's network resources, which are named at run
-time (a VPC given in an alarm's site). Source: the Service Authorization Reference, per service.
+time (a VPC given in an alarm's site); ``wildcard_reason`` says which, per action, for cdk-nag. Source: the
+Service Authorization Reference, per service.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+
+from dropsleuth.aws.permissions import Condition, Scope
 
 # S3 actions on objects (resource type "object"); the others act on the bucket.
 S3_OBJECT_ACTIONS = frozenset(
@@ -73,9 +78,44 @@ class ToolkitResources:
     workgroup_arn: str
     glue_arns: tuple[str, ...]
     """The catalog, the database and the flow-logs table."""
+    partition: str
+    region: str
+    account: str
+    """Fill the ``${Partition}``, ``${Region}`` and ``${Account}`` of declared ARN patterns."""
+
+    def arn(self, pattern: str) -> str:
+        """A declared ARN pattern in this deployment's partition, Region and account."""
+        return (
+            pattern.replace("${Partition}", self.partition)
+            .replace("${Region}", self.region)
+            .replace("${Account}", self.account)
+        )
 
 
 WILDCARD = "*"
+
+# Why an action that stays on ``*`` cannot be narrowed (Service Authorization Reference, per service).
+_NO_RESOURCE_LEVEL = "supports no resource-level permissions"
+_USER_RESOURCES = "acts on the user's network resources (ENIs, gateways, VPCs, subnets), named at run time"
+_WILDCARD_REASONS = {
+    "cloudwatch:PutMetricData": f"{_NO_RESOURCE_LEVEL}; the toolkit namespace only (cloudwatch:namespace)",
+    "ec2:CreateNetworkInsightsPath": _USER_RESOURCES,
+    "ec2:StartNetworkInsightsAnalysis": f"{_USER_RESOURCES}; the path analysed is one it just created",
+    "ec2:CreateFlowLogs": _USER_RESOURCES,
+    "ec2:GetManagedPrefixListEntries": "reads AWS-managed or the user's prefix lists, named at run time",
+    "logs:CreateLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
+    "logs:DeleteLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
+}
+_READ_ONLY_VERBS = ("Describe", "Get", "List", "Lookup")
+
+
+def wildcard_reason(action: str) -> str:
+    """Why ``action`` is granted on ``*``; an action with no known reason is a programming error."""
+    if action in _WILDCARD_REASONS:
+        return _WILDCARD_REASONS[action]
+    if action.split(":", 1)[1].startswith(_READ_ONLY_VERBS):
+        return f"read-only, {_NO_RESOURCE_LEVEL}"
+    raise KeyError(f"{action} would be granted on '*' with no stated reason: scope it or give one here")
 
 
 def resources_for(action: str, toolkit: ToolkitResources) -> tuple[str, ...]:
@@ -101,10 +141,10 @@ def resources_for(action: str, toolkit: ToolkitResources) -> tuple[str, ...]:
     return (WILDCARD,)
 
 
-def condition_for(action: str, namespace: str) -> tuple[tuple[str, str, str], ...]:
+def condition_for(action: str, namespace: str) -> tuple[Condition, ...]:
     """Conditions that narrow an unscopable action: metrics may go to the toolkit's namespace only."""
     if action == "cloudwatch:PutMetricData":
-        return (("StringEquals", "cloudwatch:namespace", namespace),)
+        return (Condition("StringEquals", "cloudwatch:namespace", (namespace,)),)
     return ()
 
 
@@ -112,21 +152,56 @@ def condition_for(action: str, namespace: str) -> tuple[tuple[str, str, str], ..
 class Statement:
     actions: tuple[str, ...]
     resources: tuple[str, ...]
-    conditions: tuple[tuple[str, str, str], ...] = ()
+    conditions: tuple[Condition, ...] = ()
+    reasons: tuple[str, ...] = ()
+    """Per action (same order), why its resources hold a wildcard; "" where they hold none."""
 
-    def condition_document(self) -> dict[str, dict[str, str]] | None:
+    def condition_document(self) -> dict[str, dict[str, str | list[str]]] | None:
         """The ``Condition`` block, or None when the statement has none."""
-        document: dict[str, dict[str, str]] = defaultdict(dict)
-        for operator, key, value in self.conditions:
-            document[operator][key] = value
+        document: dict[str, dict[str, str | list[str]]] = defaultdict(dict)
+        for condition in self.conditions:
+            values = condition.values
+            document[condition.operator][condition.key] = values[0] if len(values) == 1 else list(values)
         return dict(document) or None
 
 
+def _grants(
+    action: str, scopes: tuple[Scope, ...], toolkit: ToolkitResources, namespace: str
+) -> list[tuple[tuple[str, ...], tuple[Condition, ...], str]]:
+    """(resources, conditions, wildcard reason) for each statement that grants ``action``."""
+    if not scopes:
+        resources = resources_for(action, toolkit)
+        reason = wildcard_reason(action) if resources == (WILDCARD,) else ""
+        return [(resources, condition_for(action, namespace), reason)]
+    return [
+        (
+            tuple(toolkit.arn(r) for r in scope.resources) or resources_for(action, toolkit),
+            (*scope.conditions, *condition_for(action, namespace)),
+            scope.reason,
+        )
+        for scope in scopes
+    ]
+
+
 def grouped_statements(
-    actions: Iterable[str], toolkit: ToolkitResources, *, namespace: str
+    actions: Iterable[str],
+    toolkit: ToolkitResources,
+    *,
+    namespace: str,
+    scopes: Mapping[str, tuple[Scope, ...]] | None = None,
 ) -> list[Statement]:
-    """One statement per (resources, conditions): actions that share both are granted together."""
-    groups: dict[tuple[tuple[str, ...], tuple[tuple[str, str, str], ...]], list[str]] = defaultdict(list)
+    """One statement per (resources, conditions): actions that share both are granted together.
+
+    ``scopes`` are the declared scopes per action (``FunctionSpec.grants``); an action without one is
+    scoped by ``resources_for``.
+    """
+    groups: dict[tuple[tuple[str, ...], tuple[Condition, ...]], dict[str, str]] = defaultdict(dict)
     for action in sorted(set(actions)):
-        groups[(resources_for(action, toolkit), condition_for(action, namespace))].append(action)
-    return [Statement(tuple(acts), resources, conditions) for (resources, conditions), acts in groups.items()]
+        for resources, conditions, reason in _grants(
+            action, (scopes or {}).get(action, ()), toolkit, namespace
+        ):
+            groups[(resources, conditions)][action] = reason
+    return [
+        Statement(tuple(acts), resources, conditions, tuple(acts.values()))
+        for (resources, conditions), acts in groups.items()
+    ]

@@ -106,6 +106,9 @@ class DropSleuthStack(Stack):
                 f"{glue_base}:database/{lake.database_name}",
                 f"{glue_base}:table/{lake.database_name}/{lake.table_name}",
             ),
+            partition=Aws.PARTITION,
+            region=Aws.REGION,
+            account=Aws.ACCOUNT_ID,
         )
         # Every value a Lambda reads through dropsleuth.config.Settings (DROPSLEUTH_<FIELD>).
         settings = {

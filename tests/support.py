@@ -29,3 +29,30 @@ def run_dropsleuth(
         [sys.executable, "-m", "dropsleuth.cli", *args], capture_output=True, text=True,
         env=subprocess_env(endpoint), cwd=ROOT, timeout=timeout, check=False,
     )  # fmt: skip
+
+
+def seed_athena_results(rows: list[list[str]], columns: list[tuple[str, str]]) -> None:
+    """Queue one result set for moto's Athena: the next query executed, whatever its SQL, returns it."""
+    from moto.moto_api._internal.models import moto_api_backend
+
+    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
+    moto_api_backend.set_athena_result(
+        rows=[header, *({"Data": [{"VarCharValue": v} for v in row]} for row in rows)],
+        column_info=[
+            {
+                "Name": n,
+                "Label": n,
+                "Type": t,
+                "Nullable": "UNKNOWN",
+                "CatalogName": "hive",
+                "SchemaName": "",
+                "TableName": "",
+                "Precision": 0,
+                "Scale": 0,
+                "CaseSensitive": False,
+            }
+            for n, t in columns
+        ],
+        account_id="123456789012",
+        region="eu-west-1",
+    )

@@ -8,10 +8,12 @@ console test events (``events/<name>.json``) follow the same list.
 from __future__ import annotations
 
 import importlib
+import os
 import pkgutil
 from dataclasses import dataclass, field
 
-from dropsleuth.aws.permissions import Permissions, union
+from dropsleuth.aws.permissions import Permissions, Scope, grants, union
+from dropsleuth.config import load_settings
 
 
 @dataclass(frozen=True)
@@ -25,14 +27,48 @@ class FunctionSpec:
     timeout_s: int = 60
     memory_mb: int = 512
     required_settings: tuple[str, ...] = ()
-    """Names of ``Settings`` fields the function cannot start without (validated at cold start)."""
+    """Names of ``Settings`` fields the function cannot start without (validated at cold start, see
+    ``check_cold_start``; the CDK app also refuses to synthesize a function it would not give them)."""
     schedule_minutes: int | None = None
     """Run on an EventBridge schedule every N minutes (``publish_metrics``)."""
     extra: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        check_cold_start(self)
+
     @property
     def actions(self) -> frozenset[str]:
         return union(self.permissions)
+
+    @property
+    def grants(self) -> dict[str, tuple[Scope, ...]]:
+        """Each action with the scopes its declarations give it (``()``: unscoped)."""
+        return grants(self.permissions)
+
+
+def running_handler(environ: dict[str, str] | None = None) -> str | None:
+    """The handler the Lambda runtime is loading, or None outside Lambda.
+
+    Lambda sets ``AWS_LAMBDA_FUNCTION_NAME`` and ``_HANDLER`` (the function's Handler setting) in every
+    execution environment (Lambda Developer Guide, "Defined runtime environment variables").
+    """
+    env = os.environ if environ is None else environ
+    if not env.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return None
+    return env.get("_HANDLER") or None
+
+
+def check_cold_start(spec: FunctionSpec, environ: dict[str, str] | None = None) -> None:
+    """Fail the cold start of the function ``spec`` describes when one of its required settings is unset.
+
+    Runs when a handler module defines its ``FUNCTION``, that is while Lambda imports the handler (the
+    init phase): a missing variable then fails every invocation with its name (``ConfigError``) before any
+    event is read or any AWS client is made. Outside Lambda, and in a Lambda running another handler that
+    imports this module, it does nothing: the CLI, the tests and the CDK app import every handler freely.
+    """
+    if running_handler(environ) != spec.handler:
+        return
+    load_settings(environ).require(*spec.required_settings)
 
 
 def catalog() -> dict[str, FunctionSpec]:

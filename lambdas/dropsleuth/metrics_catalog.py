@@ -21,7 +21,13 @@ class MetricSpec:
     description: str
     # How an alarm on it is set, or None when it is context only.
     alarm_comparison: (
-        Literal["LessThanThreshold", "GreaterThanThreshold", "GreaterThanOrEqualToThreshold"] | None
+        Literal[
+            "LessThanThreshold",
+            "GreaterThanThreshold",
+            "GreaterThanOrEqualToThreshold",
+            "GreaterThanUpperThreshold",
+        ]
+        | None
     )
     alarm_statistic: Literal["Average", "Sum", "Maximum", "Minimum"] = "Average"
     alarm_period_s: int = 60
@@ -29,6 +35,9 @@ class MetricSpec:
     default_threshold: float | None = None
     # Missing data while the agent is silent must not hide an outage of the uploads themselves.
     treat_missing_data: Literal["breaching", "notBreaching", "missing", "ignore"] = "missing"
+    # Alarm above CloudWatch's anomaly detection band of this many standard deviations (learnt per site)
+    # instead of a fixed threshold; ``alarm_comparison`` is then "GreaterThanUpperThreshold".
+    anomaly_std_devs: float | None = None
 
 
 UPLOAD_THROUGHPUT = MetricSpec(
@@ -42,16 +51,23 @@ UPLOAD_THROUGHPUT = MetricSpec(
     default_threshold=10.0,
     treat_missing_data="breaching",
 )
+# "Rising", not "present": with PMTUD working, a host behind a smaller hop receives one frag-needed per
+# new destination path per PMTU cache lifetime (600 s on Linux, FACTS.md), so a busy site with a known MTU
+# step counts a few every minute for ever. A fixed "> 0" would hold that site in ALARM (and EventBridge
+# investigates only on the transition into ALARM, so a real onset would go unseen). The band learns each
+# site's own trickle (zero where MSS clamping keeps hosts under the path MTU, so there any message still
+# alarms) and fires when messages jump above it two minutes running: a hop whose MTU just dropped, what
+# rules/onset.py calls a frag-needed rise.
 FRAG_NEEDED = MetricSpec(
     "FragNeededCount",
     "Count",
-    "ICMP fragmentation-needed / Packet Too Big messages received per interval",
-    "GreaterThanThreshold",
+    "ICMP fragmentation-needed / Packet Too Big messages received per interval, above the site's usual level",
+    "GreaterThanUpperThreshold",
     "Sum",
     60,
     2,
-    default_threshold=0.0,
     treat_missing_data="notBreaching",
+    anomaly_std_devs=2.0,
 )
 PATH_MTU = MetricSpec("PathMtu", "Bytes", "Path MTU measured by DF probes", None)
 PATH_MTU_BLACK_HOLE = MetricSpec(

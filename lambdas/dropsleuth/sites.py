@@ -7,16 +7,24 @@ YAML file.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from dropsleuth.aws import clients
 from dropsleuth.aws.errors import InputError
 from dropsleuth.aws.permissions import declare
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+# How long a warm Lambda reuses the registry it read: a registry change reaches every function within this.
+REGISTRY_MAX_AGE_S = 300
 
 
 class Site(BaseModel):
@@ -86,18 +94,29 @@ def load_registry_file(path: str | Path) -> SiteRegistry:
     return parse_registry(document)
 
 
-def load_registry_parameter(name: str) -> SiteRegistry:
-    """Read the registry from SSM through Powertools parameters (cached for 5 minutes across invocations)."""
+@functools.cache
+def _ssm_provider() -> SSMProvider:
+    """One Powertools SSM provider per cached client: its cache is what makes warm reads free.
+
+    Bound to our client factory (so ``AWS_ENDPOINT_URL`` and moto apply; the module-level
+    ``parameters.get_parameter`` takes no client) and forgotten with the clients (``clients.reset``).
+    """
     from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- only deployed code needs SSM
 
-    from dropsleuth.aws import clients  # noqa: PLC0415
+    return parameters.SSMProvider(boto3_client=clients.ssm())
+
+
+clients.on_reset(_ssm_provider.cache_clear)
+
+
+def load_registry_parameter(name: str) -> SiteRegistry:
+    """Read the registry from SSM through Powertools parameters, cached for ``REGISTRY_MAX_AGE_S``."""
+    from aws_lambda_powertools.utilities import parameters  # noqa: PLC0415 -- only deployed code needs SSM
+
     from dropsleuth.aws.errors import translate  # noqa: PLC0415
 
-    # A provider bound to our client factory (so AWS_ENDPOINT_URL and moto apply); the module-level
-    # ``parameters.get_parameter`` takes no client.
-    provider = parameters.SSMProvider(boto3_client=clients.ssm())
     try:
-        value = provider.get(name, transform="json", max_age=300)
+        value = _ssm_provider().get(name, transform="json", max_age=REGISTRY_MAX_AGE_S)
     except parameters.exceptions.TransformParameterError as error:
         message = f"site registry parameter {name}: not JSON: {error}"
         raise InputError(message, field="sites_parameter") from error

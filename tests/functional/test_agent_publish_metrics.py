@@ -9,15 +9,18 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 
 from dropsleuth import queries
 from dropsleuth.aws import clients
+from dropsleuth.aws.permissions import record_api_calls
 from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet
 from dropsleuth.handlers import publish_metrics
 from dropsleuth.probe.pmtu import ProbeSettings, Responder, probe_path
 from dropsleuth.sites import Site, SiteRegistry
 from tests.queries import flowlog_oracle as oracle
+from tests.support import seed_athena_results
 
 START = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SITE = Site(
@@ -137,3 +140,44 @@ class _Context:
     memory_limit_in_mb = 256
     invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:publish_metrics"
     aws_request_id = "req-1"
+
+
+def test_the_handler_calls_only_declared_actions(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A scheduled run against moto: registry from SSM, both queries on Athena, PutMetricData."""
+    registry = {"sites": [SITE.model_copy(update={"probe_targets": ()}).model_dump(mode="json")]}
+    boto3.client("ssm").put_parameter(Name="/DropSleuth/sites", Value=json.dumps(registry), Type="String")
+    boto3.client("athena").create_work_group(
+        Name="wg", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}}
+    )
+    seed_athena_results(  # upload_throughput, then icmp_rejects: moto answers queries in order
+        [["2026-11-20 09:12:00.000 UTC", "24.5", "183750000", "130000", "4"]],
+        [("minute", "timestamp with time zone"), ("mbps", "double"), ("bytes", "bigint"),
+         ("packets", "bigint"), ("flows", "bigint")],
+    )  # fmt: skip
+    seed_athena_results(
+        [["2026-11-20 09:12:00.000 UTC", "3", "12", "1"]],
+        [("minute", "timestamp with time zone"), ("rejects", "bigint"), ("packets", "bigint"),
+         ("senders", "bigint")],
+    )  # fmt: skip
+    for key, value in {
+        "DROPSLEUTH_SITES_PARAMETER": "/DropSleuth/sites",
+        "DROPSLEUTH_ATHENA_WORKGROUP": "wg",
+        "DROPSLEUTH_ATHENA_DATABASE": "db",
+        "DROPSLEUTH_ATHENA_OUTPUT": "s3://results/",
+    }.items():
+        monkeypatch.setenv(key, value)
+    publish_metrics.settings.cache_clear()
+    clients.reset()
+    try:
+        with record_api_calls() as recorder:
+            answer = publish_metrics.handler(
+                json.loads(Path("events/publish_metrics.json").read_text()) | {"probe": False}, _Context()
+            )
+    finally:
+        publish_metrics.settings.cache_clear()
+    assert answer["ok"] is True, answer
+    assert answer["published"]["branch-12"] >= 2
+    assert {"ssm:GetParameter", "athena:StartQueryExecution", "cloudwatch:PutMetricData"} <= recorder.actions
+    assert recorder.actions <= publish_metrics.FUNCTION.actions, (
+        recorder.actions - publish_metrics.FUNCTION.actions
+    )

@@ -14,38 +14,14 @@ from botocore.stub import ANY, Stubber
 
 from dropsleuth import queries
 from dropsleuth.aws import clients
+from dropsleuth.aws.permissions import record_api_calls
 from dropsleuth.config import load_settings
 from dropsleuth.handlers import query_rejects
+from tests.support import seed_athena_results as seed_results
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW = {"start": datetime(2026, 11, 20, 9, 0, tzinfo=UTC), "end": datetime(2026, 11, 20, 10, 0, tzinfo=UTC)}
 PARAMS = WINDOW | {"source_cidr": "192.168.50.0/24"}
-
-
-def seed_results(rows: list[list[str]], columns: list[tuple[str, str]]) -> None:
-    from moto.moto_api._internal.models import moto_api_backend
-
-    header = {"Data": [{"VarCharValue": name} for name, _ in columns]}
-    moto_api_backend.set_athena_result(
-        rows=[header, *({"Data": [{"VarCharValue": v} for v in row]} for row in rows)],
-        column_info=[
-            {
-                "Name": n,
-                "Label": n,
-                "Type": t,
-                "Nullable": "UNKNOWN",
-                "CatalogName": "hive",
-                "SchemaName": "",
-                "TableName": "",
-                "Precision": 0,
-                "Scale": 0,
-                "CaseSensitive": False,
-            }
-            for n, t in columns
-        ],
-        account_id="123456789012",
-        region="eu-west-1",
-    )
 
 
 @pytest.fixture
@@ -240,3 +216,18 @@ def test_bytes_scanned_are_athenas_data_scanned_in_bytes(monkeypatch) -> None:
     assert result.rows == [
         {"minute": datetime(2026, 11, 20, 9, 10, tzinfo=UTC), "rejects": 2, "packets": 8, "senders": 1}
     ]
+
+
+def test_handler_calls_only_declared_actions(athena, monkeypatch) -> None:
+    seed_results([["2026-11-20 09:10:00.000 UTC", "3", "12", "1"]], ICMP_COLUMNS)
+    monkeypatch.setattr(query_rejects, "settings", lambda: load_settings(
+        {"DROPSLEUTH_ATHENA_WORKGROUP": "dropsleuth", "DROPSLEUTH_ATHENA_DATABASE": "db",
+         "DROPSLEUTH_ATHENA_OUTPUT": "s3://results/"}))  # fmt: skip
+    clients.reset()
+    with record_api_calls() as recorder:
+        answer = query_rejects.handler(event(), Context())
+    assert answer["ok"] is True, answer
+    assert "athena:StartQueryExecution" in recorder.actions
+    assert recorder.actions <= query_rejects.FUNCTION.actions, (
+        recorder.actions - query_rejects.FUNCTION.actions
+    )

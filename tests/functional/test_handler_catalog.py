@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import importlib
 import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from dropsleuth.config import Settings, settings
-from dropsleuth.functions import FunctionSpec, catalog
+from dropsleuth.config import ConfigError, Settings, settings
+from dropsleuth.functions import FunctionSpec, catalog, check_cold_start
+from tests.support import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = catalog()
@@ -79,3 +82,59 @@ def test_handler_never_raises_on_malformed_events(
     finally:
         settings.cache_clear()
     assert isinstance(answer, dict)
+
+
+REQUIRING = [spec for spec in SPECS.values() if spec.required_settings]
+
+
+def _lambda_env(
+    spec: FunctionSpec, *, handler: str | None = None, unset: str | None = None
+) -> dict[str, str]:
+    """What Lambda gives the function: its name, its handler, and the settings the CDK app sets."""
+    env = {k: v for k, v in subprocess_env().items() if not k.startswith("DROPSLEUTH_")}
+    env.update({"AWS_LAMBDA_FUNCTION_NAME": f"DropSleuth-{spec.name}", "_HANDLER": handler or spec.handler})
+    for name in spec.required_settings:
+        if name != unset:
+            env[f"DROPSLEUTH_{name.upper()}"] = f"dropsleuth-test-{name.replace('_', '-')}"
+    return env
+
+
+def _import_handler(spec: FunctionSpec, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    module = spec.handler.rpartition(".")[0]
+    return subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def test_some_function_requires_settings() -> None:
+    assert REQUIRING, "no spec declares required_settings: the cold-start check would test nothing"
+
+
+@pytest.mark.parametrize("spec", REQUIRING, ids=[s.name for s in REQUIRING])
+def test_cold_start_fails_naming_the_missing_variable(spec: FunctionSpec) -> None:
+    """Lambda's init phase imports the handler module: a missing setting fails there, by name."""
+    missing = spec.required_settings[-1]
+    failed = _import_handler(spec, _lambda_env(spec, unset=missing))
+    assert failed.returncode != 0
+    assert f"DROPSLEUTH_{missing.upper()}" in failed.stderr
+    assert "ConfigError" in failed.stderr
+
+    assert _import_handler(spec, _lambda_env(spec)).returncode == 0
+
+
+@pytest.mark.parametrize("spec", REQUIRING, ids=[s.name for s in REQUIRING])
+def test_the_check_applies_only_to_the_handler_lambda_is_loading(spec: FunctionSpec) -> None:
+    """Another function importing this module, the CLI and the tests import it without its settings."""
+    missing = spec.required_settings[0]
+    env = _lambda_env(spec, handler="dropsleuth.handlers.audit_icmp.handler", unset=missing)
+    assert _import_handler(spec, env).returncode == 0, "another handler's cold start must not check it"
+    check_cold_start(spec, {})  # outside Lambda: nothing to check
+
+    with pytest.raises(ConfigError) as caught:
+        check_cold_start(spec, _lambda_env(spec, unset=missing))
+    assert caught.value.field == f"DROPSLEUTH_{missing.upper()}"

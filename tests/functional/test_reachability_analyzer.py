@@ -23,7 +23,9 @@ from dropsleuth.aws.errors import (
     UnsupportedError,
     translate,
 )
+from dropsleuth.aws.permissions import TOOLKIT_TAG_KEY, TOOLKIT_TAG_VALUE, record_api_calls
 from dropsleuth.aws.reachability import (
+    PERMISSIONS,
     AnalysisBudgetExceededError,
     AwsReachabilityAnalyzer,
     analyse_reachability,
@@ -35,6 +37,8 @@ from dropsleuth.rules.path import End, Topology, analyse_path
 SRC, DST, PORT = "eni-0aaaaaaaaaaaaaaa1", "eni-0bbbbbbbbbbbbbbb2", 443
 PATH_ID, ANALYSIS_ID = "nip-0123456789abcdef0", "nia-0123456789abcdef0"
 STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
+# Tagged on create: the role may delete only what carries this tag (aws:ResourceTag condition).
+TOOLKIT_TAGS = [{"Key": TOOLKIT_TAG_KEY, "Value": TOOLKIT_TAG_VALUE}]
 
 
 class FakeTime:
@@ -83,7 +87,7 @@ def _create(stub: Stubber) -> None:
             "Destination": DST,
             "Protocol": "tcp",
             "DestinationPort": PORT,
-            "TagSpecifications": ANY,
+            "TagSpecifications": [{"ResourceType": "network-insights-path", "Tags": TOOLKIT_TAGS}],
         },
     )
 
@@ -99,7 +103,10 @@ def _start(stub: Stubber) -> None:
                 "Status": "running",
             }
         },
-        {"NetworkInsightsPathId": PATH_ID, "TagSpecifications": ANY},
+        {
+            "NetworkInsightsPathId": PATH_ID,
+            "TagSpecifications": [{"ResourceType": "network-insights-analysis", "Tags": TOOLKIT_TAGS}],
+        },
     )
 
 
@@ -151,6 +158,23 @@ def test_path_found_and_everything_deleted(ec2: Any) -> None:
     assert result.reachable is True
     assert result.findings == ()
     assert time.sleeps == [1.0]  # polled once more after one back-off
+
+
+def test_the_adapter_calls_only_declared_actions() -> None:
+    """The calls of a whole analysis (reuse check, create, poll, cleanup) are all declared."""
+    with record_api_calls() as recorder:
+        client = boto3.client("ec2", region_name="eu-west-1")  # made inside: the recorder hooks it
+        with Stubber(client) as stub:
+            _no_recent(stub)
+            _create(stub)
+            _start(stub)
+            _status(stub, "succeeded", NetworkPathFound=True)
+            _delete_analysis(stub)
+            _delete_path(stub)
+            _analyzer(client, FakeTime()).analyse(SRC, DST, PORT)
+            stub.assert_no_pending_responses()
+    assert "ec2:DeleteNetworkInsightsPath" in recorder.actions
+    assert recorder.actions <= PERMISSIONS.actions, recorder.actions - PERMISSIONS.actions
 
 
 def test_not_found_maps_explanations_to_findings_with_blocking_ids(ec2: Any) -> None:

@@ -7,6 +7,7 @@ import re
 import pytest
 
 from cdk.investigator import ENV_PREFIX, PLATFORM_ACTIONS, POWERTOOLS_LAYER_NAME
+from dropsleuth.aws.permissions import TOOLKIT_TAG_KEY, TOOLKIT_TAG_VALUE
 from dropsleuth.config import Settings
 from dropsleuth.functions import catalog
 from tests.infra.conftest import Synthesized, as_list, flatten, statements
@@ -123,3 +124,55 @@ def test_toolkit_resources_are_scoped_and_wildcards_only_where_unscopable(synthe
                     assert "*" not in resources, (action, resources)
                 if action == "cloudwatch:PutMetricData":
                     assert statement["Condition"] == {"StringEquals": {"cloudwatch:namespace": "DropSleuth"}}
+
+
+# What each mutating EC2 action may touch: resources of the types it acts on, never "*".
+DELETES = {
+    "ec2:DeleteNetworkInsightsPath": "network-insights-path",
+    "ec2:DeleteNetworkInsightsAnalysis": "network-insights-analysis",
+}
+TAGGED_ON_CREATE = {
+    "CreateNetworkInsightsPath": {"network-insights-path"},
+    "StartNetworkInsightsAnalysis": {"network-insights-analysis"},
+    "CreateFlowLogs": {"vpc-flow-log"},
+}
+EC2_ARN = "arn:<AWS::Partition>:ec2:<AWS::Region>:<AWS::AccountId>:{}/*"
+
+
+def _granting(synthesized: Synthesized, action: str) -> list[dict]:
+    return [
+        statement
+        for policy in synthesized.resources("AWS::IAM::Policy").values()
+        for statement in statements(policy)
+        if action in as_list(statement["Action"])
+    ]
+
+
+@pytest.mark.parametrize("action", sorted(DELETES))
+def test_deletes_reach_only_what_the_toolkit_tagged(synthesized: Synthesized, action: str) -> None:
+    granted = _granting(synthesized, action)
+    assert granted, f"no function is granted {action}"
+    for statement in granted:
+        assert as_list(statement["Action"]) == [action]  # alone: no other action shares the condition
+        assert [flatten(r) for r in as_list(statement["Resource"])] == [EC2_ARN.format(DELETES[action])]
+        assert statement["Condition"] == {
+            "StringEquals": {f"aws:ResourceTag/{TOOLKIT_TAG_KEY}": TOOLKIT_TAG_VALUE}
+        }
+
+
+def test_create_tags_only_inside_the_create_calls_that_tag(synthesized: Synthesized) -> None:
+    granted = _granting(synthesized, "ec2:CreateTags")
+    assert granted
+    creators: set[str] = set()
+    for statement in granted:
+        assert as_list(statement["Action"]) == ["ec2:CreateTags"]
+        (operator,) = statement["Condition"]
+        (key,) = statement["Condition"][operator]
+        assert (operator, key) == ("StringEquals", "ec2:CreateAction")
+        actions = set(as_list(statement["Condition"][operator][key]))
+        assert actions <= set(TAGGED_ON_CREATE), actions
+        creators |= actions
+        kinds = set().union(*(TAGGED_ON_CREATE[a] for a in actions))
+        resources = {flatten(r) for r in as_list(statement["Resource"])}
+        assert resources == {EC2_ARN.format(kind) for kind in kinds}
+    assert creators == set(TAGGED_ON_CREATE)

@@ -114,6 +114,23 @@ def test_athena_workgroup_enforces_location_encryption_and_a_scan_cutoff(synthes
     assert flatten(results["OutputLocation"]).startswith(f"s3://<{results_bucket}>/")
 
 
+def test_flow_logs_move_to_cheaper_storage_before_they_expire(synthesized: Synthesized) -> None:
+    bucket = synthesized.resource(synthesized.stack.lake.bucket)
+    rules = bucket["Properties"]["LifecycleConfiguration"]["Rules"]
+    (rule,) = [r for r in rules if r.get("Transitions")]
+    assert rule["Status"] == "Enabled"
+    (transition,) = rule["Transitions"]
+    assert transition["StorageClass"] in {"STANDARD_IA", "INTELLIGENT_TIERING", "GLACIER_IR"}
+    # S3 moves objects to Standard-IA no sooner than 30 days (S3 User Guide, lifecycle transitions).
+    assert transition["TransitionInDays"] >= 30
+    assert transition["TransitionInDays"] < rule["ExpirationInDays"]
+
+
+def _flattened_text(value: object) -> str:
+    """A query string as text: CloudFormation tokens (the bucket's Ref) spelled by ``flatten``."""
+    return value if isinstance(value, str) else flatten(value)
+
+
 def test_one_named_query_per_sql_file_with_its_text(synthesized: Synthesized) -> None:
     sql_files = sorted((ROOT / "queries").glob("*.sql"))
     queries = synthesized.resources("AWS::Athena::NamedQuery")
@@ -121,11 +138,36 @@ def test_one_named_query_per_sql_file_with_its_text(synthesized: Synthesized) ->
 
     by_name = {q["Properties"]["Name"]: q["Properties"] for q in queries.values()}
     workgroup = synthesized.stack.lake.workgroup_name
+    location = flatten(
+        synthesized.resource(synthesized.stack.lake.table)["Properties"]["TableInput"]["StorageDescriptor"][
+            "Location"
+        ]
+    )
     for sql in sql_files:
         query = by_name[f"dropsleuth-{sql.stem}"]
-        assert query["QueryString"] == sql.read_text(encoding="utf-8")
+        text = sql.read_text(encoding="utf-8")
+        expected = "".join(
+            line if line.lstrip().startswith("--") else line.replace("@location@", location)
+            for line in text.splitlines(keepends=True)
+        )
+        assert _flattened_text(query["QueryString"]) == expected
         assert query["WorkGroup"] == workgroup
         assert query["Database"] == synthesized.stack.lake.database_name
+
+
+def test_the_table_ddl_runs_from_the_console_over_the_flow_logs_bucket(synthesized: Synthesized) -> None:
+    (ddl,) = [
+        q["Properties"]
+        for q in synthesized.resources("AWS::Athena::NamedQuery").values()
+        if q["Properties"]["Name"] == "dropsleuth-create_flow_logs_table"
+    ]
+    text = _flattened_text(ddl["QueryString"])
+    statements_only = "\n".join(x for x in text.splitlines() if not x.lstrip().startswith("--"))
+    assert "@location@" not in statements_only
+    bucket = synthesized.logical_id(synthesized.stack.lake.bucket)
+    root = f"s3://<{bucket}>/{synthesized.stack.lake.prefix}AWSLogs/aws-account-id=<AWS::AccountId>/"
+    assert f"LOCATION '{root}aws-service=vpcflowlogs/aws-region=<AWS::Region>/'" in statements_only
+    assert f"'{root}aws-service=vpcflowlogs/aws-region=<AWS::Region>/year=${{year}}/" in statements_only
 
 
 def test_idempotency_table_is_on_demand_with_ttl_and_pitr(synthesized: Synthesized) -> None:

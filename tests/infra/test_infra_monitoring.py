@@ -9,10 +9,18 @@ from dropsleuth.metrics_catalog import ALARMED, NAMESPACE
 from tests.infra.conftest import Synthesized, flatten, statements
 
 
+def watched(alarm: dict) -> dict:
+    """The metric an alarm watches, with its period, for a threshold alarm or an anomaly-band alarm."""
+    if "MetricName" in alarm:
+        return {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions", "Period", "Statistic")}
+    (stat,) = [q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q]
+    return {**stat["Metric"], "Period": stat["Period"], "Statistic": stat["Stat"]}
+
+
 def test_every_site_has_an_alarm_per_alarmed_metric(synthesized: Synthesized) -> None:
     registry = synthesized.stack.sites.registry
     assert registry.sites, "cdk.json's example registry should hold sites"
-    alarms = [a["Properties"] for a in synthesized.resources("AWS::CloudWatch::Alarm").values()]
+    alarms = [watched(a["Properties"]) for a in synthesized.resources("AWS::CloudWatch::Alarm").values()]
     assert len(alarms) == len(registry.sites) * len(ALARMED)
     seen = {(a["Dimensions"][0]["Value"], a["MetricName"]) for a in alarms}
     assert seen == {(s.name, m.name) for s in registry.sites for m in ALARMED}
@@ -24,8 +32,29 @@ def test_every_site_has_an_alarm_per_alarmed_metric(synthesized: Synthesized) ->
 def test_an_onset_reaches_alarm_within_three_minutes(synthesized: Synthesized) -> None:
     for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
         props = alarm["Properties"]
-        assert props["Period"] * props["DatapointsToAlarm"] <= 180, props["AlarmName"]
+        assert watched(props)["Period"] * props["DatapointsToAlarm"] <= 180, props["AlarmName"]
         assert props["EvaluationPeriods"] >= props["DatapointsToAlarm"]
+
+
+def test_frag_needed_alarms_on_a_rise_above_the_sites_anomaly_band(synthesized: Synthesized) -> None:
+    """Not "> 0": with PMTUD working a site counts a steady trickle; the alarm fires above its usual level."""
+    frag = [
+        a["Properties"]
+        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        if watched(a["Properties"])["MetricName"] == "FragNeededCount"
+    ]
+    assert len(frag) == len(synthesized.stack.sites.registry.sites)
+    for alarm in frag:
+        assert alarm["ComparisonOperator"] == "GreaterThanUpperThreshold"
+        assert "Threshold" not in alarm
+        queries = {q["Id"]: q for q in alarm["Metrics"]}
+        band = queries[alarm["ThresholdMetricId"]]
+        (series_id,) = [i for i, q in queries.items() if "MetricStat" in q]
+        assert band["Expression"] == f"ANOMALY_DETECTION_BAND({series_id}, 2)"
+        assert queries[series_id]["ReturnData"] is True
+        assert watched(alarm)["Statistic"] == "Sum"
+        assert alarm["TreatMissingData"] == "notBreaching"
+        assert (alarm["DatapointsToAlarm"], alarm["EvaluationPeriods"]) == (2, 2)
 
 
 def test_throughput_threshold_is_the_sites_own_floor(synthesized: Synthesized) -> None:
@@ -33,7 +62,7 @@ def test_throughput_threshold_is_the_sites_own_floor(synthesized: Synthesized) -
     by_site = {
         a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
         for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-        if a["Properties"]["MetricName"] == "UploadThroughputMbps"
+        if a["Properties"].get("MetricName") == "UploadThroughputMbps"
     }
     default = next(m for m in ALARMED if m.name == "UploadThroughputMbps").default_threshold
     for site in registry.sites:
@@ -115,7 +144,7 @@ def test_investigator_wires_investigate_schedules_and_user_prefixes() -> None:
         specs=specs,
         code=lambda_.Code.from_inline("def handler(e, c): pass"),
         settings={},
-        toolkit=ToolkitResources((arn,), (arn,), "p", "t", "d", "w", ("g",)),
+        toolkit=ToolkitResources((arn,), (arn,), "p", "t", "d", "w", ("g",), "aws", "eu-west-1", "1"),
         namespace="DropSleuth",
         layer_version=1,
         log_retention=logs.RetentionDays.ONE_WEEK,

@@ -8,9 +8,12 @@ from pathlib import Path
 import pytest
 
 from cdk.app import deploy_config
-from cdk.policy import ToolkitResources, grouped_statements, resources_for
+from cdk.lake import named_query_text
+from cdk.policy import ToolkitResources, grouped_statements, resources_for, wildcard_reason
 from cdk.sites import registry_document, registry_from_context
+from dropsleuth.aws import flowlogs, reachability
 from dropsleuth.aws.errors import InputError
+from dropsleuth.aws.permissions import grants
 from dropsleuth.sites import parse_registry
 
 TOOLKIT = ToolkitResources(
@@ -21,6 +24,9 @@ TOOLKIT = ToolkitResources(
     idempotency_table_arn="arn:table",
     workgroup_arn="arn:wg",
     glue_arns=("arn:catalog", "arn:db", "arn:tbl"),
+    partition="aws",
+    region="eu-west-1",
+    account="123456789012",
 )
 
 
@@ -56,6 +62,57 @@ def test_statements_group_actions_by_resources_and_keep_every_action() -> None:
     (ec2,) = [s for s in result if "ec2:DescribeVpcs" in s.actions]
     assert set(ec2.actions) == {"ec2:DescribeVpcs", "ec2:DescribeSubnets"}
     assert ec2.condition_document() is None
+
+
+CREATES_PATH_AND_ANALYSIS = ("CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis")
+
+
+def test_declared_scopes_become_statements_with_their_arns_and_conditions() -> None:
+    parts = (reachability.PERMISSIONS, flowlogs.PERMISSIONS)
+    actions = {a for p in parts for a in p.actions}
+    result = grouped_statements(actions, TOOLKIT, namespace="DropSleuth", scopes=grants(parts))
+    assert sorted({a for s in result for a in s.actions}) == sorted(actions)
+    (delete_path,) = [s for s in result if "ec2:DeleteNetworkInsightsPath" in s.actions]
+    assert delete_path.actions == ("ec2:DeleteNetworkInsightsPath",)
+    assert delete_path.resources == ("arn:aws:ec2:eu-west-1:123456789012:network-insights-path/*",)
+    assert delete_path.condition_document() == {
+        "StringEquals": {"aws:ResourceTag/dropsleuth:created-by": "dropsleuth"}
+    }
+    tagging = {tuple(s.resources): s.condition_document() for s in result if "ec2:CreateTags" in s.actions}
+    assert tagging == {
+        (
+            "arn:aws:ec2:eu-west-1:123456789012:network-insights-path/*",
+            "arn:aws:ec2:eu-west-1:123456789012:network-insights-analysis/*",
+        ): {
+            "StringEquals": {
+                "ec2:CreateAction": ["CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis"]
+            }
+        },
+        ("arn:aws:ec2:eu-west-1:123456789012:vpc-flow-log/*",): {
+            "StringEquals": {"ec2:CreateAction": "CreateFlowLogs"}
+        },
+    }
+    for statement in result:
+        for action, reason in zip(statement.actions, statement.reasons, strict=True):
+            if any("*" in r for r in statement.resources) and not action.startswith("s3:"):
+                assert reason, action
+
+
+def test_an_unscoped_action_needs_a_stated_reason_for_its_wildcard() -> None:
+    assert "no resource-level" in wildcard_reason("ec2:DescribeVpcs")
+    assert "user's network resources" in wildcard_reason("ec2:CreateFlowLogs")
+    with pytest.raises(KeyError, match="no stated reason"):
+        wildcard_reason("ec2:DeleteVpc")
+    with pytest.raises(KeyError):
+        grouped_statements(["ec2:CreateTags"], TOOLKIT, namespace="DropSleuth")  # unscoped: refused
+
+
+def test_named_query_text_fills_the_location_outside_comments() -> None:
+    sql = "-- @location@ is filled in\nLOCATION '@location@'\n'x' = '@location@year=${year}'\n"
+    assert named_query_text(sql, "s3://b/p/") == (
+        "-- @location@ is filled in\nLOCATION 's3://b/p/'\n'x' = 's3://b/p/year=${year}'\n"
+    )
+    assert named_query_text("SELECT 1\n", "s3://b/") == "SELECT 1\n"
 
 
 def test_sites_context_accepts_json_text_a_list_or_a_file(tmp_path: Path) -> None:

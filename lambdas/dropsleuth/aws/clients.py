@@ -9,6 +9,7 @@ one CLI run) reuse it. Endpoints are left to boto3, which honours ``AWS_ENDPOINT
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -55,10 +56,21 @@ def configure(*, profile: str | None = None, region: str | None = None) -> None:
     reset()
 
 
+_dependents: list[Callable[[], None]] = []
+
+
+def on_reset(clear: Callable[[], None]) -> None:
+    """Call ``clear`` whenever the clients are reset: for caches of objects built around a cached client
+    (a Powertools parameters provider), which must not outlive the client they wrap."""
+    _dependents.append(clear)
+
+
 def reset() -> None:
     """Forget every cached session and client (tests switch accounts; ``configure`` changes targets)."""
     _session.cache_clear()
     _client.cache_clear()
+    for clear in _dependents:
+        clear()
 
 
 @functools.cache

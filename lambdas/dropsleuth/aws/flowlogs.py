@@ -27,7 +27,14 @@ from pydantic import BaseModel, ConfigDict
 
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import InputError, translate
-from dropsleuth.aws.permissions import declare
+from dropsleuth.aws.permissions import (
+    TOOLKIT_TAG_KEY,
+    TOOLKIT_TAG_VALUE,
+    declare,
+    ec2_arns,
+    scoped,
+    tag_on_create,
+)
 from dropsleuth.flowlogs.schema import DEFAULT_V2_FIELDS, REQUIRED_FIELDS, log_format
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 
@@ -36,13 +43,19 @@ if TYPE_CHECKING:
 
 # CreateFlowLogs to S3 also needs logs:CreateLogDelivery and logs:DeleteLogDelivery on the caller (VPC User
 # Guide, "IAM permissions for IAM principals that publish flow logs to Amazon S3"); AWS checks them inside
-# CreateFlowLogs. This module calls no delete API.
+# CreateFlowLogs. This module calls no delete API. The flow logs it creates are tagged on creation, so the
+# role may tag a flow log only inside CreateFlowLogs (ec2:CreateAction), never an existing resource.
 PERMISSIONS = declare(
     "flow_logs",
     "ec2:DescribeFlowLogs",
     "ec2:DescribeNetworkInterfaces",
     "ec2:CreateFlowLogs",
-    "ec2:CreateTags",
+    scoped(
+        "ec2:CreateTags",
+        resources=ec2_arns("vpc-flow-log"),
+        conditions=(tag_on_create("CreateFlowLogs"),),
+        reason="tags a flow log only while creating it (ec2:CreateAction)",
+    ),
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
 )
@@ -421,7 +434,10 @@ def _create(
             DestinationOptions=DESTINATION_OPTIONS,  # type: ignore[arg-type]
             ClientToken=_client_token(resource_id, destination),
             TagSpecifications=[
-                {"ResourceType": "vpc-flow-log", "Tags": [{"Key": "created-by", "Value": "dropsleuth"}]}
+                {
+                    "ResourceType": "vpc-flow-log",
+                    "Tags": [{"Key": TOOLKIT_TAG_KEY, "Value": TOOLKIT_TAG_VALUE}],
+                }
             ],
         )
     except ClientError as error:

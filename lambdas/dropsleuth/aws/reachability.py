@@ -36,7 +36,15 @@ from dropsleuth.aws.errors import (
     UnsupportedError,
     translate,
 )
-from dropsleuth.aws.permissions import declare
+from dropsleuth.aws.permissions import (
+    TOOLKIT_TAG_KEY,
+    TOOLKIT_TAG_VALUE,
+    created_by_toolkit,
+    declare,
+    ec2_arns,
+    scoped,
+    tag_on_create,
+)
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.observability import logger
 from dropsleuth.rules.icmp import (
@@ -64,19 +72,38 @@ if TYPE_CHECKING:
 
     from dropsleuth.context import InvestigationContext, StepOutcome
 
+# The path and the analysis are tagged when created (TagSpecifications), so the role may delete only what
+# carries the toolkit's tag, and may tag only inside these two create calls, never an existing resource.
+# Resource types and ARNs: Service Authorization Reference, "Amazon EC2" (network-insights-path,
+# network-insights-analysis).
 PERMISSIONS = declare(
     "reachability",
     "ec2:CreateNetworkInsightsPath",
     "ec2:StartNetworkInsightsAnalysis",
     "ec2:DescribeNetworkInsightsAnalyses",
     "ec2:DescribeNetworkInsightsPaths",
-    "ec2:DeleteNetworkInsightsAnalysis",
-    "ec2:DeleteNetworkInsightsPath",
-    "ec2:CreateTags",
+    scoped(
+        "ec2:DeleteNetworkInsightsAnalysis",
+        resources=ec2_arns("network-insights-analysis"),
+        conditions=(created_by_toolkit(),),
+        reason="analysis ids are made at run time; only analyses tagged by the toolkit on creation",
+    ),
+    scoped(
+        "ec2:DeleteNetworkInsightsPath",
+        resources=ec2_arns("network-insights-path"),
+        conditions=(created_by_toolkit(),),
+        reason="path ids are made at run time; only paths tagged by the toolkit on creation",
+    ),
+    scoped(
+        "ec2:CreateTags",
+        resources=ec2_arns("network-insights-path", "network-insights-analysis"),
+        conditions=(tag_on_create("CreateNetworkInsightsPath", "StartNetworkInsightsAnalysis"),),
+        reason="tags a path or an analysis only while creating it (ec2:CreateAction)",
+    ),
 )
 
 Mode = Literal["aws", "static"]
-_TAG = {"Key": "dropsleuth", "Value": "reachability"}
+_TAG = {"Key": TOOLKIT_TAG_KEY, "Value": TOOLKIT_TAG_VALUE}
 
 
 class AnalysisBudgetExceededError(DropsleuthError):
