@@ -12,7 +12,7 @@ import pytest
 
 from dropsleuth.aws import flowlogs
 from dropsleuth.aws.errors import InputError
-from dropsleuth.aws.permissions import record_api_calls
+from dropsleuth.aws.permissions import TOOLKIT_TAG_KEY, TOOLKIT_TAG_VALUE, record_api_calls
 from dropsleuth.config import load_settings
 from dropsleuth.flowlogs.schema import REQUIRED_FIELDS, log_format
 from dropsleuth.handlers import enable_flow_logs as enable_handler
@@ -357,7 +357,10 @@ def test_enable_sends_s3_parquet_hive_per_hour_one_minute_all_and_the_full_forma
                 },
                 "ClientToken": ANY,
                 "TagSpecifications": [
-                    {"ResourceType": "vpc-flow-log", "Tags": [{"Key": "created-by", "Value": "dropsleuth"}]}
+                    {
+                        "ResourceType": "vpc-flow-log",
+                        "Tags": [{"Key": TOOLKIT_TAG_KEY, "Value": TOOLKIT_TAG_VALUE}],
+                    }
                 ],
             },
         )
