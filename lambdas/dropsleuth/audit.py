@@ -85,16 +85,21 @@ def parse_peer_cidrs(values: Sequence[str]) -> list[IPNetwork]:
     return networks
 
 
-def _ipv6_enabled(subnet: Mapping[str, Any]) -> bool:
-    return any(
-        a.get("Ipv6CidrBlockState", {}).get("State") in ("associated", "associating", None)
+def _ipv6_blocks(subnet: Mapping[str, Any]) -> list[str]:
+    """The subnet's IPv6 CIDRs in use (a disassociated block no longer carries traffic)."""
+    return [
+        a["Ipv6CidrBlock"]
         for a in subnet.get("Ipv6CidrBlockAssociationSet", ())
-    )
+        if a.get("Ipv6CidrBlockState", {}).get("State") in ("associated", "associating", None)
+    ]
+
+
+def _ipv6_enabled(subnet: Mapping[str, Any]) -> bool:
+    return bool(_ipv6_blocks(subnet))
 
 
 def _local_address(subnet: Mapping[str, Any], version: int) -> str:
-    v6 = version == 6
-    cidr = subnet["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"] if v6 else subnet["CidrBlock"]
+    cidr = _ipv6_blocks(subnet)[0] if version == 6 else subnet["CidrBlock"]
     # The fifth address: AWS reserves the first four of every subnet (VPC User Guide, "Subnet CIDR blocks").
     return str(ipaddress.ip_network(cidr).network_address + 4)
 
