@@ -1,7 +1,8 @@
 """Rule evaluation over a synthetic account: 10,000 SGs (50,000 rules) and 2,000 NACLs (40,000 entries).
 
 Measured: the audit's evaluation (frag-needed admitted from 0.0.0.0/0, inbound and outbound for each NACL,
-inbound for each SG) against the baseline of merely iterating the same rules. Goal: under 1 s here.
+inbound for each SG) against the baseline of merely iterating the same rules. Goal: under 1 s here; the
+figure's note says whether this run met it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dropsleuth.rules.icmp import Direction, frag_needed, nacl_admits_range, sec
 
 SG_COUNT, RULES_PER_SG = 10_000, 5
 NACL_COUNT, ENTRIES_PER_NACL = 2_000, 20
+GOAL_S = 1.0
 
 
 def synthetic_groups(rng: random.Random) -> list[dict[str, Any]]:
@@ -121,6 +123,12 @@ def run() -> list[Figure]:
             evaluated,
             "iterate the same rules",
             iterated,
-            note="goal: evaluation < 1 s",
+            note=goal_note(evaluated),
         )
     ]
+
+
+def goal_note(evaluated_s: float) -> str:
+    """Whether this run met the goal, said in the table (a benchmark reports; it does not fail)."""
+    verdict = "met" if evaluated_s < GOAL_S else "NOT met"
+    return f"goal: evaluation < {GOAL_S:g} s: {verdict}"

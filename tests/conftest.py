@@ -1,7 +1,9 @@
 """Root test configuration: fake credentials, no real AWS endpoint, moto's NACL ICMP bug fixed.
 
-Every test runs with credentials that AWS would reject and with a guard that refuses any connection to a
-real AWS endpoint; moto intercepts in-process calls and ``moto_server`` listens on 127.0.0.1 only.
+Every test runs with credentials that AWS would reject and with ``tests/network_guard.py`` installed: a
+boto3 request to any endpoint but loopback is refused before it leaves botocore, and a socket connection
+off this machine is refused unless the thread is inside a network namespace a netns test created. moto
+intercepts in-process calls and ``moto_server`` listens on 127.0.0.1 only.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
@@ -34,25 +35,11 @@ for _key in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_key, None)
 
 from dropsleuth.demo.moto_fixes import apply_moto_fixes  # noqa: E402 -- after the environment is faked
+from tests import network_guard  # noqa: E402 -- after the environment is faked (it imports botocore)
 
 apply_moto_fixes()
 
-_real_connect = socket.socket.connect
-_real_create_connection = socket.create_connection
-
-
-def _refuse_real_aws(address: Any) -> None:
-    host = address[0] if isinstance(address, tuple) else address
-    if isinstance(host, str) and host.endswith((".amazonaws.com", ".aws")):
-        raise RuntimeError(f"tests must not reach real AWS ({host}); use moto or moto_server on 127.0.0.1")
-
-
-def _guarded_create_connection(address: Any, *args: Any, **kwargs: Any) -> socket.socket:
-    _refuse_real_aws(address)
-    return _real_create_connection(address, *args, **kwargs)
-
-
-socket.create_connection = _guarded_create_connection  # type: ignore[assignment]
+network_guard.install()
 
 
 @pytest.fixture(autouse=True)

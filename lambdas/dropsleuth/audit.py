@@ -27,9 +27,8 @@ from dropsleuth.rules.icmp import (
     IPNetwork,
     NaclRangeDecision,
     frag_needed,
-    free_rule_number_before,
+    free_rule_numbers,
     nacl_admits_range,
-    nacl_entries,
     security_groups_admit_range,
 )
 
@@ -86,16 +85,21 @@ def parse_peer_cidrs(values: Sequence[str]) -> list[IPNetwork]:
     return networks
 
 
-def _ipv6_enabled(subnet: Mapping[str, Any]) -> bool:
-    return any(
-        a.get("Ipv6CidrBlockState", {}).get("State") in ("associated", "associating", None)
+def _ipv6_blocks(subnet: Mapping[str, Any]) -> list[str]:
+    """The subnet's IPv6 CIDRs in use (a disassociated block no longer carries traffic)."""
+    return [
+        a["Ipv6CidrBlock"]
         for a in subnet.get("Ipv6CidrBlockAssociationSet", ())
-    )
+        if a.get("Ipv6CidrBlockState", {}).get("State") in ("associated", "associating", None)
+    ]
+
+
+def _ipv6_enabled(subnet: Mapping[str, Any]) -> bool:
+    return bool(_ipv6_blocks(subnet))
 
 
 def _local_address(subnet: Mapping[str, Any], version: int) -> str:
-    v6 = version == 6
-    cidr = subnet["Ipv6CidrBlockAssociationSet"][0]["Ipv6CidrBlock"] if v6 else subnet["CidrBlock"]
+    cidr = _ipv6_blocks(subnet)[0] if version == 6 else subnet["CidrBlock"]
     # The fifth address: AWS reserves the first four of every subnet (VPC User Guide, "Subnet CIDR blocks").
     return str(ipaddress.ip_network(cidr).network_address + 4)
 
@@ -147,8 +151,11 @@ def audit_inventory(inventory: NetworkInventory, peer_cidrs: Sequence[str] = ())
                         key = (acl["NetworkAclId"], direction, version, number)
                         blocked.setdefault(key, []).append((subnet["SubnetId"], peer, decision))
 
+    # Rule numbers promised to earlier fixes of the same NACL and direction: two fixes must not share one.
+    promised: dict[tuple[str, Direction], set[int]] = {}
     for (acl_id, direction, version, number), hits in sorted(blocked.items(), key=lambda kv: str(kv[0])):
-        findings.append(_nacl_finding(acls_by_id[acl_id], direction, version, number, hits))
+        taken = promised.setdefault((acl_id, direction), set())
+        findings.append(_nacl_finding(acls_by_id[acl_id], direction, version, number, hits, taken=taken))
 
     findings.extend(_security_group_findings(inventory, peers, checked))
     return AuditResult(inventory.vpc_id, tuple(findings), tuple(checked), tuple(str(p) for p in peers))
@@ -168,6 +175,8 @@ def _nacl_finding(
     version: int,
     rule_number: int | None,
     hits: list[tuple[str, IPNetwork, NaclRangeDecision]],
+    *,
+    taken: set[int],
 ) -> Finding:
     acl_id = acl["NetworkAclId"]
     subnets = sorted({subnet for subnet, _, _ in hits})
@@ -192,7 +201,9 @@ def _nacl_finding(
             },
         )
     ]
-    remediation = _nacl_remediation(acl, direction, version, rule_number if explicit else None, peers)
+    remediation = _nacl_remediation(
+        acl, direction, version, rule_number if explicit else None, peers, taken=taken
+    )
     what = _icmp_label(version)
     return Finding(
         code=FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED,
@@ -218,47 +229,47 @@ def _describe_entry(entry: Mapping[str, Any]) -> str:
 
 
 def _nacl_remediation(
-    acl: Mapping[str, Any], direction: Direction, version: int, deny_rule: int | None, peers: list[str]
+    acl: Mapping[str, Any],
+    direction: Direction,
+    version: int,
+    deny_rule: int | None,
+    peers: list[str],
+    *,
+    taken: set[int],
 ) -> Remediation:
-    entries = acl.get("Entries", ())
-    if deny_rule is not None:
-        number = free_rule_number_before(entries, direction, deny_rule)
-    else:
-        used = [
-            int(e["RuleNumber"])
-            for e in nacl_entries(entries, direction)
-            if int(e["RuleNumber"]) != DEFAULT_DENY_RULE
-        ]
-        number = min(((max(used, default=0) // 10) + 1) * 10, DEFAULT_DENY_RULE - 1)
+    """The allow entries that fix the gap, one per peer, each at a rule number nothing else uses."""
+    acl_id = acl["NetworkAclId"]
+    numbers = free_rule_numbers(acl.get("Entries", ()), direction, len(peers), before=deny_rule, taken=taken)
+    taken.update(numbers)
     flag = "--ingress" if direction is Direction.INBOUND else "--egress"
     protocol, type_code = ("58", "Type=2,Code=0") if version == 6 else ("1", "Type=3,Code=4")
     cidr_flag = "--ipv6-cidr-block" if version == 6 else "--cidr-block"
-    commands = []
-    steps = []
-    if number is None:
-        steps.append(
-            f"Rule {deny_rule} is the first number in that direction: renumber it (create a copy at a "
-            "higher number, then remove the old entry) to make room for the allow rule before it."
-        )
-        number = deny_rule
-    for peer in peers:
-        commands.append(
-            f"aws ec2 create-network-acl-entry --network-acl-id {acl['NetworkAclId']} {flag} "
-            f"--rule-number {number} --protocol {protocol} --icmp-type-code {type_code} {cidr_flag} {peer} "
-            "--rule-action allow"
-        )
-        number = number - 1 if number and number > 1 else number
-    where = f"before rule {deny_rule}" if deny_rule is not None else "before the default deny"
-    steps.insert(
-        0,
-        f"Add an allow entry for {_icmp_label(version)} {direction.value}, {where}, in "
-        f"{acl['NetworkAclId']} (VPC console → Network ACLs → {direction.value} rules → Edit).",
+    commands = tuple(
+        f"aws ec2 create-network-acl-entry --network-acl-id {acl_id} {flag} --rule-number {number} "
+        f"--protocol {protocol} --icmp-type-code {type_code} {cidr_flag} {peer} --rule-action allow"
+        for number, peer in zip(numbers, peers, strict=False)
     )
+    where = f"before rule {deny_rule}" if deny_rule is not None else "before the default deny"
+    steps = [
+        (
+            f"Add an allow entry for {_icmp_label(version)} {direction.value}, {where}, in {acl_id} "
+            f"(VPC console → Network ACLs → {direction.value} rules → Edit)."
+        )
+    ]
+    unplaced = peers[len(numbers) :]
+    if unplaced:
+        below = f"below rule {deny_rule}" if deny_rule is not None else "in this direction"
+        steps.append(
+            f"No free rule number is left {below} in the {direction.value} rules of {acl_id} for "
+            f"{', '.join(unplaced)}: renumber first (copy rule {deny_rule or 'entries'} to a higher free "
+            "number, then remove the old entry) to make room for the allow before it. dropsleuth gives no "
+            "command for this: reusing a number would fail or replace your entry."
+        )
     steps.append("Check the opposite direction too: AWS documents allowing it inbound and outbound.")
     return Remediation(
-        summary=f"Allow {_icmp_label(version)} {direction.value} in {acl['NetworkAclId']} {where}.",
+        summary=f"Allow {_icmp_label(version)} {direction.value} in {acl_id} {where}.",
         steps=tuple(steps),
-        commands=tuple(commands),
+        commands=commands,
     )
 
 
@@ -315,17 +326,21 @@ def _security_group_findings(
                 ),
                 remediation=Remediation(
                     summary=f"Add the narrow inbound rule to {target}.",
-                    steps=(
-                        (
-                            "EC2 console → Security Groups → Inbound rules → Add rule: Custom ICMP - IPv4, "
-                            "Destination Unreachable, fragmentation required and DF flag set."
-                        ),
-                    ),
+                    steps=tuple(_sg_console_step(version) for version in sorted({v for v, _ in gaps})),
                     commands=tuple(commands),
                 ),
             )
         )
     return findings
+
+
+def _sg_console_step(version: int) -> str:
+    rule = (
+        "Custom ICMP - IPv6, Packet Too Big"
+        if version == 6
+        else "Custom ICMP - IPv4, Destination Unreachable, fragmentation required and DF flag set"
+    )
+    return f"EC2 console → Security Groups → Inbound rules → Add rule: {rule}."
 
 
 def _sg_command(group_id: str, version: int, peer: str) -> str:

@@ -18,6 +18,7 @@ from dropsleuth.audit import audit_icmp
 from dropsleuth.aws import clients, inventory
 from dropsleuth.aws.errors import InputError
 from dropsleuth.aws.permissions import record_api_calls
+from dropsleuth.cli.main import run as cli_run
 from dropsleuth.demo.account import BuiltAccount, build_account
 from dropsleuth.demo.scenario import SCENARIO_DIR, parse_scenario
 from dropsleuth.handlers import audit_icmp as audit_handler
@@ -26,6 +27,7 @@ from tests.support import subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 DENIED = "You are not authorized to perform this operation."
+UNKNOWN_ENI = "eni-0123456789abcdef0"
 INCIDENT = yaml.safe_load((SCENARIO_DIR / "wan-mtu-9000.yaml").read_text())
 
 
@@ -331,3 +333,91 @@ def test_cli_against_moto_server(moto_endpoint: str) -> None:
         assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
         assert refused.stderr.startswith("dropsleuth: error:")
         assert "Traceback" not in refused.stderr
+
+
+def test_unknown_and_foreign_enis_are_input_errors_naming_the_field(aws: None) -> None:
+    # Given the incident's account and an ENI in another VPC
+    built = build(INCIDENT)
+    ec2 = clients.ec2()
+    other_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    other_subnet = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    foreign = ec2.create_network_interface(SubnetId=other_subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    for eni_id, says in ((UNKNOWN_ENI, "unknown eni ids"), (foreign, f"not in {built.id('vpc')}")):
+        # When the audit of the incident's VPC is narrowed to it
+        with pytest.raises(InputError) as error:
+            audit_icmp(built.id("vpc"), eni_ids=[eni_id])
+        # Then the error names the field and the id
+        assert error.value.field == "eni_ids"
+        assert eni_id in str(error.value)
+        assert says in str(error.value)
+        # And the Lambda answers a validation error naming the field
+        answer = audit_handler.handler({"vpc_id": built.id("vpc"), "eni_ids": [eni_id]}, LambdaContextStub())
+        assert answer["ok"] is False
+        assert answer["error"]["type"] == "ValidationError"
+        assert answer["error"]["field"] == "eni_ids"
+        assert eni_id in answer["error"]["message"]
+
+
+def test_cli_refuses_unknown_and_foreign_enis_in_one_line(moto_endpoint: str) -> None:
+    built = build(INCIDENT)
+    ec2 = clients.ec2()
+    other_vpc = ec2.create_vpc(CidrBlock="10.99.0.0/16")["Vpc"]["VpcId"]
+    other_subnet = ec2.create_subnet(VpcId=other_vpc, CidrBlock="10.99.1.0/24")["Subnet"]["SubnetId"]
+    foreign = ec2.create_network_interface(SubnetId=other_subnet)["NetworkInterface"]["NetworkInterfaceId"]
+    for eni_id in (UNKNOWN_ENI, foreign):
+        refused = run_cli("audit", "--vpc", built.id("vpc"), "--eni", eni_id, endpoint=moto_endpoint)
+        assert refused.returncode == 2, refused.stderr
+        [line] = refused.stderr.strip().splitlines()
+        assert line.startswith("dropsleuth: error:")
+        assert eni_id in line
+        assert refused.stdout == ""
+
+
+def stubbed_ec2(monkeypatch: pytest.MonkeyPatch, failing_operation: str, code: str, message: str) -> Stubber:
+    """An EC2 client that answers DescribeVpcs, then fails ``failing_operation`` with ``code``."""
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    stubber = Stubber(ec2)
+    if failing_operation != "describe_vpcs":
+        stubber.add_response(
+            "describe_vpcs",
+            {"Vpcs": [{"VpcId": "vpc-0a1b2c3d", "CidrBlock": "10.0.0.0/16"}]},
+            {"VpcIds": ["vpc-0a1b2c3d"]},
+        )
+    stubber.add_client_error(
+        failing_operation, service_error_code=code, service_message=message, http_status_code=400
+    )
+    stubber.activate()
+    monkeypatch.setattr(clients, "ec2", lambda: ec2)
+    return stubber
+
+
+REFUSALS = {
+    "access-denied": ("describe_vpcs", "UnauthorizedOperation", DENIED, "access_denied"),
+    "throttled": (
+        "describe_network_interfaces",
+        "RequestLimitExceeded",
+        "Request limit exceeded.",
+        "throttled",
+    ),
+}
+
+
+@pytest.mark.parametrize("refusal", REFUSALS.values(), ids=REFUSALS.keys())
+def test_cli_turns_aws_refusals_into_one_line_and_exit_3(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], refusal: tuple[str, str, str, str]
+) -> None:
+    operation, code, message, kind = refusal
+    # Given EC2 refuses one of the audit's calls
+    stubber = stubbed_ec2(monkeypatch, operation, code, message)
+    # When the CLI audits
+    exit_code = cli_run(["audit", "--vpc", "vpc-0a1b2c3d", "--output", "json"])
+    out, err = capsys.readouterr()
+    # Then it exits 3 with one line that names the kind, the call and AWS's code, and no traceback
+    stubber.assert_no_pending_responses()
+    assert exit_code == 3
+    assert out == ""
+    [line] = err.strip().splitlines()
+    assert line.startswith(f"dropsleuth: AWS error ({kind}): ")
+    assert code in line
+    assert message in line
+    assert "Traceback" not in err

@@ -12,6 +12,7 @@ from dropsleuth.rules.icmp import (
     Packet,
     frag_needed,
     free_rule_number_before,
+    free_rule_numbers,
     nacl_admits,
     nacl_admits_range,
     security_groups_admit,
@@ -119,6 +120,44 @@ def test_range_partially_denied_names_the_deny_rule() -> None:
 def test_free_rule_number_before(used: list[int], before: int, expected: int | None) -> None:
     entries = [{"RuleNumber": n, "Egress": False} for n in used]
     assert free_rule_number_before(entries, Direction.INBOUND, before) == expected
+
+
+def inbound(*numbers: int) -> list[dict[str, Any]]:
+    return [{"RuleNumber": n, "Egress": False} for n in numbers]
+
+
+@pytest.mark.parametrize(
+    ("used", "count", "before", "taken", "expected"),
+    [
+        # Three peers before a deny at 90 whose neighbours 89 and 87 are in use: no number is reused
+        ([87, 89, 90, 100], 3, 90, (), [88, 86, 85]),
+        # Numbers promised to another fix of the same NACL and direction are skipped too
+        ([90, 100], 2, 90, (89,), [88, 87]),
+        # Only two numbers exist below rule 3: the third peer gets none
+        ([3, 100], 3, 3, (), [2, 1]),
+        ([1, 100], 2, 1, (), []),
+        # Only the final * denies: after the last entry, multiples of ten first
+        ([100, 110], 3, None, (), [120, 130, 140]),
+        ([], 1, None, (), [10]),
+        # The top of the range: 32766 is the last number AWS accepts, then the numbers below the last entry
+        ([32760], 3, None, (), [32761, 32762, 32763]),
+        ([32766], 2, None, (32765,), [32764, 32763]),
+    ],
+)
+def test_free_rule_numbers_never_collide(
+    used: list[int], count: int, before: int | None, taken: tuple[int, ...], expected: list[int]
+) -> None:
+    numbers = free_rule_numbers(inbound(*used), Direction.INBOUND, count, before=before, taken=taken)
+    assert numbers == expected
+    assert not set(numbers) & (set(used) | set(taken))
+    assert len(set(numbers)) == len(numbers)
+    assert all(1 <= n <= 32766 and (before is None or n < before) for n in numbers)
+
+
+def test_free_rule_numbers_look_only_at_one_direction() -> None:
+    egress_90 = [{"RuleNumber": 89, "Egress": True}, {"RuleNumber": 90, "Egress": False}]
+    assert free_rule_numbers(egress_90, Direction.INBOUND, 1, before=90) == [89]
+    assert free_rule_numbers(egress_90, Direction.OUTBOUND, 1, before=90) == [88]
 
 
 def sg(*permissions: dict[str, Any], egress: tuple[dict[str, Any], ...] = ()) -> dict[str, Any]:

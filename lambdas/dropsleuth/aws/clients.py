@@ -15,6 +15,9 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ProfileNotFound
+
+from dropsleuth.aws.errors import InputError
 
 if TYPE_CHECKING:
     from mypy_boto3_athena import AthenaClient
@@ -75,7 +78,14 @@ def reset() -> None:
 
 @functools.cache
 def _session(target: Target) -> boto3.session.Session:
-    return boto3.session.Session(profile_name=target.profile, region_name=target.region)
+    try:
+        return boto3.session.Session(profile_name=target.profile, region_name=target.region)
+    except ProfileNotFound as error:
+        # A typo in --profile is bad input (one line, exit 2), not an AWS fault.
+        raise InputError(
+            f"unknown AWS profile {target.profile!r} (not in the AWS config or credentials file)",
+            field="profile",
+        ) from error
 
 
 @functools.cache

@@ -104,13 +104,17 @@ def collect_inventory(
     if not vpcs:
         raise InputError(f"unknown VPC id: {vpc_id}", field="vpc_id")
 
+    # Narrowed to subnets: EC2 filters the ENIs by subnet, so a busy VPC costs the pages of those subnets.
+    eni_filters = vpc_filter + (
+        [{"Name": "subnet-id", "Values": list(subnet_ids)}] if subnet_ids and not eni_ids else []
+    )
     try:
         enis = _list(
             ec2,
             "describe_network_interfaces",
             "NetworkInterfaces",
             "DescribeNetworkInterfaces",
-            Filters=vpc_filter,
+            Filters=eni_filters,
             **({"NetworkInterfaceIds": list(eni_ids)} if eni_ids else {}),
         )
     except NotFoundError as error:
@@ -131,8 +135,6 @@ def collect_inventory(
     except NotFoundError as error:
         raise _unknown_id(error, "subnet_ids", wanted_subnets) from error
     _check_found("subnet_ids", subnet_ids, (s["SubnetId"] for s in subnets), vpc_id)
-    if subnet_ids and not eni_ids:
-        enis = [e for e in enis if e["SubnetId"] in set(subnet_ids)]
 
     acls = _list(ec2, "describe_network_acls", "NetworkAcls", "DescribeNetworkAcls", Filters=vpc_filter)
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import enum
 import functools
 import ipaddress
+import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -243,11 +244,44 @@ def free_rule_number_before(
     entries: Iterable[Mapping[str, Any]], direction: Direction, before: int
 ) -> int | None:
     """The highest unused rule number below ``before`` in that direction, or None if there is none."""
-    used = {int(e["RuleNumber"]) for e in nacl_entries(entries, direction)}
-    for number in range(min(before, DEFAULT_DENY_RULE) - 1, 0, -1):
-        if number not in used:
-            return number
-    return None
+    found = free_rule_numbers(entries, direction, 1, before=min(before, DEFAULT_DENY_RULE))
+    return found[0] if found else None
+
+
+# Rule numbers run from 1 to 32766 (EC2 API Reference, CreateNetworkAclEntry: "Constraints: Positive
+# integer from 1 to 32766"); 32767 is the final * rule.
+MAX_RULE_NUMBER = DEFAULT_DENY_RULE - 1
+
+
+def free_rule_numbers(
+    entries: Iterable[Mapping[str, Any]],
+    direction: Direction,
+    count: int,
+    *,
+    before: int | None,
+    taken: Iterable[int] = (),
+) -> list[int]:
+    """Up to ``count`` distinct unused rule numbers for new entries in one direction of a NACL.
+
+    ``before`` is the number of the entry that denies (the new entries must be evaluated first): the
+    highest free numbers below it, nearest first, so every earlier entry keeps its precedence. With
+    ``before=None`` only the final ``*`` rule denies: the multiples of ten after the last entry, then the
+    other numbers after it, then free numbers below it (highest first). ``taken`` are numbers already
+    promised to other fixes. Fewer than ``count`` numbers come back when the NACL has no more room; the
+    caller must say so rather than reuse a number (that call would fail, or replace the user's entry).
+    """
+    used = {int(e["RuleNumber"]) for e in nacl_entries(entries, direction)} | set(taken)
+    if before is not None:
+        candidates: Iterable[int] = range(min(before, DEFAULT_DENY_RULE) - 1, 0, -1)
+    else:
+        last = max((n for n in used if n <= MAX_RULE_NUMBER), default=0)
+        after = range(last + 1, MAX_RULE_NUMBER + 1)
+        candidates = itertools.chain(
+            (n for n in after if n % 10 == 0),
+            (n for n in after if n % 10),
+            range(last - 1, 0, -1),
+        )
+    return list(itertools.islice((n for n in candidates if n not in used), max(count, 0)))
 
 
 # ---------------------------------------------------------------------------------------------------------
