@@ -5,8 +5,6 @@ counter snapshot kept between one-shot runs (the systemd timer's ``probe run --o
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +14,8 @@ import pytest
 
 from dropsleuth.probe import agent, counters
 from tests.procfs import BOOT_ID, Readings, write_proc
-from tests.support import subprocess_env
+from tests.support import run_dropsleuth
 
-DROPSLEUTH = str(Path(sys.executable).with_name("dropsleuth"))
 BUCKET = "site-upload-health"
 
 
@@ -149,14 +146,7 @@ def test_probe_run_once_twice_publishes_counter_metrics(moto_endpoint: str, tmp_
     config.write_text(f"site: timer-site\ncounters: true\nspool: {{path: {tmp_path / 'spool.jsonl'}}}\n")
 
     def once() -> set[str]:
-        done = subprocess.run(
-            [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=subprocess_env(moto_endpoint),
-            check=False,
-        )
+        done = run_dropsleuth(moto_endpoint, "probe", "run", "--config", str(config), "--once", timeout=60)
         assert done.returncode == 0, done.stderr
         listed = boto3.client("cloudwatch", endpoint_url=moto_endpoint).list_metrics(Namespace="DropSleuth")
         return {

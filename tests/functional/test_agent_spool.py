@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import subprocess
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,9 +14,7 @@ from botocore.config import Config
 
 from dropsleuth.probe import agent
 from dropsleuth.probe.spool import Datapoint, Spool
-from tests.support import subprocess_env
-
-DROPSLEUTH = str(Path(sys.executable).with_name("dropsleuth"))
+from tests.support import run_dropsleuth
 
 
 def _dead_endpoint() -> str:
@@ -123,14 +119,7 @@ def test_probe_run_cli_publishes_one_cycle(moto_endpoint: str, tmp_path: Path) -
         "counters: false\n"
         f"spool: {{path: {tmp_path / 'spool.jsonl'}}}\n"
     )
-    done = subprocess.run(
-        [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=subprocess_env(moto_endpoint),
-        check=False,
-    )
+    done = run_dropsleuth(moto_endpoint, "probe", "run", "--config", str(config), "--once", timeout=60)
     assert done.returncode == 0, done.stderr
     metrics = boto3.client("cloudwatch", endpoint_url=moto_endpoint).list_metrics(Namespace="DropSleuth")
     names = {
@@ -143,14 +132,7 @@ def test_probe_run_cli_publishes_one_cycle(moto_endpoint: str, tmp_path: Path) -
 def test_bad_config_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "site.yaml"
     config.write_text("site: x\ninterval_s: 1\n")
-    done = subprocess.run(
-        [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=subprocess_env(),
-        check=False,
-    )
+    done = run_dropsleuth(None, "probe", "run", "--config", str(config), "--once", timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "interval_s" in done.stderr
@@ -244,14 +226,7 @@ def test_the_same_endpoint_stopped_and_restarted_gets_every_point_once(tmp_path:
 def test_a_config_that_is_not_yaml_is_one_line_and_exit_2(tmp_path: Path) -> None:
     config = tmp_path / "site.yaml"
     config.write_text("site: x\ntargets: [unclosed\n")
-    done = subprocess.run(
-        [DROPSLEUTH, "probe", "run", "--config", str(config), "--once"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env=subprocess_env(),
-        check=False,
-    )
+    done = run_dropsleuth(None, "probe", "run", "--config", str(config), "--once", timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().count("\n") == 0
     assert "is not valid YAML: line 3, column 1" in done.stderr
