@@ -102,6 +102,19 @@ def test_a_socket_to_another_machine_is_refused() -> None:
         sock.connect_ex(("2001:db8::1", 443))
 
 
+def test_a_datagram_sent_unconnected_to_another_machine_is_refused() -> None:
+    # A UDP probe never calls connect(): sendto carries the address (with or without flags).
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        with pytest.raises(RealNetworkRefusedError, match=r"192\.0\.2\.1"):
+            sock.sendto(b"x", ("192.0.2.1", 9))
+        with pytest.raises(RealNetworkRefusedError):
+            sock.sendto(b"x", 0, ("192.0.2.1", 9))
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+            receiver.bind(("127.0.0.1", 0))
+            assert sock.sendto(b"ok", receiver.getsockname()) == 2
+            assert receiver.recv(16) == b"ok"
+
+
 def test_a_socket_on_loopback_connects() -> None:
     with socket.socket() as server, socket.socket() as client:
         server.bind(("127.0.0.1", 0))
