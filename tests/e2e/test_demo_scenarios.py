@@ -100,6 +100,10 @@ def test_wan_mtu_9000_is_a_pmtud_black_hole_with_its_evidence_and_fix() -> None:
     assert any(e.kind == "query_rows" and e.data.get("query") == "icmp_rejects" for e in top.evidence)
     assert top.remediation is not None
     assert any(nacl_id in c and "create-network-acl-entry" in c for c in top.remediation.commands)
+    # One MSS step, with the figures of the smallest hop (MSS = its MTU − 40), not one per source finding.
+    (mss_step,) = [step for step in top.remediation.steps if "MSS" in step]
+    smallest = min(h["mtu"] for e in top.evidence if e.kind == "hop" for h in e.data["hops"] if h.get("mtu"))
+    assert f"to {smallest - 40} (path MTU {smallest}" in mss_step
     # Delivery as deployed: three files in the report bucket, a summary on SNS naming the root cause.
     stored = done.response["delivery"]["stored"]
     assert sorted(stored) == ["html", "json", "md"]
@@ -155,6 +159,8 @@ def test_make_demo_command_prints_the_root_cause_and_writes_the_files(tmp_path: 
     first_finding = result.stdout.split("\n2. ")[0]
     assert f"{nacl.data['network_acl_id']} inbound rule {deny.rule}" in first_finding
     assert f"--network-acl-id {nacl.data['network_acl_id']}" in first_finding
+    # The fix's steps are printed, not only its commands: the MSS clamp is the fix a VPN path needs.
+    assert all(f"- {step[:60]}" in first_finding for step in report.top_finding.remediation.steps)
     assert "<svg" in (tmp_path / "report.html").read_text()
     assert json.loads((tmp_path / "report.json").read_text())["schema_version"] == report.schema_version
 

@@ -75,6 +75,8 @@ def render_report(report: Report, output: OutputFormat) -> None:
             console.print(f"   evidence: {evidence.summary}", highlight=False, markup=False)
         if finding.remediation:
             console.print(f"   fix: {finding.remediation.summary}", highlight=False, markup=False)
+            for fix_step in finding.remediation.steps:
+                console.print(f"     - {fix_step}", highlight=False, markup=False)
             for command in finding.remediation.commands:
                 console.print(f"     $ {command}", highlight=False, markup=False, soft_wrap=True)
     table = Table(title="Steps", show_lines=False)

@@ -595,6 +595,8 @@ def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediat
     commands: list[str] = []
     if change is not None:
         steps.append(f"Undo or correct the change made just before the onset: {change.summary}.")
+    hop = _limiting_hop(signals)
+    hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     for code in (
         FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED,
         FindingCode.PMTUD_BLACKHOLE,
@@ -603,10 +605,11 @@ def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediat
         for finding in signals.found(code):
             if finding.remediation:
                 # The summaries only: each source finding, listed below the root cause, keeps its details.
-                steps.append(finding.remediation.summary)
+                # The path verdicts' summaries say "make the packets fit" in their own words; where the
+                # smallest hop is known, the one MSS step below says it with the figures instead.
+                if code is FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED or not hop_mtu:
+                    steps.append(finding.remediation.summary)
                 commands.extend(finding.remediation.commands)
-    hop = _limiting_hop(signals)
-    hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     if hop_mtu:
         # TCP MSS = MTU − 20 (IPv4 header) − 20 (TCP header); RFC 879.
         steps.append(
