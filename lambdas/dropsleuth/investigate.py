@@ -170,6 +170,7 @@ def build_report(context: InvestigationContext, records: list[StepRecord]) -> Re
         else:
             state = "failed" if record.status is StepStatus.FAILED else "skipped"
             checked.append(f"NOT checked ({record.spec.name} {state}): {record.spec.checks}")
+    checked.extend(ranking.measured_path_mtu_notes(outcomes))
     return Report(
         subject=subject_of(context),
         findings=findings,

@@ -303,3 +303,27 @@ def test_malformed_step_data_never_breaks_the_ranking(data: dict[str, Any]) -> N
     findings = ranking.rank(context(), {"x": StepOutcome(data=data)})
     ranking.timeline(context(), {"x": StepOutcome(data=data)})
     assert all(isinstance(f, Finding) for f in findings)
+
+
+def test_the_agents_measured_path_mtu_is_set_beside_the_modelled_one() -> None:
+    path = StepOutcome(data={"path_mtu": 1406})
+    metrics = StepOutcome(
+        data={
+            "path_mtu_by_target": {
+                "10.40.1.10": [{"at": minute(m), "value": v} for m, v in ((1, 1406.0), (2, 1300.0))],
+                "10.40.2.10": [{"at": minute(1), "value": 1406.0}],
+                "10.40.3.10": [],
+            }
+        }
+    )
+    notes = ranking.measured_path_mtu_notes({"path_mtu": path, "metrics": metrics})
+    assert notes == (
+        (
+            "host agent measured path MTU 1300 toward 10.40.1.10 (modelled: 1406); below the model's: a hop "
+            "or clamp the model does not see"
+        ),
+        "host agent measured path MTU 1406 toward 10.40.2.10 (modelled: 1406)",
+    )
+    # Without the path step, the measurement is still reported, against an unknown model.
+    (alone,) = ranking.measured_path_mtu_notes({"metrics": metrics})[:1]
+    assert alone.endswith("(modelled: ?)")

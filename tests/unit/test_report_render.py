@@ -141,3 +141,15 @@ def test_headline_of_a_healthy_report_says_no_problem() -> None:
     report = build_report(ctx, [StepRecord(_spec("path_mtu"), StepStatus.OK, "", 0.1, StepOutcome())])
     assert headline(report).startswith("No problem found")
     assert report.findings == ()
+
+
+def test_report_sets_the_agents_measured_path_mtu_beside_the_model() -> None:
+    measured = StepOutcome(data={"path_mtu_by_target": {"10.40.1.10": [{"at": minute(5), "value": 1300.0}]}})
+    modelled = StepOutcome(data={"path_mtu": 1406})
+    records = [
+        StepRecord(_spec("metrics"), StepStatus.OK, "", 0.1, measured),
+        StepRecord(_spec("path_mtu"), StepStatus.OK, "", 0.1, modelled),
+    ]
+    report = build_report(context(), records)
+    line = "host agent measured path MTU 1300 toward 10.40.1.10 (modelled: 1406); below"
+    assert any(c.startswith(line) for c in report.checked)

@@ -104,11 +104,9 @@ class Signals:
 
 def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -> Signals:
     """Pull the ranking's inputs out of the outcomes of the steps that completed."""
-    data: dict[str, Any] = {}
+    data = _merged_data(outcomes)
     by_code: dict[FindingCode, list[Finding]] = {}
     for outcome in outcomes.values():
-        for key, value in outcome.data.items():
-            data.setdefault(key, value)
         for finding in outcome.findings:
             by_code.setdefault(finding.code, []).append(finding)
     host = _series(data.get("throughput"), "at", "value")
@@ -687,6 +685,31 @@ def _changes(raw: object, findings: Iterable[Finding]) -> tuple[Change, ...]:
     return tuple(sorted(changes.values(), key=lambda c: c.at))
 
 
+# --- what one step's evidence says about another's ----------------------------------------------------
+
+
+def measured_path_mtu_notes(outcomes: Mapping[str, StepOutcome]) -> tuple[str, ...]:
+    """The host agent's measured path MTU per probe target (the metrics step) beside the modelled one.
+
+    A measurement below the model's path MTU means a hop or a clamp the model does not see. The measurement
+    is never the sender's MTU (it is the smallest hop's), so it only informs the report.
+    """
+    data = _merged_data(outcomes)
+    by_target = data.get("path_mtu_by_target")
+    modelled = _int_or_none(data.get("path_mtu"))
+    notes = []
+    for target, rows in by_target.items() if isinstance(by_target, Mapping) else ():
+        values = [value for _, value in _series(rows, "at", "value")]
+        if not values:
+            continue
+        measured = min(values)
+        line = f"host agent measured path MTU {measured:g} toward {target} (modelled: {modelled or '?'})"
+        if modelled is not None and measured < modelled:
+            line += "; below the model's: a hop or clamp the model does not see"
+        notes.append(line)
+    return tuple(notes)
+
+
 # --- the timeline the report charts -------------------------------------------------------------------
 
 
@@ -721,6 +744,15 @@ def timeline(context: InvestigationContext, outcomes: Mapping[str, StepOutcome])
 
 
 # --- small conversions --------------------------------------------------------------------------------
+
+
+def _merged_data(outcomes: Mapping[str, StepOutcome]) -> dict[str, Any]:
+    """Every step's data keys in one mapping (the steps' keys are distinct; the first one wins)."""
+    data: dict[str, Any] = {}
+    for outcome in outcomes.values():
+        for key, value in outcome.data.items():
+            data.setdefault(key, value)
+    return data
 
 
 def _items(value: object) -> list[Any] | tuple[Any, ...]:

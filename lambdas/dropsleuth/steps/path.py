@@ -3,12 +3,12 @@
 The sender's MTU (``rules/path.py`` ``choose_source_mtu``): the request's ``source_mtu``, else the site
 registry's ``wan_mtu``, else the largest of the registry's ``expected_mtus`` that the host agent confirmed
 over the window (``InterfaceMtuMismatch`` = 0 for that ``Interface``), else an expected MTU the agent has not
-reported on (labelled unconfirmed), else unknown (the receiver's MTU bounds it). The agent's ``PathMtu``
-(Minimum per probe ``Target`` over the window) is not used as the sender's MTU — it measures the smallest hop,
-so a 1406 measured across a VPN that black-holes 9000-byte packets would hide the problem — but it is
-reported beside the modelled path MTU, and a measured value below the model's is said. The MSS clamp is the
-request's or the registry's ``mss_clamp``; the VPN / Direct Connect choice uses the registry's ``link`` and
-``dx_mtu`` (``aws/topology.py`` ``path_arguments``).
+reported on (labelled unconfirmed), else unknown (the receiver's MTU bounds it). The agent's ``PathMtu`` is
+not used as the sender's MTU — it measures the smallest hop, so a 1406 measured across a VPN that black-holes
+9000-byte packets would hide the problem; the metrics step reads it, and the report sets it beside the
+modelled path MTU (``rules/ranking.py`` ``measured_path_mtu_notes``). The MSS clamp is the request's or the
+registry's ``mss_clamp``; the VPN / Direct Connect choice uses the registry's ``link`` and ``dx_mtu``
+(``aws/topology.py`` ``path_arguments``).
 """
 
 from __future__ import annotations
@@ -19,56 +19,43 @@ from dropsleuth.aws.errors import AwsError
 from dropsleuth.aws.metrics import MetricQuery, read_series
 from dropsleuth.aws.topology import path_analysis_for
 from dropsleuth.context import InvestigationContext, StepOutcome
-from dropsleuth.metrics_catalog import INTERFACE_MTU_MISMATCH, PATH_MTU, SITE_DIMENSION
+from dropsleuth.metrics_catalog import INTERFACE_MTU_MISMATCH, SITE_DIMENSION
 from dropsleuth.rules.path import choose_source_mtu
 from dropsleuth.steps import StepEnvironment, StepSpec
 
 
-def _agent_queries(context: InvestigationContext, namespace: str) -> list[MetricQuery]:
-    """The host agent's interface-MTU checks (only when they can decide the sender's MTU) and path MTUs."""
+def _interface_checks(context: InvestigationContext, namespace: str) -> list[MetricQuery]:
+    """The host agent's interface-MTU checks, only when they can decide the sender's MTU."""
     site = context.site
-    if site is None:
+    if site is None or context.source_mtu is not None or site.wan_mtu is not None:
         return []
     dims = ((SITE_DIMENSION, site.name),)
-    queries = []
-    if context.source_mtu is None and site.wan_mtu is None:
-        queries += [
-            MetricQuery(f"iface_{i}", namespace, INTERFACE_MTU_MISMATCH.name, (*dims, ("Interface", name)),
-                        "Maximum", name)
-            for i, name in enumerate(sorted(site.expected_mtus))
-        ]  # fmt: skip
-    queries += [
-        MetricQuery(f"pmtu_{i}", namespace, PATH_MTU.name, (*dims, ("Target", target)), "Minimum", target)
-        for i, target in enumerate(dict.fromkeys(site.probe_targets))
-    ]
-    return queries
+    return [
+        MetricQuery(f"iface_{i}", namespace, INTERFACE_MTU_MISMATCH.name, (*dims, ("Interface", name)),
+                    "Maximum", name)
+        for i, name in enumerate(sorted(site.expected_mtus))
+    ]  # fmt: skip
 
 
-def _agent_facts(
-    context: InvestigationContext, namespace: str
-) -> tuple[dict[str, float | None], dict[str, float], str]:
-    """Worst interface mismatch per interface, smallest measured path MTU per target, and a read failure."""
-    queries = _agent_queries(context, namespace)
+def _interface_mismatch(context: InvestigationContext, namespace: str) -> tuple[dict[str, float | None], str]:
+    """The worst mismatch the agent reported per interface over the window, and a read failure."""
+    queries = _interface_checks(context, namespace)
     if not queries:
-        return {}, {}, ""
+        return {}, ""
     try:
         series = read_series(queries, context.window.start, context.window.end)
     except AwsError as error:
-        return {}, {}, f"host agent metrics not read ({error.kind}: {error}): the registry alone decides"
+        return {}, f"host agent metrics not read ({error.kind}: {error}): the registry alone decides"
     mismatch: dict[str, float | None] = {}
-    measured: dict[str, float] = {}
     for query in queries:
         values = [value for _, value in series.get(query.query_id, ())]
-        if query.metric == INTERFACE_MTU_MISMATCH.name:
-            mismatch[query.resource_id] = max(values) if values else None
-        elif values:
-            measured[query.resource_id] = min(values)
-    return mismatch, measured, ""
+        mismatch[query.resource_id] = max(values) if values else None
+    return mismatch, ""
 
 
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
     site = context.site
-    mismatch, measured, unread = _agent_facts(context, environment.settings.metrics_namespace)
+    mismatch, unread = _interface_mismatch(context, environment.settings.metrics_namespace)
     source_mtu, source_mtu_from = choose_source_mtu(
         given=context.source_mtu,
         wan_mtu=site.wan_mtu if site else None,
@@ -80,7 +67,6 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
     # The ranking compares hop MTUs with what the source sends (the path model's packet size).
     data["source_mtu"] = analysis.packet_size or context.source_mtu
     data["source_mtu_from"] = source_mtu_from
-    data["measured_path_mtu"] = measured
     data["reachable"] = analysis.reachable
     hops = " → ".join(f"{h.kind.value}({h.mtu or '?'})" for h in analysis.hops)
     checked = [
@@ -90,13 +76,6 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         ),
         f"sender MTU {source_mtu if source_mtu is not None else 'unknown'}: {source_mtu_from}",
     ]
-    for target, value in measured.items():
-        line = (
-            f"host agent measured path MTU {value:g} toward {target} (modelled: {analysis.path_mtu or '?'})"
-        )
-        if analysis.path_mtu is not None and value < analysis.path_mtu:
-            line += "; below the model's: a hop or clamp the model does not see"
-        checked.append(line)
     if unread:
         checked.append(unread)
     return StepOutcome(findings=tuple(analysis.findings()), checked=tuple(checked), data=data)
