@@ -27,6 +27,7 @@ from dropsleuth.investigate import investigate
 from dropsleuth.model import FindingCode, Report, StepStatus
 from dropsleuth.steps import StepEnvironment
 from dropsleuth.steps.reachability import STEP
+from tests.support import site_behind_a_vpn
 
 SITE = "192.168.50.0/24"
 PATH_ID, ANALYSIS_ID = "nip-0123456789abcdef0", "nia-0123456789abcdef0"
@@ -35,27 +36,6 @@ STARTED = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 Calls = list[tuple[str, dict[str, Any]]]
 Account = tuple[InvestigationContext, Calls, str, str]
 """The context (site → instance), the recorded topology calls, the instance's SG, the VPN gateway."""
-
-
-def _site_account() -> tuple[str, str, str, str]:
-    """A VPC with a site behind a VPN (route via the VGW) and an instance whose SG does not admit the site."""
-    ec2 = boto3.client("ec2", region_name="eu-west-1")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
-    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
-    ec2.attach_vpn_gateway(VpcId=vpc, VpnGatewayId=vgw)
-    cgw = ec2.create_customer_gateway(Type="ipsec.1", PublicIp="198.51.100.9", BgpAsn=65001)
-    ec2.create_vpn_connection(
-        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGateway"]["CustomerGatewayId"], VpnGatewayId=vgw
-    )
-    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
-    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock=SITE, GatewayId=vgw)
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(
-        ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet
-    )
-    interface = instance["Instances"][0]["NetworkInterfaces"][0]
-    return vpc, interface["NetworkInterfaceId"], interface["Groups"][0]["GroupId"], vgw
 
 
 def _recorded_topology_calls(vpc_id: str) -> list[tuple[str, dict[str, Any]]]:
@@ -73,7 +53,8 @@ def _recorded_topology_calls(vpc_id: str) -> list[tuple[str, dict[str, Any]]]:
 
 @pytest.fixture
 def account(aws: None) -> Account:
-    vpc, eni, group, vgw = _site_account()
+    site = site_behind_a_vpn(SITE)
+    vpc, eni, group, vgw = site.vpc_id, site.eni_id, site.group_id, site.vgw_id
     now = datetime.now(UTC)
     context = InvestigationContext(
         vpc_id=vpc,

@@ -12,31 +12,13 @@ from dropsleuth.context import Endpoint, InvestigationContext, Window
 from dropsleuth.sites import Site
 from dropsleuth.steps import StepEnvironment
 from dropsleuth.steps.path import STEP
+from tests.support import site_behind_a_vpn
 
 REGION = "eu-west-1"
 SITE_CIDR = "192.168.60.0/24"
 TARGET = "10.50.1.99"
 NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 WINDOW = Window(start=NOW - timedelta(hours=1), end=NOW)
-
-
-def _site_behind_a_vpn() -> tuple[str, str]:
-    ec2 = boto3.client("ec2", region_name=REGION)
-    vpc = ec2.create_vpc(CidrBlock="10.50.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.50.1.0/24")["Subnet"]["SubnetId"]
-    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
-    ec2.attach_vpn_gateway(VpcId=vpc, VpnGatewayId=vgw)
-    cgw = ec2.create_customer_gateway(Type="ipsec.1", PublicIp="198.51.100.60", BgpAsn=65060)
-    ec2.create_vpn_connection(
-        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGateway"]["CustomerGatewayId"], VpnGatewayId=vgw
-    )
-    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
-    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock=SITE_CIDR, GatewayId=vgw)
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(
-        ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet
-    )
-    return vpc, instance["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
 
 
 def _agent_reports(metric: str, dimensions: dict[str, str], values: list[float]) -> None:
@@ -69,7 +51,8 @@ def _run(vpc: str, eni: str, **site_fields: Any) -> Any:
 
 def test_an_interface_mtu_the_agent_confirmed_is_the_senders(aws: None) -> None:
     # Given no wan_mtu, eno1 expected at 1400, and the agent saying eno1 has exactly that MTU
-    vpc, eni = _site_behind_a_vpn()
+    site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     _agent_reports("InterfaceMtuMismatch", {"Site": "plant-60", "Interface": "eno1"}, [0.0] * 5)
     outcome = _run(vpc, eni, expected_mtus={"eno1": 1400})
     assert outcome.data["packet_size"] == 1400
@@ -78,7 +61,8 @@ def test_an_interface_mtu_the_agent_confirmed_is_the_senders(aws: None) -> None:
 
 
 def test_an_interface_the_agent_reports_as_different_is_not_used(aws: None) -> None:
-    vpc, eni = _site_behind_a_vpn()
+    site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     _agent_reports("InterfaceMtuMismatch", {"Site": "plant-60", "Interface": "eno1"}, [0.0, 1.0, 1.0])
     outcome = _run(vpc, eni, expected_mtus={"eno1": 1400})
     # The sender's MTU is unknown: the receiver's ENI (9001) bounds it, and the VPN cannot carry that.
@@ -88,7 +72,8 @@ def test_an_interface_the_agent_reports_as_different_is_not_used(aws: None) -> N
 
 
 def test_without_agent_data_the_expected_mtu_is_used_and_labelled_unconfirmed(aws: None) -> None:
-    vpc, eni = _site_behind_a_vpn()
+    site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     outcome = _run(vpc, eni, expected_mtus={"eno1": 1400, "wan0": 9000})
     assert outcome.data["packet_size"] == 9000  # the largest interface's MTU is what a host can send
     assert "not confirmed" in outcome.data["source_mtu_from"]
@@ -96,7 +81,8 @@ def test_without_agent_data_the_expected_mtu_is_used_and_labelled_unconfirmed(aw
 
 def test_the_agents_path_mtu_is_not_the_senders_mtu(aws: None) -> None:
     # The smallest hop's MTU, measured across the VPN, would hide the black hole if taken as the sender's.
-    vpc, eni = _site_behind_a_vpn()
+    site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     _agent_reports("PathMtu", {"Site": "plant-60", "Target": TARGET}, [1406.0, 1300.0, 1406.0])
     outcome = _run(vpc, eni, wan_mtu=9000, probe_targets=(TARGET,))
     assert outcome.data["packet_size"] == 9000
@@ -107,7 +93,8 @@ def test_the_agents_path_mtu_is_not_the_senders_mtu(aws: None) -> None:
 def test_the_site_registrys_mss_clamp_covers_the_vpn_only_when_small_enough(
     aws: None, clamp: int, verdict: str
 ) -> None:
-    vpc, eni = _site_behind_a_vpn()
+    site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     outcome = _run(vpc, eni, wan_mtu=9000, mss_clamp=clamp)
     assert outcome.data["packet_size"] == clamp + 40
     assert outcome.data["verdict"] == verdict

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from dropsleuth.functions import catalog
 from dropsleuth.handlers.reachability import handler
+from tests.support import site_behind_a_vpn
 
 EVENT = Path(__file__).resolve().parents[2] / "events" / "reachability.json"
 
@@ -22,40 +22,6 @@ class _Context:
     aws_request_id = "test-request"
 
 
-def _site_account(*, admit_site: bool) -> tuple[str, str]:
-    ec2 = boto3.client("ec2", region_name="eu-west-1")
-    vpc = ec2.create_vpc(CidrBlock="10.30.0.0/16")["Vpc"]["VpcId"]
-    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.30.1.0/24")["Subnet"]["SubnetId"]
-    vgw = ec2.create_vpn_gateway(Type="ipsec.1")["VpnGateway"]["VpnGatewayId"]
-    ec2.attach_vpn_gateway(VpcId=vpc, VpnGatewayId=vgw)
-    cgw = ec2.create_customer_gateway(Type="ipsec.1", PublicIp="198.51.100.9", BgpAsn=65001)
-    ec2.create_vpn_connection(
-        Type="ipsec.1", CustomerGatewayId=cgw["CustomerGateway"]["CustomerGatewayId"], VpnGatewayId=vgw
-    )
-    main = ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]}])["RouteTables"][0]
-    ec2.create_route(RouteTableId=main["RouteTableId"], DestinationCidrBlock="192.168.50.0/24", GatewayId=vgw)
-    if admit_site:
-        default_sg = ec2.describe_security_groups(
-            Filters=[{"Name": "vpc-id", "Values": [vpc]}, {"Name": "group-name", "Values": ["default"]}]
-        )["SecurityGroups"][0]["GroupId"]
-        ec2.authorize_security_group_ingress(
-            GroupId=default_sg,
-            IpPermissions=[
-                {
-                    "IpProtocol": "tcp",
-                    "FromPort": 443,
-                    "ToPort": 443,
-                    "IpRanges": [{"CidrIp": "192.168.50.0/24"}],
-                }
-            ],
-        )
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
-    instance = ec2.run_instances(
-        ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet
-    )
-    return vpc, instance["Instances"][0]["NetworkInterfaces"][0]["NetworkInterfaceId"]
-
-
 def _event(**changes: Any) -> dict[str, Any]:
     event: dict[str, Any] = json.loads(EVENT.read_text())
     event.update(changes)
@@ -63,7 +29,8 @@ def _event(**changes: Any) -> dict[str, Any]:
 
 
 def test_console_event_on_a_site_behind_a_vpn(aws: None) -> None:
-    vpc, eni = _site_account(admit_site=True)
+    site = site_behind_a_vpn("192.168.50.0/24", admit_site_port=443)
+    vpc, eni = site.vpc_id, site.eni_id
     response = handler(_event(vpc_id=vpc, destination={"eni_id": eni}), _Context())
     assert response["ok"] is True
     assert response["path"]["verdict"] == "pmtud_blackhole"
@@ -75,7 +42,8 @@ def test_console_event_on_a_site_behind_a_vpn(aws: None) -> None:
 
 def test_static_verdict_blames_the_security_group_that_drops_the_site(aws: None) -> None:
     # Given the default security group only, which admits nothing from the site
-    vpc, eni = _site_account(admit_site=False)
+    site = site_behind_a_vpn("192.168.50.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     response = handler(_event(vpc_id=vpc, destination={"eni_id": eni}), _Context())
     verdict = response["reachability"]
     assert verdict["mode"] == "static"
@@ -108,7 +76,8 @@ def test_bad_events_name_the_field(change: dict[str, Any], field: str) -> None:
 def test_an_mss_clamp_in_the_event_covers_the_vpn_only_when_small_enough(
     aws: None, clamp: int, verdict: str
 ) -> None:
-    vpc, eni = _site_account(admit_site=True)
+    site = site_behind_a_vpn("192.168.50.0/24", admit_site_port=443)
+    vpc, eni = site.vpc_id, site.eni_id
     response = handler(
         _event(vpc_id=vpc, destination={"eni_id": eni}, mss_clamp=clamp, reachability_timeout_s=30),
         _Context(),
@@ -131,7 +100,8 @@ def test_step_outcome_for_an_investigation(aws: None) -> None:
     from dropsleuth.aws.reachability import reachability_outcome
     from dropsleuth.context import Endpoint, InvestigationContext, Window
 
-    vpc, eni = _site_account(admit_site=False)
+    site = site_behind_a_vpn("192.168.50.0/24")
+    vpc, eni = site.vpc_id, site.eni_id
     now = datetime.now(UTC)
     context = InvestigationContext(
         vpc_id=vpc,
