@@ -3,25 +3,37 @@ SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
 # pip warns about every package missing from this machine's extra local indexes; keep the log readable.
 QUIET_PIP := sed -u '/WARNING: Location .* is ignored/d'
-VENV ?= .venv
+VENV := .venv
 PY := $(VENV)/bin/python
-PIP := $(VENV)/bin/pip
-STAMP := $(VENV)/.installed
+# uv installs every environment from uv.lock. It is pinned and bootstrapped into .tools/ with the machine's
+# Python, so a fresh clone needs nothing but python3 (3.11+), Node and apt.
+UV_VERSION := 0.13.9
+UV := .tools/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+# The lock is the truth: never re-resolve behind the developer's back (`make lock` does that on purpose).
+UV_SYNC := $(UV) sync --frozen --all-extras --quiet
 APT_PACKAGES := iproute2 iptables nftables iputils-ping iputils-tracepath procps
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean
+.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade
 
-venv: $(STAMP)
+$(UV):
+	@python3 -m venv .tools
+	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | $(QUIET_PIP)
 
-$(STAMP): pyproject.toml
-	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PIP) install --quiet --disable-pip-version-check --upgrade pip 2>&1 | $(QUIET_PIP)
-	$(PIP) install --quiet --disable-pip-version-check -e '.[cdk,dev]' 2>&1 | $(QUIET_PIP)
-	@touch $(STAMP)
+# Every target that runs project code syncs the venv to the lock first (a no-op in ~0.1 s when it matches).
+venv: $(UV)
+	$(UV_SYNC)
+
+# Re-resolve within pyproject.toml's ranges, on purpose, as a reviewed commit of its own (README, Development).
+lock: $(UV)
+	$(UV) lock --upgrade
+	$(UV_SYNC)
+
+upgrade: lock
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -62,4 +74,4 @@ synth: venv node
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) node_modules cdk.out demo-output .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules cdk.out demo-output .mypy_cache .ruff_cache
