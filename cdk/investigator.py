@@ -1,9 +1,10 @@
 """The Lambdas: one function per ``FunctionSpec`` in ``dropsleuth.functions.catalog()``.
 
-A new handler module with a ``FUNCTION`` spec is deployed with no change here: arm64, python3.13,
-Powertools from its public layer, its own role whose "declared" policy holds exactly the actions the code
-declares (scoped by ``cdk.policy``), X-Ray tracing, a log group with retention, failures of asynchronous
-invocations (EventBridge) sent to one encrypted SQS queue, and an EventBridge schedule when the spec asks.
+A new handler module with a ``FUNCTION`` spec is deployed with no change here: arm64, python3.13, its
+dependencies bundled from uv.lock (cdk/packaging.py), its own role whose "declared" policy holds exactly the
+actions the code declares (scoped by ``cdk.policy``), X-Ray tracing, a log group with retention, failures of
+asynchronous invocations (EventBridge) sent to one encrypted SQS queue, and an EventBridge schedule when the
+spec asks.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Duration, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_iam as iam
@@ -26,13 +27,6 @@ from cdk.nag import acknowledge
 from cdk.policy import Statement, ToolkitResources, grouped_statements
 from dropsleuth.config import Settings
 from dropsleuth.functions import FunctionSpec
-
-# Powertools for AWS Lambda (Python) v3, public layer for python3.13 on arm64, published by AWS in account
-# 017000801446 (Powertools docs, "Lambda Layer"). Pinned: a new version is a deliberate change (context
-# `powertools_layer_version` overrides it).
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER_NAME = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
 
 # Actions a function's role holds besides its declarations, granted by CDK for the platform itself:
 # writing its own log group, sending failed async events to the failure queue, X-Ray segments.
@@ -54,10 +48,6 @@ _OBJECT_KEYS_REASON = (
     "objects of the toolkit's own bucket, whose keys (report names, query results, flow-log partitions) "
     "are made at run time"
 )
-
-
-def powertools_layer_arn(version: int) -> str:
-    return f"arn:aws:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:{POWERTOOLS_LAYER_NAME}:{version}"
 
 
 def settings_environment(values: Mapping[str, Any]) -> dict[str, str]:
@@ -114,7 +104,6 @@ class Investigator(Construct):
         settings: Mapping[str, Any],
         toolkit: ToolkitResources,
         namespace: str,
-        layer_version: int,
         log_retention: logs.RetentionDays,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -135,9 +124,6 @@ class Investigator(Construct):
             self.failures,
             "AwsSolutions-SQS3",
             "This queue is itself the dead-letter destination of the functions and schedules.",
-        )
-        self.layer = lambda_.LayerVersion.from_layer_version_arn(
-            self, "Powertools", powertools_layer_arn(layer_version)
         )
         self.functions: dict[str, lambda_.Function] = {}
         self.declared_policies: dict[str, iam.Policy] = {}
@@ -203,7 +189,6 @@ class Investigator(Construct):
             handler=spec.handler,
             code=code,
             role=role,
-            layers=[self.layer],
             timeout=Duration.seconds(spec.timeout_s),
             memory_size=spec.memory_mb,
             environment=self.environment,
@@ -216,7 +201,7 @@ class Investigator(Construct):
         acknowledge(
             function,
             "AwsSolutions-L1",
-            "python3.13 is the runtime the package and the pinned Powertools layer are built and tested for.",
+            "python3.13 is the runtime the asset's locked dependencies are built and tested for.",
         )
         default_policy = role.node.try_find_child("DefaultPolicy")
         if default_policy is not None:

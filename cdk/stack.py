@@ -12,7 +12,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk.investigator import POWERTOOLS_LAYER_VERSION, Investigator
+from cdk.investigator import Investigator
 from cdk.lake import FlowLogsLake
 from cdk.monitoring import Monitoring
 from cdk.policy import ToolkitResources
@@ -33,7 +33,6 @@ class DeployConfig:
     stack_name: str = "DropSleuth"
     registry: SiteRegistry = field(default_factory=SiteRegistry)
     alarm_prefixes: tuple[str, ...] = ()
-    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
     flow_logs_prefix: str = ""
     flow_logs_retention_days: int = 365
     report_retention_days: int = 365
@@ -134,7 +133,6 @@ class DropSleuthStack(Stack):
             settings=settings,
             toolkit=toolkit,
             namespace=NAMESPACE,
-            layer_version=config.powertools_layer_version,
             log_retention=_retention(config.log_retention_days),
         )
         self.trigger = AlarmTrigger(

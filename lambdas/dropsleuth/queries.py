@@ -114,15 +114,12 @@ STANDARD_PARAMETERS = ("start", "end", "source_cidr", "destination_cidr", "desti
 
 
 def queries_dir() -> Path:
-    """Where the ``.sql`` files are: ``DROPSLEUTH_QUERIES_DIR``, the package's bundled ``sql/`` folder
-    (the Lambda asset carries a copy there), or the repository's ``queries/``."""
+    """Where the ``.sql`` files are: ``DROPSLEUTH_QUERIES_DIR``, else the package's ``sql/`` folder.
+
+    In the repository ``sql/`` is a symlink to the top-level ``queries/``; the wheel and the Lambda asset
+    carry the files themselves, so an installed ``dropsleuth`` reads the same SQL as the tests."""
     configured = os.environ.get("DROPSLEUTH_QUERIES_DIR")
-    if configured:
-        return Path(configured)
-    bundled = Path(__file__).parent / "sql"
-    if bundled.is_dir():
-        return bundled
-    return Path(__file__).resolve().parents[2] / "queries"
+    return Path(configured) if configured else Path(__file__).parent / "sql"
 
 
 @dataclass(frozen=True)

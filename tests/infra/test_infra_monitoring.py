@@ -146,7 +146,6 @@ def test_investigator_wires_investigate_schedules_and_user_prefixes() -> None:
         settings={},
         toolkit=ToolkitResources((arn,), (arn,), "p", "t", "d", "w", ("g",), "aws", "eu-west-1", "1"),
         namespace="DropSleuth",
-        layer_version=1,
         log_retention=logs.RetentionDays.ONE_WEEK,
     )
     AlarmTrigger(

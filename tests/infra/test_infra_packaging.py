@@ -6,32 +6,21 @@ import json
 import os
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
 
-from cdk.packaging import ASSET_SQL_DIR, requirement_lines, tree_size
+from cdk.packaging import HOST, build_asset, locked_requirements, requirement_names, tree_size
 from dropsleuth.functions import catalog
 from tests.infra.conftest import Synthesized
 
 ROOT = Path(__file__).resolve().parents[2]
-# Lambda allows 250 MB unzipped with layers; ours should stay a small fraction of it.
-MAX_ASSET_BYTES = 20 * 1024 * 1024
-# Installed in the venv for the CLI, the local engine and tests, but neither bundled nor in the runtime or
-# the Powertools layer: a handler importing one at module level would fail in Lambda.
-NOT_IN_LAMBDA = {
-    "duckdb",
-    "pyarrow",
-    "sqlglot",
-    "typer",
-    "rich",
-    "click",
-    "moto",
-    "pytest",
-    "hypothesis",
-    "pandas",
-}
+SQL_DIR = "dropsleuth/sql"
+# Lambda allows 250 MB unzipped; the asset bundles boto3 and Powertools (~45 MB) and must stay well below.
+MAX_ASSET_BYTES = 80 * 1024 * 1024
+# Installed in the venv for the CLI, the local engine and tests, never needed by a handler: bundling one
+# would be dead weight (duckdb and pyarrow alone are ~240 MB).
+NOT_IN_LAMBDA = {"duckdb", "pyarrow", "typer", "rich", "click", "moto", "pytest", "hypothesis", "pandas"}
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +39,7 @@ def test_all_functions_share_one_asset(synthesized: Synthesized) -> None:
     assert len(keys) == 1
 
 
-def test_asset_holds_the_package_the_sql_and_the_pinned_dependencies(asset_dir: Path) -> None:
+def test_asset_holds_the_package_the_sql_and_the_locked_lambda_extra(asset_dir: Path) -> None:
     package_files = {
         p.relative_to(ROOT / "lambdas").as_posix()
         for p in (ROOT / "lambdas" / "dropsleuth").rglob("*.py")
@@ -61,13 +50,32 @@ def test_asset_holds_the_package_the_sql_and_the_pinned_dependencies(asset_dir: 
 
     sql = {p.name for p in (ROOT / "queries").glob("*.sql")}
     assert sql
-    assert {f"{ASSET_SQL_DIR}/{name}" for name in sql} <= asset_files
+    # The files themselves (the repository's sql/ is a symlink), byte for byte the ones in queries/.
+    assert not (asset_dir / SQL_DIR).is_symlink()
+    assert {f"{SQL_DIR}/{name}" for name in sql} <= asset_files
     for name in sql:
-        assert (asset_dir / ASSET_SQL_DIR / name).read_bytes() == (ROOT / "queries" / name).read_bytes()
+        assert (asset_dir / SQL_DIR / name).read_bytes() == (ROOT / "queries" / name).read_bytes()
 
-    installed = {p.name.split("-")[0].lower() for p in asset_dir.glob("*.dist-info")}
-    pinned = {line.split("==")[0].lower() for line in requirement_lines()}
-    assert installed == pinned
+    # Exactly the lambda extra at uv.lock's versions, Powertools and boto3 included (no layer).
+    installed = {
+        p.name.removesuffix(".dist-info").rsplit("-", 1)[0].lower().replace("_", "-")
+        for p in asset_dir.glob("*.dist-info")
+    }
+    locked = requirement_names(locked_requirements())
+    platform_specific = {"colorama"}  # a Windows-only marker in the lock
+    assert installed == locked - platform_specific
+    assert {"aws-lambda-powertools", "aws-xray-sdk", "boto3", "botocore", "pydantic", "pyathena"} <= installed
+    versions = dict(
+        line.split(" ", 1)[0].split("==") for line in locked_requirements().splitlines() if "==" in line
+    )
+    for info in asset_dir.glob("*.dist-info"):
+        name, version = info.name.removesuffix(".dist-info").rsplit("-", 1)
+        assert versions[name.lower().replace("_", "-")] == version, info.name
+
+
+def test_asset_is_built_for_lambda_arm64_python313(asset_dir: Path) -> None:
+    (extension,) = asset_dir.glob("pydantic_core/_pydantic_core.*.so")
+    assert extension.name.endswith("cpython-313-aarch64-linux-gnu.so")
 
 
 def test_asset_has_no_tests_caches_or_local_engine(asset_dir: Path) -> None:
@@ -76,43 +84,40 @@ def test_asset_has_no_tests_caches_or_local_engine(asset_dir: Path) -> None:
     for path in asset_dir.rglob("*"):
         assert "__pycache__" not in path.parts, path
         assert path.suffix not in {".pyc", ".pyo"}, path
-    # duckdb and pyarrow serve the local engine only; they would be most of the asset's size.
-    assert not top & {"duckdb", "pyarrow", "boto3", "botocore"}
+    assert not top & NOT_IN_LAMBDA
 
 
 def test_asset_stays_small(asset_dir: Path) -> None:
     assert tree_size(asset_dir) < MAX_ASSET_BYTES
 
 
+@pytest.fixture(scope="module")
+def host_asset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The same locked set as the Lambda asset, built for this machine's interpreter."""
+    return build_asset(tmp_path_factory.mktemp("host") / "asset", platform=HOST)
+
+
 @pytest.mark.parametrize("name", sorted(catalog()))
-def test_packaged_handler_imports_from_the_asset(asset_dir: Path, name: str) -> None:
-    """Import each handler as Lambda would: the asset first; boto3, Powertools and pydantic from this venv
-    (standing in for the runtime and the layer); no editable install, no repository on the path."""
+def test_packaged_handler_imports_from_the_asset_alone(host_asset: Path, name: str) -> None:
+    """Import each handler as Lambda would: from the asset and the standard library, nothing else (no
+    site-packages, no editable install, no repository on the path)."""
     spec = catalog()[name]
     module, _, attribute = spec.handler.rpartition(".")
-    site_packages = sysconfig.get_paths()["purelib"]
-    # A module the asset bundles is found there first; the others must not come from the venv.
-    blocked = NOT_IN_LAMBDA - {p.name for p in asset_dir.iterdir()}
     probe = (
         "import importlib, json, sys\n"
-        f"stdlib = [p for p in sys.path if 'site-packages' not in p]\n"
-        f"sys.path[:] = [{str(asset_dir)!r}, *stdlib, {site_packages!r}]\n"
-        f"BLOCKED = {sorted(blocked)!r}\n"
-        "class NotInLambda:\n"
-        "    def find_spec(self, name, path=None, target=None):\n"
-        "        if name.split('.')[0] in BLOCKED:\n"
-        "            raise ImportError(f'{name} is neither in the asset, the runtime nor the layer')\n"
-        "sys.meta_path.insert(0, NotInLambda())\n"
+        "assert not [p for p in sys.path if 'site-packages' in p], sys.path\n"
         f"m = importlib.import_module({module!r})\n"
         f"assert callable(getattr(m, {attribute!r}))\n"
         "import dropsleuth\n"
         "from dropsleuth.queries import queries_dir\n"
         "sql = sorted(p.name for p in queries_dir().glob('*.sql'))\n"
-        "print(json.dumps({'package': dropsleuth.__file__, 'sql_dir': str(queries_dir()), 'sql': sql}))\n"
+        "loaded = sorted({n.split('.')[0] for n in sys.modules})\n"
+        "print(json.dumps({'package': dropsleuth.__file__, 'sql_dir': str(queries_dir()), 'sql': sql,"
+        " 'loaded': loaded}))\n"
     )
-    # -S: no site processing, so the editable install's .pth does not put lambdas/ on the path.
+    # -S: no site processing (no site-packages, no .pth); -E ignores PYTHON* variables; the asset is the path.
     result = subprocess.run(
-        [sys.executable, "-S", "-c", probe],
+        [sys.executable, "-S", "-E", "-c", f"import sys; sys.path.insert(0, {str(host_asset)!r})\n{probe}"],
         capture_output=True,
         text=True,
         timeout=120,
@@ -122,7 +127,8 @@ def test_packaged_handler_imports_from_the_asset(asset_dir: Path, name: str) -> 
     )
     assert result.returncode == 0, result.stderr[-2000:]
     found = json.loads(result.stdout.strip().splitlines()[-1])
-    assert found["package"].startswith(str(asset_dir))
+    assert found["package"].startswith(str(host_asset))
     # The packaged code finds the SQL inside the asset, all of it.
-    assert found["sql_dir"].startswith(str(asset_dir))
+    assert found["sql_dir"].startswith(str(host_asset))
     assert found["sql"] == sorted(p.name for p in (ROOT / "queries").glob("*.sql"))
+    assert not set(found["loaded"]) & NOT_IN_LAMBDA
