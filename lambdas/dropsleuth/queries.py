@@ -31,7 +31,6 @@ from __future__ import annotations
 import gzip
 import ipaddress
 import json
-import os
 import re
 import tempfile
 import time
@@ -50,6 +49,7 @@ from dropsleuth.aws import clients
 from dropsleuth.aws.errors import AwsError, AwsTimeoutError, InputError, translate
 from dropsleuth.aws.permissions import declare
 from dropsleuth.flowlogs.schema import FIELDS, FIELDS_BY_NAME, PARTITION_KEYS
+from dropsleuth.sqlfiles import DDL_NAME, queries_dir, query_names
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
@@ -81,8 +81,6 @@ LOCAL_S3_PERMISSIONS = declare("flowlogs_local_reader", "s3:ListBucket", "s3:Get
 TABLE = "vpc_flow_logs"
 """The table name the SQL files use; engines point it at the configured table or a local view."""
 
-DDL_NAME = "create_flow_logs_table"
-
 # A record whose start lies in the window ends at most one aggregation interval later (10 minutes at most,
 # VPC User Guide, "Aggregation interval"), and S3 files hold records by their end time.
 PARTITION_SLACK = timedelta(minutes=10)
@@ -113,15 +111,6 @@ _CIDR_PLACEHOLDERS = {
 STANDARD_PARAMETERS = ("start", "end", "source_cidr", "destination_cidr", "destination_service")
 
 
-def queries_dir() -> Path:
-    """Where the ``.sql`` files are: ``DROPSLEUTH_QUERIES_DIR``, else the package's ``sql/`` folder.
-
-    In the repository ``sql/`` is a symlink to the top-level ``queries/``; the wheel and the Lambda asset
-    carry the files themselves, so an installed ``dropsleuth`` reads the same SQL as the tests."""
-    configured = os.environ.get("DROPSLEUTH_QUERIES_DIR")
-    return Path(configured) if configured else Path(__file__).parent / "sql"
-
-
 @dataclass(frozen=True)
 class SqlQuery:
     """One file of ``queries/``: its Athena text and what its placeholders receive, in order."""
@@ -146,11 +135,6 @@ class SqlQuery:
             elif placeholder in _CIDR_PLACEHOLDERS:
                 needed.add(_CIDR_PLACEHOLDERS[placeholder])
         return frozenset(needed)
-
-
-def query_names() -> list[str]:
-    """The names of the SELECT queries an engine can run (the DDL excluded)."""
-    return sorted(p.stem for p in queries_dir().glob("*.sql") if p.stem != DDL_NAME)
 
 
 def load_query(name: str) -> SqlQuery:

@@ -109,7 +109,7 @@ def test_packaged_handler_imports_from_the_asset_alone(host_asset: Path, name: s
         f"m = importlib.import_module({module!r})\n"
         f"assert callable(getattr(m, {attribute!r}))\n"
         "import dropsleuth\n"
-        "from dropsleuth.queries import queries_dir\n"
+        "from dropsleuth.sqlfiles import queries_dir\n"
         "sql = sorted(p.name for p in queries_dir().glob('*.sql'))\n"
         "loaded = sorted({n.split('.')[0] for n in sys.modules})\n"
         "print(json.dumps({'package': dropsleuth.__file__, 'sql_dir': str(queries_dir()), 'sql': sql,"

@@ -18,7 +18,7 @@ import sqlglot
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dropsleuth import queries
+from dropsleuth import queries, sqlfiles
 from dropsleuth.aws.errors import InputError
 from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet, write_text
 from tests.queries import flowlog_oracle as oracle
@@ -239,5 +239,5 @@ def test_injection_looking_parameters_stay_data(tmp_path: Path) -> None:
 
 
 def test_every_query_file_is_lint_clean() -> None:
-    for name in queries.query_names():
+    for name in sqlfiles.query_names():
         assert queries.lint_sql(queries.load_query(name).text) == [], name

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from dropsleuth import queries
+from dropsleuth import queries, sqlfiles
 from dropsleuth.flowlogs.schema import REQUIRED_FIELDS
 from dropsleuth.flowlogs.synth import (
     BlackHole,
@@ -112,7 +112,7 @@ def datasets(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[list[d
 
 
 @pytest.mark.parametrize("label", sorted(TIMELINES))
-@pytest.mark.parametrize("name", queries.query_names())
+@pytest.mark.parametrize("name", sqlfiles.query_names())
 def test_query_on_duckdb_equals_python(datasets, label: str, name: str) -> None:
     timeline, start, end = TIMELINES[label]
     records, root = datasets[label]
@@ -226,7 +226,7 @@ def test_text_delivery_in_the_full_custom_format_gives_the_same_rows(datasets, t
     timeline, start, end = TIMELINES["hour-boundary"]
     records, _root = datasets["hour-boundary"]
     write_text(records, tmp_path, fields=REQUIRED_FIELDS)
-    for name in queries.query_names():
+    for name in sqlfiles.query_names():
         params = params_for(name, timeline, start, end)
         assert_rows_equal(
             queries.LocalEngine(tmp_path).run(name, params).rows,

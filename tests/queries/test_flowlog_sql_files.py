@@ -7,22 +7,22 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from dropsleuth import queries
+from dropsleuth import queries, sqlfiles
 from dropsleuth.aws.errors import InputError
 from dropsleuth.flowlogs.schema import FIELDS, PARTITION_KEYS, projection_properties, table_location
 
-ALL_FILES = [*queries.query_names(), queries.DDL_NAME]
+ALL_FILES = [*sqlfiles.query_names(), sqlfiles.DDL_NAME]
 REQUIRED = {"rejects_timeline", "top_rejected_flows", "icmp_rejects", "upload_throughput", "stalled_flows"}
 
 
 def test_the_required_queries_exist() -> None:
-    assert set(queries.query_names()) >= REQUIRED
+    assert set(sqlfiles.query_names()) >= REQUIRED
 
 
 @pytest.mark.parametrize("name", ALL_FILES)
 @pytest.mark.parametrize("dialect", ["athena", "trino"])
 def test_every_file_is_one_statement_in_athena_and_trino(name: str, dialect: str) -> None:
-    if name == queries.DDL_NAME and dialect == "trino":
+    if name == sqlfiles.DDL_NAME and dialect == "trino":
         # Athena runs DDL in its Hive dialect (backquoted names, STORED AS, TBLPROPERTIES), which Trino's
         # parser rightly refuses; the SELECTs run on Trino.
         with pytest.raises(sqlglot.errors.ParseError):
@@ -32,7 +32,7 @@ def test_every_file_is_one_statement_in_athena_and_trino(name: str, dialect: str
     assert len(statements) == 1
 
 
-@pytest.mark.parametrize("name", queries.query_names())
+@pytest.mark.parametrize("name", sqlfiles.query_names())
 def test_header_names_every_placeholder_in_order(name: str) -> None:
     query = queries.load_query(name)
     tree = sqlglot.parse_one(query.text, read="athena")
@@ -64,7 +64,7 @@ def test_ddl_refuses_a_location_that_could_break_out_of_its_literal() -> None:
 
 def test_athena_text_points_at_the_configured_table_and_keeps_its_placeholders() -> None:
     engine = queries.AthenaEngine("primary", "dropsleuth", "flow_logs_v5", "s3://results/")
-    for name in queries.query_names():
+    for name in sqlfiles.query_names():
         text = engine.statement(name)
         tree = sqlglot.parse_one(text, read="athena")
         tables = {(t.db, t.name) for t in tree.find_all(exp.Table)} - {

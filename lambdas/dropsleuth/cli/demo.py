@@ -15,11 +15,8 @@ import typer
 from rich.console import Console
 
 from dropsleuth.cli.common import OutputFormat, OutputOption, render_report
-from dropsleuth.demo import replay
-from dropsleuth.demo.embedded import embedded_account
 from dropsleuth.demo.scenario import load_scenario, scenario_names
-from dropsleuth.report.render import headline
-from dropsleuth.report.store import store_report_dir
+from dropsleuth.extras import needs_extra
 
 
 def demo(
@@ -30,6 +27,15 @@ def demo(
     output: OutputOption = OutputFormat.table,
 ) -> None:
     """Replay an incident on an embedded account and investigate it, with no AWS credentials needed."""
+    # moto, Powertools and the local engine come with the `demo` extra: loaded only when the demo runs.
+    with needs_extra("demo", "the embedded account"):
+        import moto  # noqa: F401, PLC0415 -- checked first: it is what only the demo extra brings
+
+        from dropsleuth.demo import replay  # noqa: PLC0415
+        from dropsleuth.demo.embedded import embedded_account  # noqa: PLC0415
+        from dropsleuth.report.render import headline  # noqa: PLC0415
+        from dropsleuth.report.store import store_report_dir  # noqa: PLC0415
+
     spec = load_scenario(scenario)
     err = Console(stderr=True, highlight=False)
     started = time.perf_counter()

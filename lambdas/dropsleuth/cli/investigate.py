@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -27,19 +27,21 @@ from dropsleuth.cli.common import (
     render_report,
 )
 from dropsleuth.config import load_settings
-from dropsleuth.investigate import StepRecord, investigate
 from dropsleuth.model import Severity, StepStatus
-from dropsleuth.queries import AthenaEngine, LocalEngine
-from dropsleuth.report.render import headline
-from dropsleuth.report.store import store_report_dir
-from dropsleuth.requests import parse_request
-from dropsleuth.sites import SiteRegistry, load_registry_file, load_registry_parameter
-from dropsleuth.steps import StepEnvironment
+
+# The investigation's modules (Powertools, the SQL engines) load when the command runs: `dropsleuth --help`
+# and the agent's commands work with the plain install, and a missing extra is named by cli/main.py.
+if TYPE_CHECKING:
+    from dropsleuth.investigate import StepRecord
+    from dropsleuth.sites import SiteRegistry
+    from dropsleuth.steps import StepEnvironment
 
 _STATUS_STYLE = {StepStatus.OK: "green", StepStatus.FAILED: "red", StepStatus.SKIPPED: "yellow"}
 
 
 def _registry(sites: Path | None) -> SiteRegistry | None:
+    from dropsleuth.sites import load_registry_file, load_registry_parameter  # noqa: PLC0415
+
     if sites is not None:
         if not sites.is_file():
             raise InputError(f"no such site registry file: {sites}", field="sites")
@@ -87,6 +89,9 @@ def _event(
 
 
 def _environment(engine: str | None, flow_logs: str | None) -> StepEnvironment:
+    from dropsleuth.queries import AthenaEngine, LocalEngine  # noqa: PLC0415
+    from dropsleuth.steps import StepEnvironment  # noqa: PLC0415
+
     config = load_settings()
     chosen: Any = None
     if engine == "athena":
@@ -131,6 +136,11 @@ def investigate_command(
     region: RegionOption = None,
 ) -> None:
     """Investigate why traffic is dropped: concurrent evidence → ranked root cause → report."""
+    from dropsleuth.investigate import investigate  # noqa: PLC0415
+    from dropsleuth.report.render import headline  # noqa: PLC0415
+    from dropsleuth.report.store import store_report_dir  # noqa: PLC0415
+    from dropsleuth.requests import parse_request  # noqa: PLC0415
+
     _logs_to_stderr()
     if engine not in (None, "athena", "local"):
         raise InputError(f"--engine must be athena or local, not {engine!r}", field="engine")

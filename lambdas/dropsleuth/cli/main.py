@@ -6,16 +6,15 @@ import importlib
 import pkgutil
 import sys
 
-import click
 import typer
 
-try:  # Typer ≥ 0.2x parses with its own vendored copy of click: catch its errors as well as click's.
-    from typer._click.exceptions import UsageError as _VendoredUsageError
-except ImportError:  # pragma: no cover - older Typer uses click itself
-    _VendoredUsageError = click.UsageError  # type: ignore[misc,assignment]
+# Typer ≥ 0.26 parses with its own vendored copy of click (pyproject.toml bounds typer to that series), which
+# raises typer.Exit/typer.Abort and its own UsageError; click itself is not installed with dropsleuth.
+from typer._click.exceptions import UsageError
 
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.cli.common import EXIT_AWS_ERROR, EXIT_BAD_INPUT
+from dropsleuth.extras import missing_extra
 
 _NOT_COMMAND_MODULES = {"main", "common", "__main__"}
 
@@ -54,12 +53,12 @@ def run(argv: list[str] | None = None) -> int:
         result = command.main(
             args=argv if argv is not None else sys.argv[1:], prog_name="dropsleuth", standalone_mode=False
         )
-    except (typer.Exit, click.exceptions.Exit) as done:
+    except typer.Exit as done:
         return int(done.exit_code)
-    except (typer.Abort, click.exceptions.Abort):
+    except typer.Abort:
         typer.echo("dropsleuth: aborted", err=True)
         return 130
-    except (click.UsageError, _VendoredUsageError) as error:
+    except UsageError as error:
         typer.echo(f"dropsleuth: error: {error.format_message()}", err=True)
         return EXIT_BAD_INPUT
     except InputError as error:
@@ -68,6 +67,12 @@ def run(argv: list[str] | None = None) -> int:
     except AwsError as error:
         typer.echo(f"dropsleuth: AWS error ({error.kind}): {error}", err=True)
         return EXIT_AWS_ERROR
+    except ModuleNotFoundError as error:
+        extra = missing_extra(error)
+        if extra is None:  # not an optional dependency: a real bug, keep its traceback
+            raise
+        typer.echo(f"dropsleuth: error: {extra.message()}", err=True)
+        return EXIT_BAD_INPUT
     return result if isinstance(result, int) else 0
 
 

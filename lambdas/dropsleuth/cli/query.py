@@ -9,10 +9,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from dropsleuth import queries
 from dropsleuth.aws.errors import InputError
 from dropsleuth.cli.common import OutputFormat, OutputOption, ProfileOption, RegionOption, connect, print_json
 from dropsleuth.config import load_settings
+from dropsleuth.sqlfiles import query_names
 
 
 class EngineChoice(enum.StrEnum):
@@ -34,7 +34,7 @@ def parse_params(items: list[str]) -> dict[str, Any]:
 
 
 def query(
-    name: Annotated[str, typer.Argument(help="Query name: " + ", ".join(queries.query_names()))],
+    name: Annotated[str, typer.Argument(help="Query name: " + ", ".join(query_names()))],
     start: Annotated[str, typer.Option("--start", help="Window start, ISO 8601 with zone (…Z).")],
     end: Annotated[str, typer.Option("--end", help="Window end, ISO 8601 with zone (…Z).")],
     flow_logs: Annotated[
@@ -55,6 +55,8 @@ def query(
     region: RegionOption = None,
 ) -> None:
     """Run a named flow-log query over a window and print its rows and the bytes it scanned."""
+    from dropsleuth import queries  # noqa: PLC0415 -- sqlglot, and the engine's extra, only when run
+
     connect(profile, region)
     params = parse_params(param or []) | {
         "start": queries.parse_time(start, field_name="start"),

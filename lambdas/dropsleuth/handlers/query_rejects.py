@@ -22,6 +22,7 @@ from dropsleuth.config import settings
 from dropsleuth.functions import FunctionSpec
 from dropsleuth.handlers.framing import error_response, parse_event
 from dropsleuth.observability import logger, metrics, tracer
+from dropsleuth.sqlfiles import query_names
 
 FUNCTION = FunctionSpec(
     name="query_rejects",
@@ -48,7 +49,7 @@ class QueryRequest(BaseModel):
     @field_validator("query")
     @classmethod
     def _known(cls, value: str) -> str:
-        names = queries.query_names()
+        names = query_names()
         if value not in names:
             raise ValueError(f"unknown query {value!r}; one of: {', '.join(names)}")
         return value
