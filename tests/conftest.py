@@ -88,3 +88,38 @@ def moto_endpoint(moto_server: str) -> Iterator[str]:
         yield moto_server
     finally:
         os.environ.pop("AWS_ENDPOINT_URL", None)
+
+
+def moto_athena_mismatch() -> str | None:
+    """Why moto cannot serve Athena as this botocore describes it, or None when the pair works.
+
+    botocore 1.44.14 moved Athena to the rest-json protocol and moto 5.2 answers those requests with
+    "404 Not yet implemented": every Athena test then fails with an error that says nothing of the cause.
+    pyproject.toml's [tool.uv] constraint holds botocore back; this check names the pair if it breaks again.
+    """
+    import boto3
+    import botocore
+    import moto
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+
+    with mock_aws():
+        client = boto3.client("athena", region_name="eu-west-1")
+        try:
+            client.create_work_group(Name="compatibility-check")
+            client.get_work_group(WorkGroup="compatibility-check")
+        except ClientError as error:
+            protocol = client.meta.service_model.protocol
+            return (
+                f"moto {moto.__version__} cannot serve Athena as botocore {botocore.__version__} "
+                f"describes it (protocol {protocol!r}): {error}. Hold botocore back in pyproject.toml's "
+                "[tool.uv] constraint-dependencies (or move to a moto that serves it), then `make lock`."
+            )
+    return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Stop at once, with the versions, when the locked moto and botocore no longer understand each other."""
+    mismatch = moto_athena_mismatch()
+    if mismatch:
+        pytest.exit(mismatch, returncode=3)
