@@ -146,7 +146,8 @@ code, pre {{ background: #f3f4f6; border-radius: 4px; }} pre {{ padding: .5rem; 
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #e5e7eb; padding: .25rem .5rem; }}
 .st-ok {{ color: #166534; }} .st-failed {{ color: #b91c1c; font-weight: 600; }}
 .st-skipped {{ color: #6b7280; }}
-.detail {{ white-space: pre-line; }}
+.detail {{ white-space: pre-line; overflow-wrap: anywhere; }}
+svg {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>dropsleuth investigation: {escape(where_of(report))}</h1>
 <p class="headline">{escape(headline(report))}</p>
