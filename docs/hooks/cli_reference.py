@@ -1,15 +1,23 @@
-"""MkDocs hook: writes the CLI reference into docs/cli.md from the Typer app itself, at every build.
+"""MkDocs hook: reference text generated from the code and the repository's files at every build.
 
-The page holds a marker; the hook replaces it with Typer's own Markdown rendering of every command, option
-and help text (``typer.cli.get_docs_for_click`` over ``typer.main.get_command(build_app())``). Nothing is
-copied by hand, so the reference cannot drift from the code, and it needs no network.
+- ``<!-- dropsleuth-cli-reference -->`` (docs/cli.md) becomes Typer's own Markdown rendering of every
+  command, option and help text (``typer.cli.get_docs_for_click`` over
+  ``typer.main.get_command(build_app())``).
+- ``<!-- dropsleuth-event: events/<name>.json -->`` (docs/lambdas.md) becomes that test event, as the file
+  holds it.
+
+Nothing is copied by hand, so these pages cannot drift from the code, and the build needs no network.
 """
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any
 
 MARKER = "<!-- dropsleuth-cli-reference -->"
+ROOT = Path(__file__).resolve().parents[2]
+_EVENT_MARKER = re.compile(r"<!-- dropsleuth-event: (events/[\w-]+\.json) -->")
 
 
 def cli_reference_markdown() -> str:
@@ -26,7 +34,13 @@ def cli_reference_markdown() -> str:
     return text.strip() + "\n"
 
 
+def test_event_markdown(relative_path: str) -> str:
+    """A test event file of the repository as a JSON code block, exactly as the file holds it."""
+    text = (ROOT / relative_path).read_text(encoding="utf-8").rstrip("\n")
+    return f"```json\n{text}\n```"
+
+
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:  # noqa: ARG001 -- MkDocs API
-    if MARKER not in markdown:
-        return markdown
-    return markdown.replace(MARKER, cli_reference_markdown())
+    if MARKER in markdown:
+        markdown = markdown.replace(MARKER, cli_reference_markdown())
+    return _EVENT_MARKER.sub(lambda match: test_event_markdown(match.group(1)), markdown)

@@ -127,3 +127,14 @@ def test_cli_reference_is_generated_from_the_typer_app_with_every_command() -> N
     for path in _command_paths(command):
         assert f"`{path}`" in rendered, f"{path} is missing from the generated CLI reference"
     assert "--flow-logs" in rendered  # options come with their help text
+
+
+def test_lambdas_page_shows_every_test_event_as_the_file_holds_it() -> None:
+    hook = _cli_reference_hook()
+    page = (ROOT / "docs" / "lambdas.md").read_text(encoding="utf-8")
+
+    rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
+
+    assert "dropsleuth-event" not in rendered
+    for event in sorted((ROOT / "events").glob("*.json")):
+        assert f"```json\n{event.read_text().rstrip()}\n```" in rendered, f"{event.name} is not on the page"
