@@ -3,8 +3,8 @@
 - ``<!-- dropsleuth-cli-reference -->`` (docs/cli.md) becomes Typer's own Markdown rendering of every
   command, option and help text (``typer.cli.get_docs_for_click`` over
   ``typer.main.get_command(build_app())``).
-- ``<!-- dropsleuth-event: events/<name>.json -->`` (docs/lambdas.md) becomes that test event, as the file
-  holds it.
+- ``<!-- dropsleuth-include: events/<name>.json -->`` (the test events on docs/lambdas.md, the agent's
+  commented ``deploy/agent/site.yaml`` on docs/agent.md) becomes that file as a code block, as it is.
 
 Nothing is copied by hand, so these pages cannot drift from the code, and the build needs no network.
 """
@@ -17,7 +17,8 @@ from typing import Any
 
 MARKER = "<!-- dropsleuth-cli-reference -->"
 ROOT = Path(__file__).resolve().parents[2]
-_EVENT_MARKER = re.compile(r"<!-- dropsleuth-event: (events/[\w-]+\.json) -->")
+_INCLUDE_MARKER = re.compile(r"<!-- dropsleuth-include: ((?:events|deploy)/[\w./-]+) -->")
+_LANGUAGE = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".service": "ini", ".timer": "ini"}
 
 
 def cli_reference_markdown() -> str:
@@ -34,13 +35,14 @@ def cli_reference_markdown() -> str:
     return text.strip() + "\n"
 
 
-def test_event_markdown(relative_path: str) -> str:
-    """A test event file of the repository as a JSON code block, exactly as the file holds it."""
-    text = (ROOT / relative_path).read_text(encoding="utf-8").rstrip("\n")
-    return f"```json\n{text}\n```"
+def included_file_markdown(relative_path: str) -> str:
+    """A file of the repository as a code block, exactly as the file holds it."""
+    path = ROOT / relative_path
+    text = path.read_text(encoding="utf-8").rstrip("\n")
+    return f"```{_LANGUAGE.get(path.suffix, '')}\n{text}\n```"
 
 
 def on_page_markdown(markdown: str, page: Any, config: Any, files: Any) -> str:  # noqa: ARG001 -- MkDocs API
     if MARKER in markdown:
         markdown = markdown.replace(MARKER, cli_reference_markdown())
-    return _EVENT_MARKER.sub(lambda match: test_event_markdown(match.group(1)), markdown)
+    return _INCLUDE_MARKER.sub(lambda match: included_file_markdown(match.group(1)), markdown)

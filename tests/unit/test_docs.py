@@ -135,6 +135,14 @@ def test_lambdas_page_shows_every_test_event_as_the_file_holds_it() -> None:
 
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
 
-    assert "dropsleuth-event" not in rendered
+    assert "dropsleuth-include" not in rendered
     for event in sorted((ROOT / "events").glob("*.json")):
         assert f"```json\n{event.read_text().rstrip()}\n```" in rendered, f"{event.name} is not on the page"
+
+
+def test_agent_page_shows_the_commented_example_configuration() -> None:
+    hook = _cli_reference_hook()
+    page = (ROOT / "docs" / "agent.md").read_text(encoding="utf-8")
+    rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
+    example = (ROOT / "deploy" / "agent" / "site.yaml").read_text(encoding="utf-8").rstrip()
+    assert f"```yaml\n{example}\n```" in rendered
