@@ -3,8 +3,9 @@
 - ``<!-- dropsleuth-cli-reference -->`` (docs/cli.md) becomes Typer's own Markdown rendering of every
   command, option and help text (``typer.cli.get_docs_for_click`` over
   ``typer.main.get_command(build_app())``).
-- ``<!-- dropsleuth-include: events/<name>.json -->`` (the test events on docs/lambdas.md, the agent's
-  commented ``deploy/agent/site.yaml`` on docs/agent.md) becomes that file as a code block, as it is.
+- ``<!-- dropsleuth-include: events/<name>.json -->`` (the test events on docs/lambdas.md, the SQL files on
+  docs/flow-logs.md, the agent's commented ``deploy/agent/site.yaml`` on docs/agent.md) becomes that file as
+  a code block, as it is.
 
 Nothing is copied by hand, so these pages cannot drift from the code, and the build needs no network.
 """
@@ -17,8 +18,8 @@ from typing import Any
 
 MARKER = "<!-- dropsleuth-cli-reference -->"
 ROOT = Path(__file__).resolve().parents[2]
-_INCLUDE_MARKER = re.compile(r"<!-- dropsleuth-include: ((?:events|deploy)/[\w./-]+) -->")
-_LANGUAGE = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".service": "ini", ".timer": "ini"}
+_INCLUDE_MARKER = re.compile(r"<!-- dropsleuth-include: ((?:events|deploy|queries)/[\w./-]+) -->")
+_LANGUAGE = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".sql": "sql", ".service": "ini"}
 
 
 def cli_reference_markdown() -> str:

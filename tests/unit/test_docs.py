@@ -146,3 +146,11 @@ def test_agent_page_shows_the_commented_example_configuration() -> None:
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
     example = (ROOT / "deploy" / "agent" / "site.yaml").read_text(encoding="utf-8").rstrip()
     assert f"```yaml\n{example}\n```" in rendered
+
+
+def test_flow_logs_page_shows_every_sql_file_as_it_is() -> None:
+    hook = _cli_reference_hook()
+    page = (ROOT / "docs" / "flow-logs.md").read_text(encoding="utf-8")
+    rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
+    for sql in sorted((ROOT / "queries").glob("*.sql")):
+        assert f"```sql\n{sql.read_text().rstrip()}\n```" in rendered, f"{sql.name} is not on the page"
