@@ -96,9 +96,9 @@ def test_readme_links_resolve() -> None:
     assert [t for t in targets if not (ROOT / t).exists()] == []
 
 
-def _cli_reference_hook() -> ModuleType:
+def _reference_hook() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
-        "cli_reference", ROOT / "docs" / "hooks" / "cli_reference.py"
+        "generated_reference", ROOT / "docs" / "hooks" / "generated_reference.py"
     )
     assert spec is not None
     assert spec.loader is not None
@@ -116,7 +116,7 @@ def _command_paths(command: click.Command, prefix: str = "dropsleuth") -> list[s
 
 
 def test_cli_reference_is_generated_from_the_typer_app_with_every_command() -> None:
-    hook = _cli_reference_hook()
+    hook = _reference_hook()
     page = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
     assert hook.MARKER in page, "docs/cli.md must keep the marker the build hook replaces"
 
@@ -130,7 +130,7 @@ def test_cli_reference_is_generated_from_the_typer_app_with_every_command() -> N
 
 
 def test_lambdas_page_shows_every_test_event_as_the_file_holds_it() -> None:
-    hook = _cli_reference_hook()
+    hook = _reference_hook()
     page = (ROOT / "docs" / "lambdas.md").read_text(encoding="utf-8")
 
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
@@ -141,7 +141,7 @@ def test_lambdas_page_shows_every_test_event_as_the_file_holds_it() -> None:
 
 
 def test_agent_page_shows_the_commented_example_configuration() -> None:
-    hook = _cli_reference_hook()
+    hook = _reference_hook()
     page = (ROOT / "docs" / "agent.md").read_text(encoding="utf-8")
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
     example = (ROOT / "deploy" / "agent" / "site.yaml").read_text(encoding="utf-8").rstrip()
@@ -149,7 +149,7 @@ def test_agent_page_shows_the_commented_example_configuration() -> None:
 
 
 def test_flow_logs_page_shows_every_sql_file_as_it_is() -> None:
-    hook = _cli_reference_hook()
+    hook = _reference_hook()
     page = (ROOT / "docs" / "flow-logs.md").read_text(encoding="utf-8")
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
     for sql in sorted((ROOT / "queries").glob("*.sql")):
