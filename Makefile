@@ -58,8 +58,8 @@ demo: venv
 	$(VENV)/bin/dropsleuth demo --out demo-output
 
 lint: venv
-	$(VENV)/bin/ruff check lambdas cdk tests bench
-	$(VENV)/bin/ruff format --check lambdas cdk tests bench
+	$(VENV)/bin/ruff check lambdas cdk tests bench docs/hooks
+	$(VENV)/bin/ruff format --check lambdas cdk tests bench docs/hooks
 
 typecheck: venv
 	$(VENV)/bin/mypy
