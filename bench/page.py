@@ -29,6 +29,15 @@ This page is written by `make bench` (`python -m bench`, every `bench/bench_*.py
 rewrites only the named benchmarks' sections. Each section says when, where and with which command its
 figures were measured. The probe benchmark needs root and network namespaces; the queries benchmark
 generates 10 M flow-log records once and caches them under `bench/results/`.
+
+Reading them: **audit** — the cost of evaluating every SG and NACL rule against frag-needed, beside merely
+iterating them (the goal: under a second). **investigate** — the concurrent investigation beside its
+slowest step alone (≈ 1 means it costs the slowest step, not the sum) and beside the steps one after another.
+**path** — the first analysis (which builds the route index) and later ones, beside reading the routes once.
+**probe** — dropsleuth's DF probes beside tracepath in the same lab, with the verdict each gave (right or
+wrong). **queries** — bytes and records a 1-hour window reads beside the whole table and beside a query
+without partition predicates shaped like the VPC console's `VpcFlowLogsRejectedTraffic`; a small window's
+records-per-second figure is low because each query's fixed cost dominates it.
 """
 
 _SECTION = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n.*?<!-- /bench:(?P=name) -->\n", re.DOTALL)
