@@ -3,11 +3,10 @@
     edge (9000) ── gw (9000 | 1500) ── wan (1500 | 9000) ── cloud (9000)
 
 docs/reference/aws-facts.md, "Linux PMTUD in a network-namespace lab": a TCP black hole needs both ends to
-advertise an MSS above the
-bottleneck, and dropping ICMP frag-needed in the routers' OUTPUT chain (what they generate) is what makes
-one; a FORWARD rule does not. The lab only ever sends traffic between its own namespaces: addresses
-10.66.x.x and fd66:x:: exist nowhere else. Namespace names carry this process's id, and ``Lab.destroy``
-removes them (and with them every veth, route and firewall rule made inside them).
+advertise an MSS above the bottleneck, and dropping ICMP frag-needed in the routers' OUTPUT chain (what they
+generate) is what makes one; a FORWARD rule does not. The lab only ever sends traffic between its own
+namespaces: addresses 10.66.x.x and fd66:x:: exist nowhere else. Namespace names carry this process's id, and
+``Lab.destroy`` removes them (and with them every veth, route and firewall rule made inside them).
 
 Used by tests/netns (pytest fixtures) and bench/bench_probe.py.
 """

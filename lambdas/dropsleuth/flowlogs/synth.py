@@ -7,10 +7,9 @@ records (dicts keyed by ``schema`` column names); ``write_parquet`` and ``write_
 delivery does, in a directory or a bucket.
 
 What a PMTUD black hole looks like in flow logs (docs/reference/aws-facts.md, "VPC Flow Logs"): the packets
-over the path
-MTU vanish *before* the ENI, so there is no REJECT for them; the ENI sees connections that keep sending a
-few small packets (handshakes, window probes, retransmitted small segments) over several minutes, new
-connections with SYN each minute, a throughput collapse, and — when a NACL denies the returning ICMP
+over the path MTU vanish *before* the ENI, so there is no REJECT for them; the ENI sees connections that keep
+sending a few small packets (handshakes, window probes, retransmitted small segments) over several minutes,
+new connections with SYN each minute, a throughput collapse, and — when a NACL denies the returning ICMP
 frag-needed — REJECTed ICMP (protocol 1, ports 0) toward the site's hosts.
 
 Layout (VPC User Guide, "Flow log files" for S3, Parquet, Hive-compatible, per hour)::

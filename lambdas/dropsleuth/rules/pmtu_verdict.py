@@ -19,8 +19,8 @@ IPV4_FLOOR = 552
 IPV6_FLOOR = 1280
 
 # MTUs seen in the wild (and in the AWS table of docs/reference/aws-facts.md): trying them, and one byte
-# above each, in the first
-# round usually finds the edge at once, where plain bisection needs several rounds of timeouts.
+# above each, in the first round usually finds the edge at once, where plain bisection needs several rounds of
+# timeouts.
 COMMON_MTUS = (
     576,
     1280,
