@@ -12,13 +12,13 @@ UV := .tools/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The lock is the truth: never re-resolve behind the developer's back (`make lock` does that on purpose).
 UV_SYNC := $(UV) sync --frozen --all-extras --quiet
-APT_PACKAGES := iproute2 iptables nftables iputils-ping iputils-tracepath procps
+APT_PACKAGES := iproute2 iptables nftables iputils-ping iputils-tracepath procps chromium
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade
+.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade docs docs-check
 
 $(UV):
 	@python3 -m venv .tools
@@ -41,11 +41,11 @@ node_modules/.installed: package.json
 
 node: node_modules/.installed
 
-# The network-namespace lab needs iproute2, iptables/nftables and ping. Installed when we are root and
-# they are missing; tests that need them skip with the reason otherwise.
+# The network-namespace lab needs iproute2, iptables/nftables and ping, the report's browser test chromium.
+# Installed when we are root and they are missing; tests that need them skip with the reason otherwise.
 system-packages:
 	@missing=""; \
-	for tool in ip iptables nft ping tracepath; do command -v $$tool >/dev/null || missing=1; done; \
+	for tool in ip iptables nft ping tracepath chromium; do command -v $$tool >/dev/null || missing=1; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    echo "installing $(APT_PACKAGES)"; \
@@ -58,20 +58,29 @@ demo: venv
 	$(VENV)/bin/dropsleuth demo --out demo-output
 
 lint: venv
-	$(VENV)/bin/ruff check lambdas cdk tests bench
-	$(VENV)/bin/ruff format --check lambdas cdk tests bench
+	$(VENV)/bin/ruff check lambdas cdk tests bench docs/hooks
+	$(VENV)/bin/ruff format --check lambdas cdk tests bench docs/hooks
 
 typecheck: venv
 	$(VENV)/bin/mypy
 
-test: venv node system-packages lint typecheck
+test: venv node system-packages lint typecheck docs-check
 	$(VENV)/bin/pytest -q -p no:cacheprovider
 
 bench: venv system-packages
 	$(PY) -m bench
 
+# The documentation site (mkdocs.yml), built into site/. --strict fails on a broken link or anchor, or a
+# missing page (never --quiet: it hides the very warnings --strict counts).
+export NO_MKDOCS_2_WARNING := 1
+docs: venv
+	$(VENV)/bin/mkdocs build --strict
+
+docs-check: venv
+	@out=$$(mktemp -d); trap 'rm -rf "$$out"' EXIT; $(VENV)/bin/mkdocs build --strict --site-dir "$$out"
+
 synth: venv node
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) .tools node_modules cdk.out demo-output .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools node_modules cdk.out demo-output site .mypy_cache .ruff_cache

@@ -28,7 +28,8 @@ from dropsleuth.requests import parse_request
 from dropsleuth.steps import StepEnvironment, StepSpec, default_steps
 
 SCALE = 0.05
-# Seconds each step takes against a real account (typical, from the AWS calls each makes).
+# Seconds each step takes against a real account: assumed typical figures for the AWS calls each makes, not
+# measurements (the figures' note says so on docs/benchmarks.md).
 LATENCY_S = {
     "flow_logs": 0.4,  # DescribeFlowLogs + DescribeNetworkInterfaces
     "flow_log_queries": 8.0,  # five Athena queries in parallel: queue + scan, seconds each
@@ -99,7 +100,11 @@ def run() -> list[Figure]:
     wall = median_of(concurrent, repeat=5)
     alone = median_of(slowest_alone, repeat=5)
     serial = median_of(sequential, repeat=3)
-    note = f"7 steps, latencies ×{SCALE} (Athena 8 s, Reachability Analyzer 30 s real)"
+    # The stand-in latencies are assumed (typical figures, see LATENCY_S), not measured against AWS.
+    note = (
+        f"7 stand-in steps; baseline latencies assumed, not measured (Athena 8 s, Reachability Analyzer "
+        f"30 s), scaled ×{SCALE}"
+    )
     return [
         Figure("investigate", "concurrent investigation", wall, "slowest step alone", alone, note=note),
         Figure("investigate", "concurrent investigation", wall, "same steps sequentially", serial, note=note),
@@ -109,7 +114,8 @@ def run() -> list[Figure]:
 
 # --- the real steps, on the embedded account, with each AWS call given a real account's latency --------
 
-# Seconds one call takes against a real account (typical round trips from a Lambda in the same Region).
+# Seconds one call takes against a real account: assumed typical round trips from a Lambda in the same
+# Region, not measurements (the figures' note says so).
 CALL_LATENCY_S = {
     "ec2": 0.08,  # Describe* pages
     "cloudwatch": 0.25,  # GetMetricData over hours of 1-minute points
@@ -153,7 +159,10 @@ def real_steps() -> list[Figure]:
             wall = median_of(concurrent_real, repeat=3)
             alone = [statistics.median(one_step(spec) for _ in range(3)) for spec in specs]
     slowest = max(zip(alone, specs, strict=True), key=lambda pair: pair[0])
-    note = f"real steps on the embedded account, per-call latency added; slowest: {slowest[1].name}"
+    note = (
+        "real steps on the embedded account; per-call AWS latency assumed (CALL_LATENCY_S), not measured; "
+        f"slowest: {slowest[1].name}"
+    )
     measured = "real steps, concurrent"
     return [
         Figure("investigate", measured, wall, "slowest real step alone", slowest[0], note=note),

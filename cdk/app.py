@@ -62,6 +62,15 @@ def _as_list(value: Any) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split(",") if part.strip())
 
 
+def _as_url(value: Any) -> str | None:
+    if value is None or str(value).strip() == "":
+        return None
+    text = str(value).strip()
+    if not text.startswith(("https://", "http://")):
+        raise ValueError(f"docs_url: expected an http(s) URL, got {value!r}")
+    return text
+
+
 def deploy_config(context: Mapping[str, Any], root: Path = ROOT) -> DeployConfig:
     """Read and validate dropsleuth's context keys (values from ``-c`` arrive as strings)."""
     defaults = DeployConfig()
@@ -84,6 +93,7 @@ def deploy_config(context: Mapping[str, Any], root: Path = ROOT) -> DeployConfig
         ),
         allow_enable_flow_logs=_as_bool(get("allow_enable_flow_logs", defaults.allow_enable_flow_logs)),
         max_reachability_analyses=int(get("max_reachability_analyses", defaults.max_reachability_analyses)),
+        docs_url=_as_url(context.get("docs_url")),
         queries_dir=root / "queries",
     )
 
@@ -129,6 +139,7 @@ _CONTEXT_KEYS = (
     "athena_bytes_scanned_cutoff",
     "allow_enable_flow_logs",
     "max_reachability_analyses",
+    "docs_url",
 )
 
 

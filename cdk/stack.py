@@ -41,6 +41,7 @@ class DeployConfig:
     athena_bytes_scanned_cutoff: int = 10 * 1024**3
     allow_enable_flow_logs: bool = False
     max_reachability_analyses: int = 2
+    docs_url: str | None = None  # the published docs site, for the reports' runbook links
     queries_dir: Path = Path("queries")
 
 
@@ -124,6 +125,7 @@ class DropSleuthStack(Stack):
             "allow_enable_flow_logs": config.allow_enable_flow_logs,
             "max_reachability_analyses": config.max_reachability_analyses,
             "metrics_namespace": NAMESPACE,
+            "docs_url": config.docs_url,
         }
         self.investigator = Investigator(
             self,

@@ -44,6 +44,9 @@ class Settings(BaseModel):
     changes_source: str | None = Field(
         None, description="s3://bucket/prefix of CloudTrail-format change records (else LookupEvents)"
     )
+    docs_url: str | None = Field(
+        None, description="Root of the published docs site: the reports' runbook links point there"
+    )
 
     def require(self, *names: str) -> Settings:
         """Fail with the environment variable of every named setting that is unset."""

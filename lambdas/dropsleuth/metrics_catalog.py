@@ -52,11 +52,11 @@ UPLOAD_THROUGHPUT = MetricSpec(
     treat_missing_data="breaching",
 )
 # "Rising", not "present": with PMTUD working, a host behind a smaller hop receives one frag-needed per
-# new destination path per PMTU cache lifetime (600 s on Linux, FACTS.md), so a busy site with a known MTU
-# step counts a few every minute for ever. A fixed "> 0" would hold that site in ALARM (and EventBridge
-# investigates only on the transition into ALARM, so a real onset would go unseen). The band learns each
-# site's own trickle (zero where MSS clamping keeps hosts under the path MTU, so there any message still
-# alarms) and fires when messages jump above it two minutes running: a hop whose MTU just dropped, what
+# new destination path per PMTU cache lifetime (600 s on Linux, docs/reference/aws-facts.md), so a busy site
+# with a known MTU step counts a few every minute for ever. A fixed "> 0" would hold that site in ALARM (and
+# EventBridge investigates only on the transition into ALARM, so a real onset would go unseen). The band
+# learns each site's own trickle (zero where MSS clamping keeps hosts under the path MTU, so there any message
+# still alarms) and fires when messages jump above it two minutes running: a hop whose MTU just dropped, what
 # rules/onset.py calls a frag-needed rise.
 FRAG_NEEDED = MetricSpec(
     "FragNeededCount",

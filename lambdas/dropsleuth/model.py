@@ -20,7 +20,7 @@ REPORT_SCHEMA_VERSION = "1.0"
 
 
 class FindingCode(enum.StrEnum):
-    """Stable identifiers of what dropsleuth can conclude (DESIGN.md, "Finding codes")."""
+    """Stable identifiers of what dropsleuth can conclude (docs/report.md, "Finding codes")."""
 
     PMTUD_BLACKHOLE = "PMTUD_BLACKHOLE"
     NACL_BLOCKS_ICMP_FRAG_NEEDED = "NACL_BLOCKS_ICMP_FRAG_NEEDED"

@@ -14,7 +14,7 @@ Callers pass *standard parameters* and the binding layer derives the placeholder
   the longest aggregation interval (10 minutes).
 - ``source_cidr``, ``destination_cidr``: IPv4 CIDRs, bound as the first and last address as integers;
   the SQL compares them with the address computed by ``split_part``/``try_cast`` arithmetic, which Trino
-  and DuckDB evaluate alike (``contains(cidr, ip)`` does not transpile offline: FACTS.md).
+  and DuckDB evaluate alike (``contains(cidr, ip)`` does not transpile offline: docs/reference/aws-facts.md).
 - ``destination_service``: an AWS service name as in ``pkt-dst-aws-service`` (``S3``).
 - any name in the file's ``defaults`` line (a number).
 
@@ -23,7 +23,7 @@ Engines share one protocol, ``FlowLogEngine.run(name, params) -> QueryResult``:
 - ``AthenaEngine`` runs the file through pyathena with ``ExecutionParameters`` (SQL literals);
 - ``LocalEngine`` transpiles the same file to DuckDB with sqlglot and runs it over a directory of flow-log
   files or the window's partitions downloaded from S3, with typed parameters and guards for the silent
-  differences between the two engines (FACTS.md, "Athena SQL executed locally"; ``lint_sql``).
+  differences between the two engines (docs/reference/aws-facts.md, "DuckDB against Athena"; ``lint_sql``).
 """
 
 from __future__ import annotations
@@ -378,8 +378,8 @@ def _placeholder_clause(placeholder: Any) -> str:
 def lint_sql(sql: str) -> list[str]:
     """Constructs that Athena and DuckDB evaluate differently or that Athena refuses, found in ``sql``.
 
-    FACTS.md, "Athena SQL executed locally": DuckDB's ``count_if`` is NULL over no rows (0 in Trino);
-    integer division truncates in Trino only; ``approx_percentile`` differs on small groups;
+    docs/reference/aws-facts.md, "DuckDB against Athena": DuckDB's ``count_if`` is NULL over no rows (0 in
+    Trino); integer division truncates in Trino only; ``approx_percentile`` differs on small groups;
     ``contains(cidr, ip)`` does not transpile; DuckDB accepts ``hour = 14`` against a string partition and
     ``?`` anywhere, Athena only in a WHERE clause (Athena User Guide, "Use parameterized queries",
     Considerations and limitations: not in HAVING, the SELECT list, LIMIT or JOIN … ON); a SELECT over the

@@ -132,7 +132,8 @@ def test_a_prefixed_destination_is_sent_as_aws_documents_it_and_moto_refusal_is_
     network,
 ) -> None:
     # AWS takes arn:aws:s3:::bucket/folder/ (VPC User Guide, "Create a flow log that publishes to Amazon S3");
-    # moto 5.2 wrongly answers "does not exist" in Unsuccessful (FACTS.md). That must surface, not vanish.
+    # moto 5.2 wrongly answers "does not exist" in Unsuccessful (docs/reference/aws-facts.md). That must
+    # surface, not vanish.
     _, ids = network
     assert flowlogs.destination_arn(BUCKET, "/vpc-logs/") == f"arn:aws:s3:::{BUCKET}/vpc-logs/"
     result = flowlogs.enable_flow_logs(ids["vpc"], BUCKET, prefix="vpc-logs")
@@ -289,7 +290,8 @@ def test_a_ten_minute_flow_log_is_incomplete_kept_and_complemented_only_when_ask
 def test_moto_drops_destination_options_so_the_format_is_unknown_not_incomplete(network, capsys) -> None:
     ec2, ids = network
     flowlogs.enable_flow_logs(ids["vpc"], BUCKET)
-    assert "DestinationOptions" not in describe(ec2)[0]  # moto 5.2 (FACTS.md); AWS returns them
+    # moto 5.2 (docs/reference/aws-facts.md); AWS returns them
+    assert "DestinationOptions" not in describe(ec2)[0]
     status = flowlogs.flow_logs_status(ids["vpc"])
     assert status.ok
     (log,) = status.flow_logs

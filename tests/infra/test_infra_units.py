@@ -152,3 +152,17 @@ def test_cli_context_strings_are_converted(tmp_path: Path) -> None:
     assert config.max_reachability_analyses == 5
     with pytest.raises(ValueError, match="true or false"):
         deploy_config({"allow_enable_flow_logs": "maybe"}, tmp_path)
+
+
+def test_docs_url_reaches_every_function_as_the_runbook_links_root(tmp_path: Path) -> None:
+    from cdk.investigator import settings_environment
+    from dropsleuth.config import load_settings
+
+    config = deploy_config({"docs_url": "https://docs.example.com/dropsleuth/", "sites": "[]"}, tmp_path)
+    assert config.docs_url == "https://docs.example.com/dropsleuth/"
+    environment = settings_environment({"docs_url": config.docs_url})
+    assert environment == {"DROPSLEUTH_DOCS_URL": "https://docs.example.com/dropsleuth/"}
+    assert load_settings(environment).docs_url == config.docs_url
+    assert deploy_config({"sites": "[]"}, tmp_path).docs_url is None
+    with pytest.raises(ValueError, match="docs_url"):
+        deploy_config({"docs_url": "docs.example.com", "sites": "[]"}, tmp_path)

@@ -2,11 +2,11 @@
 
     edge (9000) ── gw (9000 | 1500) ── wan (1500 | 9000) ── cloud (9000)
 
-FACTS.md, "Linux PMTUD on one machine": a TCP black hole needs both ends to advertise an MSS above the
-bottleneck, and dropping ICMP frag-needed in the routers' OUTPUT chain (what they generate) is what makes
-one; a FORWARD rule does not. The lab only ever sends traffic between its own namespaces: addresses
-10.66.x.x and fd66:x:: exist nowhere else. Namespace names carry this process's id, and ``Lab.destroy``
-removes them (and with them every veth, route and firewall rule made inside them).
+docs/reference/aws-facts.md, "Linux PMTUD in a network-namespace lab": a TCP black hole needs both ends to
+advertise an MSS above the bottleneck, and dropping ICMP frag-needed in the routers' OUTPUT chain (what they
+generate) is what makes one; a FORWARD rule does not. The lab only ever sends traffic between its own
+namespaces: addresses 10.66.x.x and fd66:x:: exist nowhere else. Namespace names carry this process's id, and
+``Lab.destroy`` removes them (and with them every veth, route and firewall rule made inside them).
 
 Used by tests/netns (pytest fixtures) and bench/bench_probe.py.
 """
@@ -179,7 +179,7 @@ class Lab:
         sh("ip", "-6", "addr", "add", v6, "dev", dev, "nodad", netns=ns)
 
     def flush_pmtu_cache(self) -> None:
-        """Forget learned path MTUs (cached for 600 s, FACTS.md) in every namespace."""
+        """Forget learned path MTUs (cached for 600 s, docs/reference/aws-facts.md) in every namespace."""
         for name in self.names.values():
             sh("ip", "route", "flush", "cache", netns=name, check=False)
             sh("ip", "-6", "route", "flush", "cache", netns=name, check=False)
@@ -288,7 +288,7 @@ def lab(tag: str, **options: object) -> Iterator[Lab]:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# A user-space delay relay: this kernel has no netem (FACTS.md).
+# A user-space delay relay: this kernel has no netem (docs/reference/aws-facts.md).
 
 _TUNSETIFF = 0x400454CA
 _IFF_TUN = 0x0001

@@ -1,4 +1,4 @@
-"""One guard per silent difference between Athena (Trino) and DuckDB listed in FACTS.md.
+"""One guard per silent difference between Athena (Trino) and DuckDB listed in docs/reference/aws-facts.md.
 
 Each test first shows that the difference is real on this DuckDB (where DuckDB can show it), then that
 the guard catches it: the linter refuses the construct, or the engine sets what Athena assumes.

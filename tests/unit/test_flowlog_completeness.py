@@ -71,7 +71,7 @@ def test_a_known_layout_other_than_the_tables_is_incomplete(options: dict[str, A
 
 
 def test_missing_destination_options_are_unknown_not_incomplete() -> None:
-    # moto 5.2 drops DestinationOptions (FACTS.md); AWS returns them for S3 delivery.
+    # moto 5.2 drops DestinationOptions (docs/reference/aws-facts.md); AWS returns them for S3 delivery.
     log = existing(DestinationOptions=None)
     assert log.file_format == "unknown"
     assert log.complete

@@ -89,9 +89,9 @@ def test_a_different_seed_gives_different_records_and_files(tmp_path: Path) -> N
     assert sorted(first.values()) != sorted(second.values())
 
 
-# VPC User Guide, Parquet delivery (FACTS.md, "VPC Flow Logs"): INT32 version, ports, protocol, tcp-flags,
-# traffic-path; INT64 packets, bytes, start, end; strings for the rest. Written out here, not taken from
-# schema.py, so that a wrong type there fails this test.
+# VPC User Guide, Parquet delivery (docs/reference/aws-facts.md, "VPC Flow Logs"): INT32 version, ports,
+# protocol, tcp-flags, traffic-path; INT64 packets, bytes, start, end; strings for the rest. Written out here,
+# not taken from schema.py, so that a wrong type there fails this test.
 INT32 = {"version", "srcport", "dstport", "protocol", "tcp_flags", "traffic_path"}
 INT64 = {"packets", "bytes", "start", "end"}
 STRINGS = {

@@ -9,10 +9,10 @@ Hive-compatible per-hour partitions, 1-minute aggregation, traffic type ALL, eve
 deletes or replaces a flow log; where one exists without what the queries need, a second one is added
 only with ``add_if_incomplete=True``.
 
-moto 5.2 (FACTS.md): ``DestinationOptions`` are not returned by ``describe_flow_logs``, so file format and
-partitioning read as unknown there (reported as unknown, not as lacking); an S3 destination ARN with a
-folder is rejected as "does not exist" (an ``Unsuccessful`` item, reported here as a failed action). Both
-are moto's bugs, not AWS behaviour.
+moto 5.2 (docs/reference/aws-facts.md): ``DestinationOptions`` are not returned by ``describe_flow_logs``, so
+file format and partitioning read as unknown there (reported as unknown, not as lacking); an S3 destination
+ARN with a folder is rejected as "does not exist" (an ``Unsuccessful`` item, reported here as a failed
+action). Both are moto's bugs, not AWS behaviour.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from rich.table import Table
 
 from dropsleuth.aws import clients
 from dropsleuth.model import Report, Severity
+from dropsleuth.report.runbook import runbook_link
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -79,6 +80,7 @@ def render_report(report: Report, output: OutputFormat) -> None:
                 console.print(f"     - {fix_step}", highlight=False, markup=False)
             for command in finding.remediation.commands:
                 console.print(f"     $ {command}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"   runbook: {runbook_link(finding.code)}", highlight=False, markup=False)
     table = Table(title="Steps", show_lines=False)
     for column in ("step", "status", "seconds", "reason"):
         table.add_column(column)

@@ -2,7 +2,8 @@
 
 - NACL ICMP: moto 5.2 accepts a NACL entry's ``IcmpTypeCode`` but reads it back from the wrong request
   parameter (``Icmp.Code`` / ``Icmp.Type`` instead of ``IcmpTypeCode.Code`` / ``.Type``), so
-  ``describe_network_acls`` returns ICMP entries without their type and code (FACTS.md, "NACL ICMP bug").
+  ``describe_network_acls`` returns ICMP entries without their type and code (docs/reference/aws-facts.md,
+  "moto").
 - Subnet IPv6 state: moto 5.2 nests the whole state dict into the state string, so ``describe_subnets``
   returns ``Ipv6CidrBlockState: {"State": "{'State': 'associated'}"}`` where EC2 returns
   ``{"State": "associated"}`` (EC2 API Reference, SubnetCidrBlockState); a subnet's IPv6 block then looks

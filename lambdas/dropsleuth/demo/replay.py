@@ -5,9 +5,9 @@ Everything the deployed toolkit would find in an account is put there as AWS wou
 synthesizer from the scenario's traffic), the site's metrics from the host agent and AWS/VPN
 ``TunnelState``, the site registry in SSM, a report bucket, an SNS topic (with an SQS queue subscribed, to
 show the summary), the idempotency table — and the alarm, defined as the CDK app defines it and set to
-ALARM. moto never evaluates alarms (FACTS.md), so the replay sets the state and builds the EventBridge
-event from the alarm's own description; then the ``investigate`` Lambda handler is called in this process
-with that event, exactly as Lambda would call it.
+ALARM. moto never evaluates alarms (docs/reference/aws-facts.md), so the replay sets the state and builds the
+EventBridge event from the alarm's own description; then the ``investigate`` Lambda handler is called in this
+process with that event, exactly as Lambda would call it.
 
 Nothing here tells the investigation what happened: it sees only the account.
 """

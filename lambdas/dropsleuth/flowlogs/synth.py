@@ -6,10 +6,10 @@ scans, idle ENIs — that the demo and the tests compose into incidents. ``synth
 records (dicts keyed by ``schema`` column names); ``write_parquet`` and ``write_text`` lay them out as S3
 delivery does, in a directory or a bucket.
 
-What a PMTUD black hole looks like in flow logs (FACTS.md, "VPC Flow Logs"): the packets over the path
-MTU vanish *before* the ENI, so there is no REJECT for them; the ENI sees connections that keep sending a
-few small packets (handshakes, window probes, retransmitted small segments) over several minutes, new
-connections with SYN each minute, a throughput collapse, and — when a NACL denies the returning ICMP
+What a PMTUD black hole looks like in flow logs (docs/reference/aws-facts.md, "VPC Flow Logs"): the packets
+over the path MTU vanish *before* the ENI, so there is no REJECT for them; the ENI sees connections that keep
+sending a few small packets (handshakes, window probes, retransmitted small segments) over several minutes,
+new connections with SYN each minute, a throughput collapse, and — when a NACL denies the returning ICMP
 frag-needed — REJECTed ICMP (protocol 1, ports 0) toward the site's hosts.
 
 Layout (VPC User Guide, "Flow log files" for S3, Parquet, Hive-compatible, per hour)::
@@ -449,8 +449,8 @@ def _black_hole_minute(
     if hole.icmp_rejected and hole.icmp_per_host_per_minute:
         sender = hole.icmp_sender or t.eni_ips[0]
         count = hole.icmp_per_host_per_minute
-        # ICMP records carry no type or code: ports are 0 (FACTS.md). 56 bytes: IP + ICMP header + the
-        # original IP header and 8 bytes.
+        # ICMP records carry no type or code: ports are 0 (docs/reference/aws-facts.md). 56 bytes: IP + ICMP
+        # header + the original IP header and 8 bytes.
         records.append(
             _flow(
                 t,

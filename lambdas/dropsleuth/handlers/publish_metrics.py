@@ -7,7 +7,8 @@ reading the socket error queue, because Lambda allows no raw sockets. Published 
 the host agent's (exact dimensions, Site-only roll-ups for the alarms), each datapoint with the minute it
 describes.
 
-Flow logs reach S3 about ten minutes late (FACTS.md), so the window ends ``lag_minutes`` before now.
+Flow logs reach S3 about ten minutes late (docs/reference/aws-facts.md), so the window ends ``lag_minutes``
+before now.
 Test event: ``events/publish_metrics.json`` (the schedule's event; ``{"sites": [...], "window_minutes": N,
 "lag_minutes": N, "probe": false}`` narrows a manual run).
 """

@@ -611,12 +611,12 @@ def _hop_reports(outcomes: Sequence[ProbeOutcome], small: int, large: int, targe
 #
 # Linux's packetization-layer PMTUD (RFC 4821, ``net.ipv4.tcp_mtu_probing``, per network namespace, IPv6
 # TCP included) hides a black hole from a TCP transfer: with 1 the kernel lowers the MSS after repeated
-# timeouts and the transfer completes ~3–7 s late (FACTS.md measured 3.2–6.5 s); with 2 every connection
-# starts at ``tcp_base_mss`` (1024) and never relies on ICMP. Neither fixes the path: other hosts, UDP and
-# the return direction still black-hole, and with 1 every new connection stalls. So the TCP verdict is
-# about the path, not about whether this host copes: a transfer whose MSS the kernel lowered although no
-# ICMP lowered its path MTU is a black hole "rescued by tcp_mtu_probing after N s"; with 2, where the
-# transfer cannot show it, the verdict comes from UDP DF probes to the same responder.
+# timeouts and the transfer completes ~3–7 s late (measured 3.2–6.6 s, docs/reference/aws-facts.md); with 2
+# every connection starts at ``tcp_base_mss`` (1024) and never relies on ICMP. Neither fixes the path: other
+# hosts, UDP and the return direction still black-hole, and with 1 every new connection stalls. So the TCP
+# verdict is about the path, not about whether this host copes: a transfer whose MSS the kernel lowered
+# although no ICMP lowered its path MTU is a black hole "rescued by tcp_mtu_probing after N s"; with 2, where
+# the transfer cannot show it, the verdict comes from UDP DF probes to the same responder.
 
 _TCP_INFO = struct.Struct("=8B24I")  # struct tcp_info (<linux/tcp.h>) up to tcpi_total_retrans
 _TI_SND_MSS = 8 + 2

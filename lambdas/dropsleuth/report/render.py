@@ -1,7 +1,8 @@
 """The report as Markdown, as a self-contained HTML page (with the timeline chart), and as a short summary.
 
-The JSON form is the contract (``Report.to_json``, documented in ``docs/report-schema.md``); these are views
-of it for people: the Markdown for a ticket or a terminal, the HTML for a browser, the summary for SNS.
+The JSON form is the contract (``Report.to_json``, documented in ``docs/report.md``); these are views of it
+for people: the Markdown for a ticket or a terminal, the HTML for a browser, the summary for SNS. Every view
+links each finding to its runbook section (``report.runbook``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import Any
 
 from dropsleuth.model import Finding, Report, Severity, StepStatus
 from dropsleuth.report.chart import timeline_svg
+from dropsleuth.report.runbook import runbook_link
 
 _SEVERITY_MARK = {
     Severity.CRITICAL: "CRITICAL",
@@ -110,6 +112,8 @@ def _finding_markdown(index: int, finding: Finding) -> list[str]:
         if finding.remediation.commands:
             lines += ["", "```sh", *finding.remediation.commands, "```"]
         lines.append("")
+    link = runbook_link(finding.code)
+    lines += [f"Runbook: [{finding.code.value}]({link})", ""]
     return lines
 
 
@@ -142,7 +146,8 @@ code, pre {{ background: #f3f4f6; border-radius: 4px; }} pre {{ padding: .5rem; 
 table {{ border-collapse: collapse; }} td, th {{ border: 1px solid #e5e7eb; padding: .25rem .5rem; }}
 .st-ok {{ color: #166534; }} .st-failed {{ color: #b91c1c; font-weight: 600; }}
 .st-skipped {{ color: #6b7280; }}
-.detail {{ white-space: pre-line; }}
+.detail {{ white-space: pre-line; overflow-wrap: anywhere; }}
+svg {{ max-width: 100%; height: auto; }}
 </style></head><body>
 <h1>dropsleuth investigation: {escape(where_of(report))}</h1>
 <p class="headline">{escape(headline(report))}</p>
@@ -178,6 +183,8 @@ def _finding_html(index: int, finding: Finding) -> str:
             else ""
         )
         fix = f"<p><strong>Fix:</strong> {escape(finding.remediation.summary)}</p><ol>{steps}</ol>{commands}"
+    link = escape(runbook_link(finding.code), quote=True)
+    runbook = f"<p class='runbook'>Runbook: <a href=\"{link}\">{link}</a></p>"
     return (
         f"<div class='finding'><h3>{index}. <span class='sev' style='background:{color}'>"
         f"{finding.severity.value}</span> <code>{finding.code.value}</code> "
@@ -186,6 +193,7 @@ def _finding_html(index: int, finding: Finding) -> str:
         f"<p class='detail'>{escape(finding.detail)}</p>"
         + (f"<ul>{evidence}</ul>" if evidence else "")
         + fix
+        + runbook
         + "</div>"
     )
 
@@ -200,6 +208,8 @@ def summary_text(report: Report, *, link: str | None = None) -> str:
         lines += ["", f"Fix: {top.remediation.summary}"]
         lines += [f"  {n}. {step}" for n, step in enumerate(top.remediation.steps[:4], 1)]
         lines += [f"  $ {command}" for command in top.remediation.commands[:2]]
+    if top is not None and top.severity is not Severity.INFO:
+        lines += ["", f"Runbook: {runbook_link(top.code)}"]
     others = [f for f in report.findings[1:] if f.severity is not Severity.INFO][:4]
     if others:
         lines += ["", "Also:"] + [f"  - {f.code.value}: {f.title}" for f in others]

@@ -1,8 +1,8 @@
 """The AWS hop-MTU rule book: how large a packet each kind of hop carries, and whether it says so.
 
-Every entry cites the AWS document it comes from (FACTS.md §1 "MTU along AWS paths"). A hop "sends
-frag-needed" when it answers an oversized packet with DF set by an ICMP type 3 code 4 (ICMPv6 Packet Too
-Big); only then can Path MTU Discovery adapt the sender. Pure data and functions: no I/O.
+Every entry cites the AWS document it comes from (docs/reference/aws-facts.md, "MTU along AWS paths"). A hop
+"sends frag-needed" when it answers an oversized packet with DF set by an ICMP type 3 code 4 (ICMPv6 Packet
+Too Big); only then can Path MTU Discovery adapt the sender. Pure data and functions: no I/O.
 """
 
 from __future__ import annotations

@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 IPV4_FLOOR = 552
 IPV6_FLOOR = 1280
 
-# MTUs seen in the wild (and in FACTS.md's AWS table): trying them, and one byte above each, in the first
-# round usually finds the edge at once, where plain bisection needs several rounds of timeouts.
+# MTUs seen in the wild (and in the AWS table of docs/reference/aws-facts.md): trying them, and one byte
+# above each, in the first round usually finds the edge at once, where plain bisection needs several rounds of
+# timeouts.
 COMMON_MTUS = (
     576,
     1280,
