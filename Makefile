@@ -18,7 +18,7 @@ export CDK_DISABLE_VERSION_CHECK := 1
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
-.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade docs docs-check
+.PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade docs docs-check dist
 
 $(UV):
 	@python3 -m venv .tools
@@ -34,6 +34,13 @@ lock: $(UV)
 	$(UV_SYNC)
 
 upgrade: lock
+
+# The wheel and the plain install's locked versions, for a site host (docs/agent.md): `pip install -c`.
+dist: $(UV)
+	rm -rf dist build/lib
+	$(UV) build --wheel --out-dir dist --quiet
+	$(UV) export --frozen --no-dev --no-emit-project --no-hashes --no-header --no-annotate \
+	  --format requirements-txt -o dist/constraints.txt --quiet
 
 node_modules/.installed: package.json
 	npm install --no-audit --no-fund --loglevel=error
@@ -83,4 +90,4 @@ synth: venv node
 	npx cdk synth --quiet
 
 clean:
-	rm -rf $(VENV) .tools node_modules cdk.out demo-output site .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools dist node_modules cdk.out demo-output site .mypy_cache .ruff_cache
