@@ -11,6 +11,7 @@ import json
 import os
 import subprocess
 import sys
+import zipfile
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from cdk.packaging import uv_binary
+from dropsleuth.demo.scenario import SCENARIO_DIR as SCENARIOS
 from dropsleuth.extras import EXTRA_OF_MODULE
 from dropsleuth.flowlogs.synth import PortScan, TrafficTimeline, synthesize, write_parquet
 from tests.queries import flowlog_oracle as oracle
@@ -48,6 +50,17 @@ def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _uv("build", "--wheel", "--offline", "--out-dir", str(out))
     (built,) = out.glob("dropsleuth-*.whl")
     return built
+
+
+def test_the_wheel_carries_what_is_read_at_run_time(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+    sql = {f"dropsleuth/sql/{p.name}" for p in (ROOT / "queries").glob("*.sql")}
+    scenarios = {f"dropsleuth/demo/scenarios/{p.name}" for p in SCENARIOS.glob("*.yaml")}
+    assert sql
+    assert scenarios
+    assert sql | scenarios | {"dropsleuth/py.typed"} <= names
+    assert not {n for n in names if n.startswith(("tests/", "cdk/", "bench/")) or "__pycache__" in n}
 
 
 def _install(tmp: Path, wheel: Path, extras: tuple[str, ...]) -> Path:
