@@ -27,7 +27,7 @@ from dropsleuth.change_records import ChangeRecord
 if TYPE_CHECKING:
     from mypy_boto3_logs import CloudWatchLogsClient
 
-log = logging.getLogger(__name__)
+log = logging.getLogger("dropsleuth.agent.changelog")
 
 _GROUP_ARN = f"arn:${{Partition}}:logs:${{Region}}:${{Account}}:log-group:{catalog.CHANGE_LOG_GROUP_PREFIX}*"
 _WHY = "the site change-record groups only; the agent's own credentials narrow it to its site's group"
