@@ -317,8 +317,12 @@ def run_command(
     region: RegionOption = None,
 ) -> int:
     """Run the probes on a schedule and publish them to CloudWatch, spooling while it is unreachable."""
+    import logging  # noqa: PLC0415
+
     from dropsleuth.probe import agent  # noqa: PLC0415
 
+    # The journal stamps each line with the time and unit: level, logger and message are what it lacks.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = agent.load_config(config)
     connect(profile, region or settings.region)
     results = agent.run(settings, cycles=1 if once else cycles, interval_s=interval)

@@ -262,9 +262,14 @@ def _tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+# nft/iptables answer in milliseconds; one that hangs (a held xtables lock, a wedged netlink socket) raises
+# subprocess.TimeoutExpired after this, which the agent's cycle logs and counts instead of hanging with it.
+COMMAND_TIMEOUT_S = 15.0
+
+
 def _run(argv: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 -- fixed argv; no user text reaches it
-        argv, input=stdin, capture_output=True, text=True, timeout=15, check=False
+        argv, input=stdin, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
 
 
