@@ -1,7 +1,8 @@
 """``dropsleuth probe …`` (the host-side agent) and ``dropsleuth netplan-check``.
 
 Exit codes: 0 ok, 1 a problem worth a page (black hole, blocked ICMP, wrong MTU, a failed post-change
-test), 2 bad input, 3 AWS refused or failed.
+test), 2 bad input, 3 AWS refused or failed, 4 unknown: the check could not read what it checks (the
+reason is printed; never an all-clear).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dropsleuth.aws.errors import InputError
 from dropsleuth.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    EXIT_UNKNOWN,
     OutputFormat,
     OutputOption,
     ProfileOption,
@@ -225,14 +227,23 @@ def firewall_command(output: OutputOption = OutputFormat.table) -> int:
 
     check = check_firewall()
     lines = [f"read: {', '.join(check.sources) or 'nothing'}"] + [f"note: {n}" for n in check.notes]
-    lines += _finding_lines(check.findings) or ["no rule drops frag-needed / Packet Too Big"]
+    lines += [f"not read: {reason}" for reason in check.unread]
+    if check.status == "unknown":
+        lines.append(
+            "UNKNOWN: could not read every ruleset, so no all-clear (run as root or with CAP_NET_ADMIN)"
+        )
+    lines += _finding_lines(check.findings) or (
+        ["no rule drops frag-needed / Packet Too Big"] if check.status == "clear" else []
+    )
     data = {
+        "status": check.status,
         "sources": list(check.sources),
         "notes": list(check.notes),
+        "unread": list(check.unread),
         "findings": [f.model_dump(mode="json") for f in check.findings],
     }
     _emit(output, data, lines)
-    return EXIT_PROBLEM if check.findings else EXIT_OK
+    return {"blocked": EXIT_PROBLEM, "unknown": EXIT_UNKNOWN}.get(check.status, EXIT_OK)
 
 
 @probe_app.command("upload")
