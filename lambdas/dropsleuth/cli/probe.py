@@ -147,20 +147,29 @@ def interfaces_command(
     expected = _expectations(expect)
     states = interfaces.list_interfaces()
     default = interfaces.default_route_interfaces()
-    found = interfaces.check_interfaces(states, expected, default)
+    present = {s.name for s in states}
+    # An expected interface that is not there cannot be checked: unknown, with the reason, not a pass.
+    vanished = sorted(name for name in expected if name not in present)
+    found = interfaces.check_interfaces(states, {k: v for k, v in expected.items() if k in present}, default)
     lines = [
         f"{s.name:<16} mtu {s.mtu:<6} {'up' if s.up else 'down'}"
         + (f"  expected {expected[s.name]}" if s.name in expected else "")
         + ("  (default route)" if s.name in default else "")
         for s in states
     ]
+    unknown = [
+        f"UNKNOWN: {name} is not present (vanished or renamed?): its MTU cannot be checked; present: "
+        f"{', '.join(sorted(present)) or 'none'}"
+        for name in vanished
+    ]
     data = {
         "interfaces": [s.__dict__ for s in states],
         "default_route": default,
         "findings": [f.model_dump(mode="json") for f in found],
+        "unknown": vanished,
     }
-    _emit(output, data, lines + _finding_lines(found))
-    return EXIT_PROBLEM if found else EXIT_OK
+    _emit(output, data, lines + _finding_lines(found) + unknown)
+    return EXIT_PROBLEM if found else EXIT_UNKNOWN if vanished else EXIT_OK
 
 
 @probe_app.command("counters")
@@ -216,8 +225,11 @@ def counters_command(
         for name, value in values.items()
     ]
     lines += [f"note: {n}" for n in first.notes]
+    data["unread"] = list(first.unread)
+    if first.unread:
+        lines += [f"UNKNOWN: {reason}: those counters are not known (not zero)" for reason in first.unread]
     _emit(output, data, lines)
-    return EXIT_OK
+    return EXIT_UNKNOWN if first.unread else EXIT_OK
 
 
 @probe_app.command("firewall")

@@ -358,6 +358,9 @@ def _counter_part(
     now: Callable[[], float],
 ) -> None:  # fmt: skip
     current = source.read(now())
+    if current.unread:
+        # Zero deltas from files that could not be read would be an all-clear from nothing.
+        raise OSError(f"counters not read: {'; '.join(current.unread)}")
     if state.previous is not None:
         delta = counters.deltas(state.previous, current)["counters"]
         points.append(_point(catalog.FRAG_NEEDED, delta["frag_needed"], config.site, current.taken_at))
