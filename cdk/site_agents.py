@@ -9,7 +9,7 @@ The role's policy allows exactly what the agent calls, built from the agent's ow
 (``probe/agent.py``, ``probe/changelog.py``, ``probe/upload.py``): ``PutMetricData`` into the toolkit's
 namespace only, the change-record group *of the certificate's own site* (IAM Roles Anywhere maps the
 certificate's subject CN to the session tag ``x509Subject/CN``: IAM Roles Anywhere User Guide, "Trust
-model"), and the upload-test prefix of the upload bucket.
+model"), and the site's own upload-test prefix of the upload bucket.
 """
 
 from __future__ import annotations
@@ -135,8 +135,9 @@ class SiteAgents(Construct):
         if config.upload_bucket:
             acknowledge(
                 self.policy,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{config.upload_bucket}/{KEY_PREFIX}*]",
-                "the upload test writes one random-named object under its prefix and deletes it.",
+                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{config.upload_bucket}/{KEY_PREFIX}"
+                "<aws:PrincipalTag/x509Subject/CN>/*]",
+                "the upload test writes one random-named object under its site's prefix and deletes it.",
             )
         CfnOutput(self, "TrustAnchorArn", value=self.trust_anchor.attr_trust_anchor_arn)
         CfnOutput(self, "ProfileArn", value=self.profile.attr_profile_arn)
@@ -162,7 +163,7 @@ class SiteAgents(Construct):
             statements.append(
                 iam.PolicyStatement(
                     actions=sorted(UPLOAD_PERMISSIONS.actions),
-                    resources=[f"arn:{Aws.PARTITION}:s3:::{config.upload_bucket}/{KEY_PREFIX}*"],
+                    resources=[f"arn:{Aws.PARTITION}:s3:::{config.upload_bucket}/{KEY_PREFIX}{SITE_TAG}/*"],
                 )
             )
         return statements

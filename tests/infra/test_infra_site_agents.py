@@ -103,7 +103,7 @@ def test_the_policy_allows_exactly_what_the_agent_declares(with_agents: Synthesi
     for action in ("s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"):
         (statement,) = by_action[action]
         assert [flatten(r) for r in as_list(statement["Resource"])] == [
-            f"arn:<AWS::Partition>:s3:::{UPLOAD_BUCKET}/dropsleuth-upload-test/*"
+            f"arn:<AWS::Partition>:s3:::{UPLOAD_BUCKET}/dropsleuth-upload-test/{SITE_TAG}/*"
         ]
 
 

@@ -372,7 +372,11 @@ def _upload_part(
     config: AgentConfig, settings: UploadConfig, points: list[Datapoint], now: Callable[[], float]
 ) -> None:
     try:
-        measured = upload.measure_upload(settings.bucket, size_bytes=upload.parse_size(settings.size))
+        measured = upload.measure_upload(
+            settings.bucket,
+            size_bytes=upload.parse_size(settings.size),
+            key_prefix=upload.site_prefix(config.site),
+        )
         points.append(_point(catalog.UPLOAD_THROUGHPUT, round(measured.mbps, 3), config.site, now()))
     except errors.AwsError as error:
         # The upload failing outright is the outage at its worst: report zero throughput.
