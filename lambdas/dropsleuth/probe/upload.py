@@ -30,6 +30,7 @@ def site_prefix(site: str) -> str:
     """The key prefix of a site agent's test objects: per site, so its role can be limited to its own."""
     return f"{KEY_PREFIX}{site}/"
 
+
 PERMISSIONS = declare("probe_upload", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 
 
