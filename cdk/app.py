@@ -22,6 +22,7 @@ from aws_cdk import aws_lambda as lambda_  # noqa: E402
 
 from cdk import nag  # noqa: E402
 from cdk.packaging import new_asset_dir, remove_asset_dir  # noqa: E402
+from cdk.site_agents import site_agents_from_context  # noqa: E402
 from cdk.sites import registry_from_context  # noqa: E402
 from cdk.stack import DeployConfig, DropSleuthStack  # noqa: E402
 from dropsleuth.functions import FunctionSpec, catalog  # noqa: E402
@@ -95,6 +96,7 @@ def deploy_config(context: Mapping[str, Any], root: Path = ROOT) -> DeployConfig
         max_reachability_analyses=int(get("max_reachability_analyses", defaults.max_reachability_analyses)),
         docs_url=_as_url(context.get("docs_url")),
         queries_dir=root / "queries",
+        site_agents=site_agents_from_context(context.get("site_agents"), root),
     )
 
 
@@ -140,6 +142,7 @@ _CONTEXT_KEYS = (
     "allow_enable_flow_logs",
     "max_reachability_analyses",
     "docs_url",
+    "site_agents",
 )
 
 

@@ -16,6 +16,7 @@ from cdk.investigator import Investigator
 from cdk.lake import FlowLogsLake
 from cdk.monitoring import Monitoring
 from cdk.policy import ToolkitResources
+from cdk.site_agents import SiteAgents, SiteAgentsConfig
 from cdk.sites import SitesParameter
 from cdk.storage import AccessLogs, ReportStore
 from cdk.triggers import AlarmTrigger
@@ -43,6 +44,8 @@ class DeployConfig:
     max_reachability_analyses: int = 2
     docs_url: str | None = None  # the published docs site, for the reports' runbook links
     queries_dir: Path = Path("queries")
+    site_agents: SiteAgentsConfig | None = None
+    """IAM Roles Anywhere for on-premises site agents (context ``site_agents``); None: not created."""
 
 
 class DropSleuthStack(Stack):
@@ -145,6 +148,9 @@ class DropSleuthStack(Stack):
             investigate=self.investigator.functions.get(INVESTIGATE),
             dead_letter_queue=self.investigator.failures,
         )
+
+        if config.site_agents is not None:
+            self.site_agents = SiteAgents(self, "SiteAgents", config=config.site_agents, namespace=NAMESPACE)
 
         CfnOutput(self, "FlowLogsBucket", value=lake.bucket.bucket_name)
         CfnOutput(self, "ReportBucket", value=self.reports.bucket.bucket_name)

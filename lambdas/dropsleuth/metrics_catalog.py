@@ -1,8 +1,12 @@
 """The CloudWatch metrics dropsleuth publishes and alarms on: one list for the agent, the Lambdas and CDK.
 
 Namespace ``DropSleuth``; every metric carries the ``Site`` dimension, some also ``Interface`` or
-``Target``. The alarm settings are chosen so an onset reaches ALARM within 3 minutes
-(period × datapoints-to-alarm ≤ 180 s): the point of the toolkit is to beat a 15-minute false green.
+``Target``. This module is the one contract between the site agent (which publishes) and the investigation
+(which reads): metric names, dimension names, what a ``Target`` value is (``target_dimension``) and where
+a site's change records live (``change_log_group``). Both sides import it; nothing else spells them.
+
+The alarm settings are chosen so an onset reaches ALARM within 3 minutes (period × datapoints-to-alarm
+≤ 180 s): the point of the toolkit is to beat a 15-minute false green.
 """
 
 from __future__ import annotations
@@ -12,6 +16,26 @@ from typing import Literal
 
 NAMESPACE = "DropSleuth"
 SITE_DIMENSION = "Site"
+INTERFACE_DIMENSION = "Interface"
+TARGET_DIMENSION = "Target"
+
+# Where each site's change records go (CloudWatch Logs; format in docs/site-agent.md): one log group per
+# site, one stream per host. Per site so IAM can grant an agent exactly its own site's group.
+CHANGE_LOG_GROUP_PREFIX = "/dropsleuth/site-changes/"
+
+
+def target_dimension(address: str) -> str:
+    """The ``Target`` dimension's value for a probe target: its address, as written in the registry.
+
+    The agent knows the address it probes and the site registry's ``probe_targets`` holds addresses, so the
+    address is the identity both sides share (a display name from site.yaml is known to the agent only).
+    """
+    return address.strip().lower()
+
+
+def change_log_group(site: str) -> str:
+    """The CloudWatch Logs group holding ``site``'s change records."""
+    return f"{CHANGE_LOG_GROUP_PREFIX}{site}"
 
 
 @dataclass(frozen=True)
@@ -92,6 +116,23 @@ INTERFACE_MTU_MISMATCH = MetricSpec(
     default_threshold=1.0,
     treat_missing_data="notBreaching",
 )
+INTERFACE_MTU = MetricSpec(
+    "InterfaceMtu",
+    "Bytes",
+    "Each interface's MTU as the agent measured it (Site, Interface)",
+    None,
+    "Maximum",
+)
+INTERFACE_UP = MetricSpec(
+    "InterfaceUp",
+    "Count",
+    "1 when the interface's link is up, 0 when down (Site, Interface)",
+    None,
+    "Minimum",
+)
+AGENT_CYCLE_ERRORS = MetricSpec(
+    "AgentCycleErrors", "Count", "Parts of an agent cycle that failed (see the agent's journal)", None, "Sum"
+)
 TCP_RETRANS = MetricSpec("TcpRetransSegs", "Count", "TCP segments retransmitted per interval", None, "Sum")
 REJECTED_ICMP = MetricSpec(
     "RejectedIcmpCount", "Count", "Flow-log REJECTs of ICMP toward the site", None, "Sum"
@@ -103,6 +144,9 @@ METRICS: tuple[MetricSpec, ...] = (
     PATH_MTU,
     PATH_MTU_BLACK_HOLE,
     INTERFACE_MTU_MISMATCH,
+    INTERFACE_MTU,
+    INTERFACE_UP,
+    AGENT_CYCLE_ERRORS,
     TCP_RETRANS,
     REJECTED_ICMP,
 )

@@ -129,6 +129,26 @@ def test_wan_mtu_9000_is_a_pmtud_black_hole_with_its_evidence_and_fix() -> None:
     assert html.count("<title>tunnel down") == len(flaps)
     # The alarm's transition is what the report is about.
     assert report.subject["alarm"]["alarm_name"].endswith("UploadThroughputMbps")
+    # The site side is measured, not declared: the registry holds only the expectation.
+    assert done.built.site is not None
+    assert done.built.site.wan_mtu is None
+    assert done.built.site.expected_mtus == {"eno1": 1500}
+    hops = next(e for e in top.evidence if e.kind == "hop").data
+    assert hops["source_mtu"] == 9000
+    assert any("sender MTU 9000: the host agent measured eno1 at 9000" in c for c in report.checked)
+    # The agent's own DF-probe verdict toward the registry's probe target is evidence of the black hole.
+    (verdict,) = [e for e in top.evidence if e.kind == "metric" and "PathMtuBlackHole" in e.summary]
+    assert verdict.data["target"] == "10.40.1.10"
+    # The interface, ranked with the black hole it causes, with the measurement and the change record.
+    (interface,) = [f for f in report.findings if f.code is FindingCode.INTERFACE_MTU_UNEXPECTED]
+    assert interface.severity is Severity.HIGH
+    assert interface.resource_ids == ("eno1",)
+    measured = next(e for e in interface.evidence if e.kind == "metric").data
+    assert (measured["measured_mtu"], measured["expected_mtu"]) == (9000, 1500)
+    change = next(e for e in interface.evidence if e.kind == "change_event").data
+    assert (change["host"], change["before"], change["after"]) == ("plant-7-edge", 1500, 9000)
+    assert change["actor"] == "dropsleuth agent (observed)"
+    assert any("site change records in /dropsleuth/site-changes/plant-7: 2" in c for c in report.checked)
     assert {s.name for s in report.steps if s.status is StepStatus.OK} >= {"flow_log_queries", "icmp_audit"}
 
 

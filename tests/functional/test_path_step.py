@@ -9,6 +9,8 @@ import boto3
 import pytest
 
 from dropsleuth.context import Endpoint, InvestigationContext, Window
+from dropsleuth.probe.agent import to_metric_data
+from dropsleuth.probe.spool import Datapoint
 from dropsleuth.sites import Site
 from dropsleuth.steps import StepEnvironment
 from dropsleuth.steps.path import STEP
@@ -22,18 +24,13 @@ WINDOW = Window(start=NOW - timedelta(hours=1), end=NOW)
 
 
 def _agent_reports(metric: str, dimensions: dict[str, str], values: list[float]) -> None:
-    cloudwatch = boto3.client("cloudwatch", region_name=REGION)
-    cloudwatch.put_metric_data(
-        Namespace="DropSleuth",
-        MetricData=[
-            {
-                "MetricName": metric,
-                "Dimensions": [{"Name": k, "Value": v} for k, v in dimensions.items()],
-                "Timestamp": NOW - timedelta(minutes=30 - minute),
-                "Value": value,
-            }
-            for minute, value in enumerate(values)
-        ],
+    """Publish as the site agent does (its own datapoints and PutMetricData form)."""
+    points = [
+        Datapoint(metric, value, "None", (NOW - timedelta(minutes=30 - minute)).timestamp(), dimensions)
+        for minute, value in enumerate(values)
+    ]
+    boto3.client("cloudwatch", region_name=REGION).put_metric_data(
+        Namespace="DropSleuth", MetricData=to_metric_data(points)
     )
 
 
@@ -49,26 +46,31 @@ def _run(vpc: str, eni: str, **site_fields: Any) -> Any:
     return STEP.run(context, StepEnvironment())
 
 
-def test_an_interface_mtu_the_agent_confirmed_is_the_senders(aws: None) -> None:
-    # Given no wan_mtu, eno1 expected at 1400, and the agent saying eno1 has exactly that MTU
+def test_the_interface_mtu_the_agent_measured_is_the_senders(aws: None) -> None:
+    # Given no wan_mtu, eno1 expected at 1400, and the agent measuring eno1 at exactly that
     site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
     vpc, eni = site.vpc_id, site.eni_id
-    _agent_reports("InterfaceMtuMismatch", {"Site": "plant-60", "Interface": "eno1"}, [0.0] * 5)
+    _agent_reports("InterfaceMtu", {"Site": "plant-60", "Interface": "eno1"}, [1400.0] * 5)
     outcome = _run(vpc, eni, expected_mtus={"eno1": 1400})
     assert outcome.data["packet_size"] == 1400
     assert outcome.data["verdict"] == "ok"  # 1400 fits the VPN's 1406
-    assert "host agent measured eno1" in outcome.data["source_mtu_from"]
+    assert "host agent measured eno1 at 1400" in outcome.data["source_mtu_from"]
 
 
-def test_an_interface_the_agent_reports_as_different_is_not_used(aws: None) -> None:
+def test_a_measured_mtu_beats_the_expected_and_the_declared_one(aws: None) -> None:
+    # Given the registry expecting 1400 (and even declaring wan_mtu 1400), and the agent measuring 9000
     site = site_behind_a_vpn(SITE_CIDR, vpc_cidr="10.50.0.0/16", subnet_cidr="10.50.1.0/24")
     vpc, eni = site.vpc_id, site.eni_id
-    _agent_reports("InterfaceMtuMismatch", {"Site": "plant-60", "Interface": "eno1"}, [0.0, 1.0, 1.0])
-    outcome = _run(vpc, eni, expected_mtus={"eno1": 1400})
-    # The sender's MTU is unknown: the receiver's ENI (9001) bounds it, and the VPN cannot carry that.
-    assert outcome.data["packet_size"] == 9001
+    _agent_reports("InterfaceMtu", {"Site": "plant-60", "Interface": "eno1"}, [1400.0, 9000.0, 9000.0])
+    outcome = _run(vpc, eni, expected_mtus={"eno1": 1400}, wan_mtu=1400)
+    # The sender sends what the host measured: the VPN cannot carry it.
+    assert outcome.data["packet_size"] == 9000
     assert outcome.data["verdict"] == "pmtud_blackhole"
-    assert "not known" in outcome.data["source_mtu_from"]
+    assert "measured eno1 at 9000" in outcome.data["source_mtu_from"]
+    assert "expects 1400" in outcome.data["source_mtu_from"]
+    series = outcome.data["interface_mtus"]["eno1"]
+    assert series["expected"] == 1400
+    assert [p["value"] for p in series["points"]] == [1400.0, 9000.0, 9000.0]
 
 
 def test_without_agent_data_the_expected_mtu_is_used_and_labelled_unconfirmed(aws: None) -> None:

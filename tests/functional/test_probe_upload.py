@@ -119,3 +119,26 @@ def test_cli_exit_codes(moto_endpoint: str) -> None:
     bad = _cli(moto_endpoint, "--bucket", BUCKET, "--size", "lots")
     assert bad.returncode == 2
     assert "size" in bad.stderr
+
+
+def test_the_agent_writes_its_test_objects_under_its_sites_prefix(aws: None, tmp_path: Path) -> None:
+    # The site-agent role may write only under dropsleuth-upload-test/<its site>/ (cdk/site_agents.py).
+    from dropsleuth.aws import clients
+    from dropsleuth.probe import agent
+
+    s3 = clients.s3()  # the client the agent's upload uses
+    _bucket(s3)
+    keys: list[str] = []
+    s3.meta.events.register(
+        "before-parameter-build.s3.CreateMultipartUpload", lambda params, **_: keys.append(params["Key"])
+    )
+    config = agent.AgentConfig(
+        site="plant-7",
+        counters=False,
+        upload=agent.UploadConfig(bucket=BUCKET, size="6MiB"),
+        spool=agent.SpoolConfig(path=str(tmp_path / "spool.jsonl")),
+    )
+    points = agent.collect(config, agent.AgentState(), read_interfaces=lambda: {"interfaces": {}})
+    assert [p.name for p in points if p.name == "UploadThroughputMbps"] == ["UploadThroughputMbps"]
+    (key,) = keys
+    assert key.startswith("dropsleuth-upload-test/plant-7/")

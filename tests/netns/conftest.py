@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator
 
@@ -18,9 +19,12 @@ def _lab_host() -> Iterator[None]:
         pytest.skip(f"netns lab: {_REASON}")
     sweep_stale()
     yield
-    # Nothing of ours may outlive the session: every namespace this process made is gone.
+    # Nothing of ours may outlive the session: every namespace this process made is gone. Only ours: a
+    # parallel run (another checkout, another pid) has its labs up right now and must keep them.
     listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=False).stdout
-    leftovers = [line.split()[0] for line in listing.splitlines() if line.startswith(f"{PREFIX}-")]
+    leftovers = [
+        line.split()[0] for line in listing.splitlines() if line.startswith(f"{PREFIX}-{os.getpid()}-")
+    ]
     for name in leftovers:
         subprocess.run(["ip", "netns", "del", name], capture_output=True, check=False)
     assert not [n for n in leftovers if n.split("-")[1].isdigit()], f"lab namespaces left behind: {leftovers}"

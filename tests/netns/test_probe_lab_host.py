@@ -161,6 +161,36 @@ def test_firewall_check_finds_the_routers_output_rule(blackhole_lab: Lab) -> Non
     assert json.loads(host.stdout)["findings"] == []
 
 
+def test_firewall_check_without_privilege_is_unknown_not_clear(blackhole_lab: Lab) -> None:
+    # Given the router whose OUTPUT chain drops frag-needed, checked by an unprivileged user (nobody, no
+    # capabilities): neither iptables-save nor nft may read the rules
+    unprivileged = subprocess.run(
+        [
+            "ip", "netns", "exec", blackhole_lab.ns("gw"),
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", DROPSLEUTH, "probe", "firewall", "-o", "json",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    # Then the answer is "unknown" with each reason and exit 4 — not "no rule drops frag-needed", exit 0
+    assert unprivileged.returncode == 4, unprivileged.stdout + unprivileged.stderr
+    answer = json.loads(unprivileged.stdout)
+    assert answer["status"] == "unknown"
+    assert answer["findings"] == []
+    assert answer["sources"] == []
+    assert any(reason.startswith("nft -j list ruleset refused") for reason in answer["unread"])
+    table = subprocess.run(
+        [
+            "ip", "netns", "exec", blackhole_lab.ns("gw"),
+            "setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all",
+            "--bounding-set=-all", DROPSLEUTH, "probe", "firewall",
+        ],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert "UNKNOWN" in table.stdout
+    assert "no rule drops" not in table.stdout
+
+
 def test_agent_publishes_what_it_measured(blackhole_lab: Lab, moto_endpoint: str, tmp_path: Path) -> None:
     config = agent.AgentConfig(
         site="lab-site",
@@ -189,9 +219,11 @@ def test_agent_publishes_what_it_measured(blackhole_lab: Lab, moto_endpoint: str
         )
         return max(point["Maximum"] for point in answer["Datapoints"])
 
-    assert value("PathMtuBlackHole", ("Target", "cloud")) == 1.0
-    assert value("PathMtu", ("Target", "cloud")) == 1500.0
+    # Target is the address (what the registry's probe_targets hold), not the display name.
+    assert value("PathMtuBlackHole", ("Target", blackhole_lab.cloud_ip)) == 1.0
+    assert value("PathMtu", ("Target", blackhole_lab.cloud_ip)) == 1500.0
     assert value("InterfaceMtuMismatch", ("Interface", "e0")) == 1.0
+    assert value("InterfaceMtu", ("Interface", "e0")) == 9000.0
 
 
 def test_post_change_passes_where_pmtud_works_and_fails_loudly_on_the_black_hole(

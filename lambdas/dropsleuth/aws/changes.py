@@ -6,12 +6,11 @@ User Guide):
 - ``recent_network_changes``: the ``LookupEvents`` API (the last 90 days of management events), one
   lookup per resource (the API takes a single lookup attribute per call), paginated, capped.
 - ``trail_file_changes``: the JSON files a trail delivers (``{"Records": [...]}``, gzip or not) under
-  ``s3://bucket/prefix`` or a local directory. They also carry change records written by the site's own
-  tooling (``eventSource`` ``site.dropsleuth``, e.g. a netplan MTU change), which is how the embedded demo
-  records its incident. Changes from here are labelled with where they were read.
+  ``s3://bucket/prefix`` or a local directory. Changes from here are labelled with where they were read.
 
 Only network-changing API calls are kept (``NETWORK_EVENTS``); everything else CloudTrail records about a
-resource (describes, tags, console logins) is dropped here.
+resource (describes, tags, console logins) is dropped here, whatever its ``eventSource`` says. What changed
+on a site host is not in CloudTrail: the site agent writes it as change records (``aws/site_changes.py``).
 """
 
 from __future__ import annotations
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
 
 PERMISSIONS = declare("changes", "cloudtrail:LookupEvents", "s3:ListBucket", "s3:GetObject")
 
-SITE_EVENT_SOURCE = "site.dropsleuth"
 LOOKUP_EVENTS_SOURCE = "CloudTrail LookupEvents"
 # API calls that change how packets flow (EC2 API Reference); anything else is not a network change.
 NETWORK_EVENTS = frozenset(
@@ -80,10 +78,12 @@ class NetworkChange:
     resource_ids: tuple[str, ...] = ()
     source: str = LOOKUP_EVENTS_SOURCE
     event_id: str = ""
+    details: Mapping[str, Any] | None = None
+    """A site change record's own fields (kind, host, interface, before, after, ticket)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The step-data form the ranking reads (``dropsleuth.rules.ranking``: ``changes``)."""
-        return {
+        data: dict[str, Any] = {
             "at": self.at.isoformat(),
             "event_name": self.event_name,
             "summary": self.summary,
@@ -91,6 +91,9 @@ class NetworkChange:
             "resource_ids": list(self.resource_ids),
             "source": self.source,
         }
+        if self.details is not None:
+            data["site_change"] = dict(self.details)
+        return data
 
 
 def _mapping(value: object) -> Mapping[str, Any]:
@@ -110,10 +113,7 @@ def _actor(record: Mapping[str, Any], fallback: str = "") -> str:
 
 
 def _what(name: str, record: Mapping[str, Any], resources: tuple[str, ...]) -> str:
-    """What the call did: the site tooling's own summary, else the call and its scalar parameters."""
-    summary = _mapping(record.get("additionalEventData")).get("summary")
-    if summary:
-        return str(summary)
+    """What the call did: the call and its scalar parameters."""
     parameters = _mapping(record.get("requestParameters"))
     scalars = [f"{k}={v}" for k, v in parameters.items() if isinstance(v, str | int | float | bool)]
     detail = f" ({', '.join(scalars[:_SUMMARY_PARAMETERS])})" if scalars else ""
@@ -133,7 +133,7 @@ def change_of(
     ``Username``): EC2 records name their resources in ``requestParameters``, not in ``resources``.
     """
     name = str(record.get("eventName") or "")
-    if name not in NETWORK_EVENTS and record.get("eventSource") != SITE_EVENT_SOURCE:
+    if name not in NETWORK_EVENTS:
         return None
     try:
         at = datetime.fromisoformat(str(record.get("eventTime", "")).replace("Z", "+00:00"))

@@ -4,8 +4,9 @@ One ``GetMetricData`` request per 500 queries (the most one call takes: CloudWat
 GetMetricData), paginated with ``NextToken``, at one-minute resolution:
 
 - namespace ``DropSleuth`` (the host agent, ``metrics_catalog``), dimension ``Site``:
-  ``UploadThroughputMbps`` (Average), ``FragNeededCount`` (Sum); ``PathMtu`` (Minimum) per probe target
-  (dimensions ``Site``, ``Target``);
+  ``UploadThroughputMbps`` (Average), ``FragNeededCount`` (Sum); ``PathMtu`` (Minimum) and the agent's
+  DF-probe verdict ``PathMtuBlackHole`` (Maximum) per probe target (dimensions ``Site``, ``Target`` =
+  ``metrics_catalog.target_dimension`` of the registry's address, as the agent publishes it);
 - ``AWS/VPN`` ``TunnelState`` by ``VpnId`` (Minimum: a tunnel down inside the minute reads 0; Site-to-Site
   VPN User Guide, "Monitoring with CloudWatch");
 - ``AWS/NATGateway`` ``PacketsDropCount`` by ``NatGatewayId`` (Sum; "Monitor NAT gateways with
@@ -28,7 +29,16 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import translate
 from dropsleuth.aws.permissions import declare
-from dropsleuth.metrics_catalog import FRAG_NEEDED, NAMESPACE, PATH_MTU, SITE_DIMENSION, UPLOAD_THROUGHPUT
+from dropsleuth.metrics_catalog import (
+    FRAG_NEEDED,
+    NAMESPACE,
+    PATH_MTU,
+    PATH_MTU_BLACK_HOLE,
+    SITE_DIMENSION,
+    TARGET_DIMENSION,
+    UPLOAD_THROUGHPUT,
+    target_dimension,
+)
 from dropsleuth.rules.onset import Point
 
 if TYPE_CHECKING:
@@ -59,7 +69,9 @@ class MetricQuery:
                 "Metric": {
                     "Namespace": self.namespace,
                     "MetricName": self.metric,
-                    "Dimensions": [{"Name": k, "Value": v} for k, v in self.dimensions],
+                    # CloudWatch treats dimensions as a set; sorted as the agent publishes them, since
+                    # local endpoints (moto) compare the lists in order.
+                    "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(self.dimensions)],
                 },
                 "Period": PERIOD_S,
                 "Stat": self.stat,
@@ -90,6 +102,8 @@ class MetricsContext:
     frag_needed: tuple[Point, ...] = ()
     path_mtu: dict[str, tuple[Point, ...]] = field(default_factory=dict)
     """By probe target."""
+    black_hole: dict[str, tuple[Point, ...]] = field(default_factory=dict)
+    """The agent's DF-probe verdict (1 = black hole) by probe target."""
     tunnel_state: tuple[Point, ...] = ()
     drop_counters: tuple[DropCounter, ...] = ()
     queried: tuple[MetricQuery, ...] = ()
@@ -111,9 +125,14 @@ def metric_queries(
         queries.append(MetricQuery("throughput", namespace, UPLOAD_THROUGHPUT.name, dims, "Average", site))
         queries.append(MetricQuery("frag_needed", namespace, FRAG_NEEDED.name, dims, "Sum", site))
         for index, target in enumerate(dict.fromkeys(probe_targets)):
-            target_dims = (*dims, ("Target", target))
+            target_dims = (*dims, (TARGET_DIMENSION, target_dimension(target)))
             queries.append(
                 MetricQuery(f"path_mtu_{index}", namespace, PATH_MTU.name, target_dims, "Minimum", target)
+            )
+            queries.append(
+                MetricQuery(
+                    f"black_hole_{index}", namespace, PATH_MTU_BLACK_HOLE.name, target_dims, "Maximum", target
+                )
             )
     if vpn_connection_id:
         dims = (("VpnId", vpn_connection_id),)
@@ -188,6 +207,9 @@ def metrics_context(
         throughput=series.get("throughput", ()),
         frag_needed=series.get("frag_needed", ()),
         path_mtu={q.resource_id: series[q.query_id] for q in queries if q.metric == PATH_MTU.name},
+        black_hole={
+            q.resource_id: series[q.query_id] for q in queries if q.metric == PATH_MTU_BLACK_HOLE.name
+        },
         tunnel_state=series.get("tunnel_state", ()),
         drop_counters=tuple(
             DropCounter(q.namespace, q.metric, q.resource_id, series[q.query_id])

@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_PROBLEM = 1
 EXIT_BAD_INPUT = 2
 EXIT_AWS_ERROR = 3
+# A check that could not read what it checks (no privilege, a tool that hung, an interface that vanished):
+# neither clear nor a finding. Distinct so a script or a monitor never reads it as an all-clear.
+EXIT_UNKNOWN = 4
 
 
 class OutputFormat(enum.StrEnum):

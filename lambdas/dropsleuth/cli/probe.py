@@ -1,7 +1,8 @@
 """``dropsleuth probe …`` (the host-side agent) and ``dropsleuth netplan-check``.
 
 Exit codes: 0 ok, 1 a problem worth a page (black hole, blocked ICMP, wrong MTU, a failed post-change
-test), 2 bad input, 3 AWS refused or failed.
+test), 2 bad input, 3 AWS refused or failed, 4 unknown: the check could not read what it checks (the
+reason is printed; never an all-clear).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dropsleuth.aws.errors import InputError
 from dropsleuth.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
+    EXIT_UNKNOWN,
     OutputFormat,
     OutputOption,
     ProfileOption,
@@ -34,8 +36,17 @@ probe_app = typer.Typer(
 )
 
 
+netplan_app = typer.Typer(
+    name="netplan",
+    help="Guarded netplan changes: validate, record, apply, test the path MTU, revert on failure.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(probe_app, name="probe")
+    app.add_typer(netplan_app, name="netplan")
     app.command("netplan-check", help="Check a netplan file before applying it.")(netplan_check)
 
 
@@ -145,20 +156,29 @@ def interfaces_command(
     expected = _expectations(expect)
     states = interfaces.list_interfaces()
     default = interfaces.default_route_interfaces()
-    found = interfaces.check_interfaces(states, expected, default)
+    present = {s.name for s in states}
+    # An expected interface that is not there cannot be checked: unknown, with the reason, not a pass.
+    vanished = sorted(name for name in expected if name not in present)
+    found = interfaces.check_interfaces(states, {k: v for k, v in expected.items() if k in present}, default)
     lines = [
         f"{s.name:<16} mtu {s.mtu:<6} {'up' if s.up else 'down'}"
         + (f"  expected {expected[s.name]}" if s.name in expected else "")
         + ("  (default route)" if s.name in default else "")
         for s in states
     ]
+    unknown = [
+        f"UNKNOWN: {name} is not present (vanished or renamed?): its MTU cannot be checked; present: "
+        f"{', '.join(sorted(present)) or 'none'}"
+        for name in vanished
+    ]
     data = {
         "interfaces": [s.__dict__ for s in states],
         "default_route": default,
         "findings": [f.model_dump(mode="json") for f in found],
+        "unknown": vanished,
     }
-    _emit(output, data, lines + _finding_lines(found))
-    return EXIT_PROBLEM if found else EXIT_OK
+    _emit(output, data, lines + _finding_lines(found) + unknown)
+    return EXIT_PROBLEM if found else EXIT_UNKNOWN if vanished else EXIT_OK
 
 
 @probe_app.command("counters")
@@ -214,8 +234,11 @@ def counters_command(
         for name, value in values.items()
     ]
     lines += [f"note: {n}" for n in first.notes]
+    data["unread"] = list(first.unread)
+    if first.unread:
+        lines += [f"UNKNOWN: {reason}: those counters are not known (not zero)" for reason in first.unread]
     _emit(output, data, lines)
-    return EXIT_OK
+    return EXIT_UNKNOWN if first.unread else EXIT_OK
 
 
 @probe_app.command("firewall")
@@ -225,14 +248,23 @@ def firewall_command(output: OutputOption = OutputFormat.table) -> int:
 
     check = check_firewall()
     lines = [f"read: {', '.join(check.sources) or 'nothing'}"] + [f"note: {n}" for n in check.notes]
-    lines += _finding_lines(check.findings) or ["no rule drops frag-needed / Packet Too Big"]
+    lines += [f"not read: {reason}" for reason in check.unread]
+    if check.status == "unknown":
+        lines.append(
+            "UNKNOWN: could not read every ruleset, so no all-clear (run as root or with CAP_NET_ADMIN)"
+        )
+    lines += _finding_lines(check.findings) or (
+        ["no rule drops frag-needed / Packet Too Big"] if check.status == "clear" else []
+    )
     data = {
+        "status": check.status,
         "sources": list(check.sources),
         "notes": list(check.notes),
+        "unread": list(check.unread),
         "findings": [f.model_dump(mode="json") for f in check.findings],
     }
     _emit(output, data, lines)
-    return EXIT_PROBLEM if check.findings else EXIT_OK
+    return {"blocked": EXIT_PROBLEM, "unknown": EXIT_UNKNOWN}.get(check.status, EXIT_OK)
 
 
 @probe_app.command("upload")
@@ -317,8 +349,12 @@ def run_command(
     region: RegionOption = None,
 ) -> int:
     """Run the probes on a schedule and publish them to CloudWatch, spooling while it is unreachable."""
+    import logging  # noqa: PLC0415
+
     from dropsleuth.probe import agent  # noqa: PLC0415
 
+    # The journal stamps each line with the time and unit: level, logger and message are what it lacks.
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     settings = agent.load_config(config)
     connect(profile, region or settings.region)
     results = agent.run(settings, cycles=1 if once else cycles, interval_s=interval)
@@ -343,3 +379,141 @@ def netplan_check(
     data = {"file": str(file), "findings": [f.model_dump(mode="json") for f in found]}
     _emit(output, data, _finding_lines(found) or [f"{file}: no MTU or default-route problem found"])
     return EXIT_PROBLEM if found else EXIT_OK
+
+
+def _ask_to_keep(timeout_s: float) -> bool:
+    """Ask on the terminal whether to keep the change; no answer within ``timeout_s`` is a no."""
+    import select  # noqa: PLC0415
+    import sys  # noqa: PLC0415
+
+    typer.echo(
+        f"Keep this change? Type 'yes' within {timeout_s:.0f} s, anything else (or nothing) reverts it: ",
+        err=True,
+        nl=False,
+    )
+    if not sys.stdin.isatty():
+        typer.echo("(no terminal: not confirmed)", err=True)
+        return False
+    ready, _, _ = select.select([sys.stdin], [], [], timeout_s)
+    answer = sys.stdin.readline().strip().lower() if ready else ""
+    return answer in {"y", "yes"}
+
+
+@netplan_app.command("apply")
+def netplan_apply_command(
+    files: Annotated[list[Path], typer.Argument(help="The new netplan YAML file(s) to install.")],
+    config: Annotated[
+        Path, typer.Option("--config", help="The agent's site.yaml: site, expected MTUs, probe targets.")
+    ] = Path("/etc/dropsleuth/site.yaml"),
+    netplan_dir: Annotated[Path, typer.Option("--netplan-dir", help="Where the files are installed.")] = Path(
+        "/etc/netplan"
+    ),
+    backup_dir: Annotated[Path, typer.Option("--backup-dir", help="Where replaced files are kept.")] = Path(
+        "/var/lib/dropsleuth/netplan-backups"
+    ),
+    expect: Annotated[
+        list[str] | None, typer.Option("--expect", help="IFACE=MTU, repeatable (adds to site.yaml's).")
+    ] = None,
+    target: Annotated[
+        list[str] | None, typer.Option("--target", help="Address to test toward (adds to site.yaml's).")
+    ] = None,
+    default_interface: Annotated[
+        str | None,
+        typer.Option("--default-interface", help="Today's default-route interface (default: read)."),
+    ] = None,
+    ticket: Annotated[str | None, typer.Option("--ticket", help="The change ticket, recorded.")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Apply even when validation fails (still tested, reverted).")
+    ] = False,
+    duration: Annotated[
+        float, typer.Option("--test-duration", min=1, help="Seconds of post-change testing.")
+    ] = 300,
+    every: Annotated[float, typer.Option("--every", min=0.1, help="Seconds between test rounds.")] = 5,
+    yes: Annotated[
+        bool, typer.Option("--yes", help="Keep the change when the test passes, without asking.")
+    ] = False,
+    confirm_timeout: Annotated[
+        float, typer.Option("--confirm-timeout", min=1, help="Seconds to wait for the operator's yes.")
+    ] = 120,
+    apply_command: Annotated[
+        str, typer.Option("--apply-command", help="Applies the files (split like a shell, not run by one).")
+    ] = "netplan apply",
+    revert_command: Annotated[
+        str, typer.Option("--revert-command", help="Applies the restored files.")
+    ] = "netplan apply",
+    output: OutputOption = OutputFormat.table,
+) -> int:
+    """Validate, record, apply, test DF probes for --test-duration, keep on success, else revert."""
+    import shlex  # noqa: PLC0415
+    import socket  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from dropsleuth.probe import agent  # noqa: PLC0415
+    from dropsleuth.probe.changelog import ChangeLogWriter  # noqa: PLC0415
+    from dropsleuth.probe.counters import read_boot_id  # noqa: PLC0415
+    from dropsleuth.probe.interfaces import default_route_interfaces  # noqa: PLC0415
+    from dropsleuth.probe.netplan_guard import GuardPlan, GuardTarget, apply_guarded  # noqa: PLC0415
+    from dropsleuth.probe.pmtu import ProbeSettings  # noqa: PLC0415
+
+    settings = agent.load_config(config)
+    if not netplan_dir.is_dir():
+        raise InputError(f"--netplan-dir {netplan_dir} is not a directory", field="netplan_dir")
+    targets = [GuardTarget(t.address, ProbeSettings(mode=t.mode, port=t.port)) for t in settings.targets]
+    targets += [GuardTarget(address) for address in target or []]
+    if default_interface is None:
+        defaults = default_route_interfaces()
+        default_interface = defaults[0] if defaults else None
+    plan = GuardPlan(
+        files=tuple(files),
+        netplan_dir=netplan_dir,
+        backup_dir=backup_dir,
+        expected_mtus={**settings.expected_mtus, **_expectations(expect)},
+        targets=tuple(targets),
+        site=settings.site,
+        host=settings.host or socket.gethostname(),
+        current_default=default_interface,
+        apply_command=tuple(shlex.split(apply_command)),
+        revert_command=tuple(shlex.split(revert_command)),
+        duration_s=duration,
+        every_s=every,
+        force=force,
+        ticket=ticket,
+    )
+    # The agent's own state file (its pending change records): loaded so its counter snapshot is kept.
+    state = agent.AgentState.load(
+        agent.state_path(settings), boot_id=read_boot_id(), now=time.time(), max_age_s=float("inf")
+    )
+    writer = ChangeLogWriter(plan.site, plan.host)
+
+    def record(change: Any) -> None:
+        # Queued in the agent's state first (durable), then sent; what cannot be sent now goes with the
+        # agent's next cycle.
+        state.pending_changes.append(change.model_dump(mode="json", by_alias=True))
+        state.save()
+        if agent.send_changes(state, writer) == 0 and state.pending_changes:
+            typer.echo(f"note: change record queued in {state.path} (not sent yet)", err=True)
+            state.save()
+
+    outcome = apply_guarded(plan, confirm=(lambda: True) if yes else lambda: _ask_to_keep(confirm_timeout),
+                            record=record)  # fmt: skip
+    data = {
+        "status": outcome.status,
+        "reason": outcome.reason,
+        "changes": outcome.changes,
+        "findings": [f.model_dump(mode="json") for f in outcome.findings],
+        "test_runs": outcome.test_runs,
+        "test_failures": outcome.test_failures,
+        "records": [r.model_dump(mode="json", by_alias=True) for r in outcome.records],
+    }
+    lines = [f"changes: {line}" for line in outcome.changes] + _finding_lines(outcome.findings)
+    lines += [f"test: {failure}" for failure in outcome.test_failures]
+    lines.append(
+        {
+            "refused": f"REFUSED: {outcome.reason}",
+            "kept": f"KEPT: {outcome.test_runs} test rounds passed toward "
+            f"{', '.join(t.address for t in plan.targets)}",
+            "reverted": f"REVERTED: {outcome.reason}",
+        }[outcome.status]
+    )
+    _emit(output, data, lines)
+    return EXIT_OK if outcome.status == "kept" else EXIT_PROBLEM

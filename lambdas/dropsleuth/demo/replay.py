@@ -30,6 +30,7 @@ from dropsleuth.aws.flowlogs import enable_flow_logs
 from dropsleuth.config import settings
 from dropsleuth.demo.account import BuiltAccount, build_account
 from dropsleuth.demo.scenario import Scenario
+from dropsleuth.demo.site_host import run_agent
 from dropsleuth.flowlogs.synth import Destination, TrafficTimeline, synthesize, write_parquet
 from dropsleuth.metrics_catalog import FRAG_NEEDED, NAMESPACE, SITE_DIMENSION, UPLOAD_THROUGHPUT
 from dropsleuth.model import Report
@@ -96,6 +97,16 @@ def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
     environment["DROPSLEUTH_FLOW_LOGS_BUCKET"] = names["flow_logs"]
     environment["DROPSLEUTH_FLOW_LOGS_PREFIX"] = FLOW_LOGS_PREFIX
     publish_metrics(scenario, built, start=start)
+    if scenario.agent is not None:
+        # The site agent's own cycle over the scenario's host: its metrics and change records.
+        run_agent(
+            scenario.agent,
+            site=built.site.name,
+            expected_mtus=dict(built.site.expected_mtus),
+            start=start,
+            minutes=scenario.traffic.duration_minutes,
+            publish=_put_agent_metrics,
+        )
     # The account's trail, as deployed accounts have one (empty when nothing changed); moto has no
     # LookupEvents, so the step reads the trail's files.
     environment["DROPSLEUTH_CHANGES_SOURCE"] = write_change_records(
@@ -275,6 +286,12 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
             cloudwatch.put_metric_data(Namespace="AWS/VPN", MetricData=batch)  # type: ignore[arg-type]
 
 
+def _put_agent_metrics(data: list[Any]) -> None:
+    cloudwatch = clients.cloudwatch()
+    for offset in range(0, len(data), _PUT_METRIC_BATCH):
+        cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[offset : offset + _PUT_METRIC_BATCH])
+
+
 def _resource_id(built: BuiltAccount, name: str) -> str:
     if name in built.ids:
         return built.ids[name]
@@ -285,7 +302,10 @@ def _resource_id(built: BuiltAccount, name: str) -> str:
 def write_change_records(
     scenario: Scenario, built: BuiltAccount, *, start: datetime, bucket: str, account: str
 ) -> str:
-    """The scenario's changes as a trail delivers them to S3 (CloudTrail record format, gzip JSON)."""
+    """The scenario's AWS-side changes as a trail delivers them to S3 (CloudTrail record format, gzip JSON).
+
+    Every scenario change is an EC2 API call, so its ``eventSource`` is EC2's, as CloudTrail writes it.
+    """
     records = []
     for change in scenario.changes:
         at = start + timedelta(minutes=change.minute)
@@ -293,12 +313,15 @@ def write_change_records(
             {
                 "eventVersion": "1.09",
                 "eventTime": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "eventSource": change.event_source,
+                "eventSource": "ec2.amazonaws.com",
                 "eventName": change.event_name,
                 "awsRegion": scenario.region,
                 "userIdentity": {"type": "IAMUser", "arn": change.actor},
                 "resources": [{"ARN": _resource_id(built, r)} for r in change.resources],
-                "additionalEventData": {"summary": change.summary},
+                "requestParameters": {
+                    key: _resource_id(built, value) if isinstance(value, str) else value
+                    for key, value in change.request_parameters.items()
+                },
                 "eventID": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scenario.name}/{change.minute}")),
                 "recipientAccountId": account,
             }

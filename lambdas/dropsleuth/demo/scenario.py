@@ -153,14 +153,53 @@ class MetricsSpec(_Data):
 
 
 class ChangeSpec(_Data):
-    """A CloudTrail-style record of a network change; ``resources`` are logical names or literal ids."""
+    """A change to the AWS network as CloudTrail records it (an EC2 API call, ``event_name``);
+    ``resources`` are logical names or literal ids. What changes on a site host is not here: it is the
+    site agent's to observe (``AgentSpec``)."""
 
     minute: int = Field(ge=0)
     event_name: str
     summary: str
+    """For the scenario's reader: CloudTrail carries no summary, the report describes the call itself."""
     actor: str = "arn:aws:iam::123456789012:user/netops"
-    event_source: str = "ec2.amazonaws.com"
     resources: tuple[str, ...] = ()
+    request_parameters: dict[str, Any] = Field(default_factory=dict)
+    """The call's parameters as CloudTrail records them; a string naming a logical resource becomes its id."""
+
+
+class AgentInterfaceSpec(_Data):
+    """One interface of the site host as ``ip -j addr`` would show it at minute 0."""
+
+    name: str
+    mtu: int = Field(ge=68, le=65535)
+    up: bool = True
+    addresses: tuple[str, ...] = ()
+
+
+class InterfaceChangeSpec(_Data):
+    """What someone did to the host at ``minute`` (``ip link set … mtu``, a netplan apply)."""
+
+    minute: int = Field(ge=0)
+    interface: str
+    mtu: int | None = Field(None, ge=68, le=65535)
+    up: bool | None = None
+
+
+class AgentSpec(_Data):
+    """The site host the agent runs on, and what happened to it. The replay runs the agent's own cycle
+    (``probe/agent.py``) once a minute over this host, so the metrics and change records the account holds
+    are the ones the agent's code produces."""
+
+    host: str
+    interfaces: tuple[AgentInterfaceSpec, ...]
+    default_route: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()
+    """Addresses the agent DF-probes (the registry's ``probe_targets``)."""
+    path_mtu: int = Field(1500, ge=68, le=65535)
+    """The largest DF probe the path toward the targets carries."""
+    frag_needed_returns: bool = False
+    """Whether the path's ICMP frag-needed reaches the host (False: larger probes vanish silently)."""
+    interface_changes: tuple[InterfaceChangeSpec, ...] = ()
 
 
 class AlarmSpec(_Data):
@@ -185,6 +224,7 @@ class Scenario(BaseModel):
     traffic: TrafficSpec = Field(default_factory=TrafficSpec)
     metrics: MetricsSpec = Field(default_factory=MetricsSpec)
     changes: tuple[ChangeSpec, ...] = ()
+    agent: AgentSpec | None = None
     alarm: AlarmSpec = Field(default_factory=AlarmSpec)
 
 

@@ -43,6 +43,7 @@ _CALLING_MODULES = (
     "dropsleuth.aws.flowlogs",
     "dropsleuth.aws.reachability",
     "dropsleuth.aws.changes",
+    "dropsleuth.aws.site_changes",
     "dropsleuth.aws.cloudtrail",
     "dropsleuth.aws.metrics",
     "dropsleuth.aws.cloudwatch",

@@ -140,7 +140,7 @@ def site_datapoints(
             problems.append(f"{site.name}: probe toward {target} failed: {error}")
             continue
         when = datetime.now(UTC).timestamp()
-        target_dims = {**dims, "Target": target}
+        target_dims = {**dims, catalog.TARGET_DIMENSION: catalog.target_dimension(target)}
         if result.verdict.path_mtu is not None:
             points.append(
                 Datapoint(

@@ -115,6 +115,8 @@ class CounterSnapshot:
     frag_needed_exact: bool
     notes: tuple[str, ...] = field(default_factory=tuple)
     boot_id: str | None = None
+    unread: tuple[str, ...] = field(default_factory=tuple)
+    """Counter files that could not be read: their counters are unknown, not zero."""
 
 
 def snapshot(
@@ -130,9 +132,16 @@ def snapshot(
     ``counting_rule`` reads the exact frag-needed rule (default: the nft/iptables rule on this host; it is
     not under /proc).
     """
-    snmp = parse_snmp_table(_read("snmp", proc))
-    netstat = parse_snmp_table(_read("netstat", proc))
-    snmp6 = parse_snmp6(_read("snmp6", proc))
+    texts = {name: _read(name, proc) for name in ("snmp", "netstat", "snmp6", "dev")}
+    snmp = parse_snmp_table(texts["snmp"])
+    netstat = parse_snmp_table(texts["netstat"])
+    snmp6 = parse_snmp6(texts["snmp6"])
+    # snmp6 is absent where IPv6 is disabled: that is no counter lost. The others exist on every Linux.
+    unread = tuple(
+        f"{_proc_net(proc) / name} unreadable or empty"
+        for name in ("snmp", "netstat", "dev")
+        if not texts[name]
+    )
     exact = (counting_rule or read_counting_rule)()
     values = {
         "icmp_in_dest_unreachs": snmp.get("Icmp", {}).get("InDestUnreachs", 0),
@@ -158,10 +167,11 @@ def snapshot(
     return CounterSnapshot(
         wall_clock if wall_clock is not None else time.time(),
         values,
-        parse_net_dev(_read("dev", proc)),
+        parse_net_dev(texts["dev"]),
         exact is not None,
         tuple(notes),
         read_boot_id(proc),
+        unread,
     )
 
 
@@ -262,9 +272,14 @@ def _tool(name: str) -> str | None:
     return shutil.which(name)
 
 
+# nft/iptables answer in milliseconds; one that hangs (a held xtables lock, a wedged netlink socket) raises
+# subprocess.TimeoutExpired after this, which the agent's cycle logs and counts instead of hanging with it.
+COMMAND_TIMEOUT_S = 15.0
+
+
 def _run(argv: list[str], *, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(  # noqa: S603 -- fixed argv; no user text reaches it
-        argv, input=stdin, capture_output=True, text=True, timeout=15, check=False
+        argv, input=stdin, capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
     )
 
 

@@ -1,4 +1,9 @@
-"""Reads the host's iptables and nft rulesets and checks them for rules that drop frag-needed / PTB."""
+"""Reads the host's iptables and nft rulesets and checks them for rules that drop frag-needed / PTB.
+
+No all-clear from nothing: a ruleset the host has a tool for but that could not be read (no privilege: the
+netlink dump needs CAP_NET_ADMIN; a hung command) makes the answer "unknown" with the reason, unless a
+blocking rule was found in what could be read.
+"""
 
 from __future__ import annotations
 
@@ -24,48 +29,86 @@ class FirewallCheck:
     sources: tuple[str, ...]
     """Which rulesets were read (``iptables``, ``ip6tables``, ``nft``)."""
     notes: tuple[str, ...]
+    unread: tuple[str, ...] = ()
+    """Why a ruleset this host has could not be read (each makes a clean answer "unknown")."""
+
+    @property
+    def status(self) -> str:
+        """``blocked`` (a rule drops it), ``unknown`` (not everything could be read) or ``clear``."""
+        if self.findings:
+            return "blocked"
+        if self.unread or not self.sources:
+            return "unknown"
+        return "clear"
+
+
+class _UnreadableError(Exception):
+    """A listing command exists but did not answer: why, in one line."""
+
+
+COMMAND_TIMEOUT_S = 15.0
 
 
 def _run(*argv: str) -> str | None:
+    """The command's output; None when the tool is not installed; _UnreadableError when it refused or hung."""
     tool = shutil.which(argv[0])
     if tool is None:
         return None
-    completed = subprocess.run(  # noqa: S603 -- fixed argv of read-only listing commands
-        [tool, *argv[1:]], capture_output=True, text=True, timeout=15, check=False
-    )
-    return completed.stdout if completed.returncode == 0 else None
+    try:
+        completed = subprocess.run(  # noqa: S603 -- fixed argv of read-only listing commands
+            [tool, *argv[1:]], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired as error:
+        raise _UnreadableError(f"{argv[0]} did not answer within {COMMAND_TIMEOUT_S:g} s") from error
+    if completed.returncode != 0:
+        reason = (completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"])[-1]
+        raise _UnreadableError(f"{' '.join(argv)} refused: {reason}")
+    return completed.stdout
 
 
-def read_ruleset() -> tuple[Ruleset, tuple[str, ...], tuple[str, ...]]:
-    """The host's filter chains from iptables-save, ip6tables-save and nft (read-only commands)."""
+def read_ruleset() -> tuple[Ruleset, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
+    """The host's filter chains from iptables-save, ip6tables-save and nft (read-only commands): the
+    ruleset, which sources were read, notes, and why a source the host has could not be read."""
     chains = []
     sources = []
     notes = []
+    unread = []
     skip: list[tuple[str, str]] = []
     for v6, command in ((False, "iptables-save"), (True, "ip6tables-save")):
-        text = _run(command)
+        try:
+            text = _run(command)
+        except _UnreadableError as error:
+            unread.append(str(error))
+            continue
         if text is None:
-            notes.append(f"{command} unavailable or refused (not root?)")
+            notes.append(f"{command} is not installed")
             continue
         parsed = parse_iptables_save(text, v6=v6)
         chains.extend(parsed)
         sources.append(command.removesuffix("-save"))
         # iptables-nft keeps its tables in nftables too: read them once, as iptables wrote them.
         skip.extend(("ip6" if v6 else "ip", table) for table in {c.table for c in parsed})
-    document = _run("nft", "-j", "list", "ruleset")
-    if document is None:
-        notes.append("nft unavailable or refused (not root?)")
+    try:
+        document = _run("nft", "-j", "list", "ruleset")
+        texts = nft_rule_texts(_run("nft", "-a", "list", "ruleset") or "") if document is not None else {}
+    except _UnreadableError as error:
+        unread.append(str(error))
+        document = None
     else:
-        texts = nft_rule_texts(_run("nft", "-a", "list", "ruleset") or "")
+        if document is None:
+            notes.append("nft is not installed")
+    if document is not None:
         try:
             chains.extend(parse_nft_json(json.loads(document or "{}"), texts=texts, skip_tables=skip))
             sources.append("nft")
         except json.JSONDecodeError:
-            notes.append("nft printed no JSON")
-    return Ruleset(tuple(chains)), tuple(sources), tuple(notes)
+            unread.append("nft -j list ruleset printed no JSON")
+    if not sources and not unread:
+        unread.append("neither iptables-save nor nft is installed: the rules cannot be read")
+    return Ruleset(tuple(chains)), tuple(sources), tuple(notes), tuple(unread)
 
 
 def check_firewall() -> FirewallCheck:
-    """HOST_FIREWALL_BLOCKS_ICMP findings for this host's rulesets."""
-    ruleset, sources, notes = read_ruleset()
-    return FirewallCheck(tuple(findings(find_blockers(ruleset))), sources, notes)
+    """HOST_FIREWALL_BLOCKS_ICMP findings for this host's rulesets, and what could not be read."""
+    ruleset, sources, notes, unread = read_ruleset()
+    return FirewallCheck(tuple(findings(find_blockers(ruleset))), sources, notes, unread)

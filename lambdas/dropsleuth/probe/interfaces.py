@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 
@@ -72,6 +73,44 @@ def default_route_interfaces() -> list[str]:
             if len(fields) > 2 and fields[1] == "00000000" and fields[0] not in names:
                 names.append(fields[0])
     return names
+
+
+def interface_addresses() -> dict[str, list[str]] | None:
+    """Each interface's addresses (``ip -j addr show``) as ``address/prefix``; None when unreadable."""
+    links = _ip_json("addr", "show")
+    if links is None:
+        return None
+    result: dict[str, list[str]] = {}
+    for link in links:
+        infos = link.get("addr_info")
+        addresses = [
+            f"{info.get('local')}/{info.get('prefixlen')}"
+            for info in (infos if isinstance(infos, list) else [])
+            if isinstance(info, dict) and info.get("local")
+        ]
+        result[str(link.get("ifname"))] = sorted(addresses)
+    return result
+
+
+def snapshot(
+    states: list[InterfaceState] | None = None,
+    addresses: dict[str, list[str]] | None = None,
+    default_route: list[str] | None = None,
+) -> dict[str, Any]:
+    """This host's interface state as the agent keeps and compares it (``change_records.observed_changes``):
+    ``{"interfaces": {name: {"mtu", "up", "addresses"}}, "default_route": [names]}``. Loopback is left out
+    (its MTU is no path's)."""
+    states = list_interfaces() if states is None else states
+    addresses = (interface_addresses() or {}) if addresses is None else addresses
+    default_route = default_route_interfaces() if default_route is None else default_route
+    return {
+        "interfaces": {
+            s.name: {"mtu": s.mtu, "up": s.up, "addresses": sorted(addresses.get(s.name, []))}
+            for s in states
+            if s.name != "lo"
+        },
+        "default_route": sorted(default_route),
+    }
 
 
 def check_interfaces(

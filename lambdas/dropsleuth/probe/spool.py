@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import logging
 import os
 import time
 import uuid
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from dropsleuth.observability import logger
+log = logging.getLogger("dropsleuth.agent.spool")
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 # Amazon CloudWatch API Reference, PutMetricData: "Data points with time stamps from 24 hours ago or longer
@@ -89,7 +90,7 @@ class Spool:
                 record = json.loads(line)
             except json.JSONDecodeError:
                 # A torn last line after a crash mid-append: the point was never reported as spooled.
-                logger.warning("spool: skipping an unreadable line", extra={"spool": str(self.path)})
+                log.warning("spool %s: skipping an unreadable line", self.path)
                 continue
             if "ack" in record:
                 acked.update(record["ack"])
@@ -129,11 +130,12 @@ class Spool:
                 encoded.pop(0)
                 dropped += 1
             if dropped:
-                logger.warning(
-                    f"spool full ({self.max_bytes} bytes at {self.path}): dropped the {dropped} oldest "
-                    "datapoints; CloudWatch has been unreachable for long, raise spool.max_bytes or fix "
-                    "connectivity",
-                    extra={"dropped": dropped},
+                log.warning(
+                    "spool full (%d bytes at %s): dropped the %d oldest datapoints; CloudWatch has been "
+                    "unreachable for long, raise spool.max_bytes or fix connectivity",
+                    self.max_bytes,
+                    self.path,
+                    dropped,
                 )
             self._rewrite(kept)
             return dropped
@@ -156,10 +158,7 @@ class Spool:
             fresh = [p for p in points if current - p.timestamp <= MAX_AGE_S]
             dropped = len(points) - len(fresh)
             if dropped:
-                logger.warning(
-                    f"spool: dropped {dropped} datapoints older than CloudWatch accepts (two weeks)",
-                    extra={"dropped": dropped},
-                )
+                log.warning("spool: dropped %d datapoints older than CloudWatch accepts (two weeks)", dropped)
             sent = 0
             error: str | None = None
             for start in range(0, len(fresh), batch_size):

@@ -25,6 +25,12 @@ MIN_PART = 5 * 1024 * 1024
 DEFAULT_SIZE = 16 * 1024 * 1024
 KEY_PREFIX = "dropsleuth-upload-test/"
 
+
+def site_prefix(site: str) -> str:
+    """The key prefix of a site agent's test objects: per site, so its role can be limited to its own."""
+    return f"{KEY_PREFIX}{site}/"
+
+
 PERMISSIONS = declare("probe_upload", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload")
 
 
@@ -60,6 +66,7 @@ def measure_upload(
     *,
     size_bytes: int = DEFAULT_SIZE,
     part_bytes: int = 8 * 1024 * 1024,
+    key_prefix: str = KEY_PREFIX,
     s3: S3Client | None = None,
 ) -> UploadResult:
     """Upload ``size_bytes`` of random data as a multipart object, time it, delete it."""
@@ -67,7 +74,7 @@ def measure_upload(
         raise InputError("upload size must be positive", field="size")
     part_bytes = max(part_bytes, MIN_PART)
     client = s3 or clients.s3()
-    key = f"{KEY_PREFIX}{uuid.uuid4().hex}"
+    key = f"{key_prefix}{uuid.uuid4().hex}"
     # Random bytes: compression anywhere on the path must not flatter the figure.
     block = os.urandom(min(part_bytes, size_bytes))
     upload_id: str | None = None

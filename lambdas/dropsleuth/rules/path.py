@@ -1275,38 +1275,37 @@ def choose_source_mtu(
     given: int | None = None,
     wan_mtu: int | None = None,
     expected_mtus: Mapping[str, int] | None = None,
-    interface_mismatch: Mapping[str, float | None] | None = None,
+    measured_mtus: Mapping[str, int | None] | None = None,
 ) -> tuple[int | None, str]:
     """The MTU a site's hosts send with, and where it comes from.
 
-    In order: the request's ``given`` MTU; the registry's ``wan_mtu``; the largest of the registry's
-    ``expected_mtus`` that the host agent confirmed (its ``InterfaceMtuMismatch`` is 0 over the window: the
-    interface's measured MTU equals the expected one); else the largest expected MTU the agent has not
-    reported on (labelled unconfirmed). An interface the agent reports as differing (mismatch ≥ 1) is not
-    used: its real MTU is not known. None: the receiver's MTU bounds what is sent (TCP's MSS).
+    In order: the request's ``given`` MTU; what the host agent measured (``measured_mtus``: the largest
+    ``InterfaceMtu`` over the window per interface of the registry's ``expected_mtus``, the interfaces the
+    operator says carry the site's traffic; the largest of them, since that is what TCP advertises); the
+    registry's ``wan_mtu`` (declared); the largest of the registry's ``expected_mtus`` (an expectation, not
+    confirmed by the agent). None: the receiver's MTU bounds what is sent (TCP's MSS).
     """
     if given is not None:
         return given, "the request's source_mtu"
-    if wan_mtu is not None:
-        return wan_mtu, "the site registry's wan_mtu"
     expected = dict(expected_mtus or {})
-    mismatch = dict(interface_mismatch or {})
-    confirmed = {name: mtu for name, mtu in expected.items() if mismatch.get(name) == 0}
-    if confirmed:
-        name = max(confirmed, key=lambda n: confirmed[n])
-        return confirmed[name], (
-            f"the host agent measured {name} at the registry's expected {confirmed[name]} "
-            "(InterfaceMtuMismatch 0 over the window)"
+    measured = {name: mtu for name, mtu in (measured_mtus or {}).items() if mtu is not None}
+    if measured:
+        name = max(measured, key=lambda n: measured[n])
+        want = expected.get(name)
+        versus = (
+            f", the registry expects {want}"
+            if want is not None and want != measured[name]
+            else " (as the registry expects)"
+            if want is not None
+            else ""
         )
-    unreported = {name: mtu for name, mtu in expected.items() if mismatch.get(name) is None}
-    if unreported:
-        name = max(unreported, key=lambda n: unreported[n])
-        return unreported[name], (
-            f"the site registry's expected_mtus ({name}: {unreported[name]}), not confirmed by the host agent"
-        )
+        return measured[name], f"the host agent measured {name} at {measured[name]} (InterfaceMtu){versus}"
+    if wan_mtu is not None:
+        return wan_mtu, "the site registry's wan_mtu (declared, not measured)"
     if expected:
-        return None, (
-            "the host agent reports every expected interface MTU as different from the registry's: the "
-            "sender's MTU is not known; the receiver's bounds what is sent"
+        name = max(expected, key=lambda n: expected[n])
+        return expected[name], (
+            f"the site registry's expected_mtus ({name}: {expected[name]}), not confirmed by the host agent "
+            "(no InterfaceMtu in the window)"
         )
     return None, "not known: the receiver's MTU bounds what is sent (TCP MSS)"

@@ -34,6 +34,7 @@ from typing import Any
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed_rise
+from dropsleuth.rules.site_measurements import interface_mtu_findings, with_agent_verdicts
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
 CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
@@ -173,6 +174,7 @@ def rank(
     signals = gather(context, outcomes)
     findings: list[Finding] = []
     root = pmtud_hypothesis(context, signals) or mtu_mismatch_hypothesis(signals)
+    root = with_agent_verdicts(root, _merged_data(outcomes))
     if root is not None:
         findings.append(root)
     rejected = flow_rejected_hypothesis(context, signals)
@@ -181,6 +183,10 @@ def rank(
     findings.extend(_no_route(signals))
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
+    black_hole_now = root is not None and root.code is FindingCode.PMTUD_BLACKHOLE
+    findings.extend(
+        interface_mtu_findings(_merged_data(outcomes), signals.onset, black_hole_now=black_hole_now)
+    )
     findings.extend(step_failures(failed_steps or {}))
     return with_gateway_drops(order(findings), signals)
 

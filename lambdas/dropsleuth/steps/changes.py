@@ -1,8 +1,13 @@
 """Step ``recent_changes``: network changes on the involved resources in the hours before the window.
 
-The changes come from CloudTrail ``LookupEvents`` (``aws/changes.py``), or — when
-``DROPSLEUTH_CHANGES_SOURCE`` names ``s3://bucket/prefix`` or a directory — from the trail files there (the
-embedded demo's source); the report says which. The ranking decides which change is a suspect from its
+Two sources, each named in the report:
+
+- AWS-side changes from CloudTrail ``LookupEvents`` (``aws/changes.py``), or — when
+  ``DROPSLEUTH_CHANGES_SOURCE`` names ``s3://bucket/prefix`` or a directory — from the trail files there;
+- site-side changes (an interface's MTU, link, addresses, the default route; a guarded netplan apply) from
+  the site's change records, which its agent writes to CloudWatch Logs (``aws/site_changes.py``). A site
+  with no record store is said so ("not read: ..."), never reported as "no changes".
+ The ranking decides which change is a suspect from its
 time against the onset (``RECENT_NETWORK_CHANGE`` with who, when, what and the minutes before the onset);
 this step only collects.
 """
@@ -18,6 +23,8 @@ from dropsleuth.aws.changes import (
     recent_network_changes,
     trail_file_changes,
 )
+from dropsleuth.aws.errors import AwsError
+from dropsleuth.aws.site_changes import as_network_change, site_change_records
 from dropsleuth.aws.topology import packet_filter_ids
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.steps import StepEnvironment, StepSpec
@@ -60,15 +67,33 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         found = recent_network_changes(involved, context.window.start - LOOKBACK, context.window.end)
     changes = relevant(found, context, involved=involved)
     where = trail or LOOKUP_EVENTS_SOURCE
-    return StepOutcome(
-        checked=(f"network changes on {len(involved)} resources from {where}: {len(changes)}",),
-        data={"changes": [change.to_dict() for change in changes]},
-    )
+    checked = [f"network changes on {len(involved)} resources from {where}: {len(changes)}"]
+    site_changes, site_checked = _site_changes(context)
+    checked.extend(site_checked)
+    changes = sorted([*changes, *site_changes], key=lambda c: c.at)
+    return StepOutcome(checked=tuple(checked), data={"changes": [change.to_dict() for change in changes]})
+
+
+def _site_changes(context: InvestigationContext) -> tuple[list[NetworkChange], list[str]]:
+    """The site's own change records over the lookback and window, and what the report says about them."""
+    if context.site is None:
+        return [], []
+    try:
+        read = site_change_records(context.site.name, context.window.start - LOOKBACK, context.window.end)
+    except AwsError as error:
+        return [], [f"site change records of {context.site.name} not read ({error.kind}: {error})"]
+    lines = [f"site change records in {read.group}: {len(read.records)}"]
+    if read.rejected:
+        lines.append(
+            f"{len(read.rejected)} messages in {read.group} are not change records of this site, skipped "
+            f"(first: {read.rejected[0]})"
+        )
+    return [as_network_change(record, group=read.group) for record in read.records], lines
 
 
 STEP = StepSpec(
     name="recent_changes",
-    checks="network changes (CloudTrail) on the involved resources before the onset",
+    checks="network changes (CloudTrail, the site's change records) before the onset",
     run=run,
     timeout_s=20.0,
 )

@@ -76,6 +76,11 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
     ]
     checked.extend(f"metric PathMtu toward {target}: {len(p)} points" for target, p in read.path_mtu.items())
     checked.extend(
+        f"metric PathMtuBlackHole toward {target}: {len(p)} points, "
+        + (f"black hole in {sum(1 for _, v in p if v >= 1)}" if p else "no verdict")
+        for target, p in read.black_hole.items()
+    )
+    checked.extend(
         f"{c.namespace} {c.metric} of {c.resource_id}: {c.total:g} packets dropped"
         for c in read.drop_counters
     )
@@ -88,6 +93,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
             "frag_needed": _points(read.frag_needed),
             "tunnel_state": _points(read.tunnel_state),
             "path_mtu_by_target": {target: _points(p) for target, p in read.path_mtu.items()},
+            "black_hole_by_target": {target: _points(p) for target, p in read.black_hole.items()},
             "tunnel_flaps": [at.isoformat() for at in onset.tunnel_flaps(read.tunnel_state)],
             "onset": started.isoformat() if started else None,
             "drop_counters": [_counter(c) for c in read.drop_counters],
