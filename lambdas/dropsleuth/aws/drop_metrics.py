@@ -1,0 +1,116 @@
+"""CloudWatch series for the causes beyond PMTUD: the agents' host drop counters, NAT gateway errors.
+
+- namespace ``DropSleuth`` (the host agent): every ``metrics_catalog.HOST_DROP_METRICS`` metric and
+  ``ConntrackTableUsedPercent`` with dimensions ``Site`` and ``Host``. The hosts are not in the site
+  registry (an agent names itself), so they are found with ``ListMetrics`` filtered on the site
+  (CloudWatch API Reference, ListMetrics: a metric with no data for two weeks is not listed);
+- ``AWS/NATGateway`` ``ErrorPortAllocation`` and ``IdleTimeoutCount`` by ``NatGatewayId`` (Sum; VPC User
+  Guide, "Monitor NAT gateways with Amazon CloudWatch").
+
+Read with ``aws/metrics.read_series`` (batched ``GetMetricData``); the meaning is decided by
+``rules/other_drops.py``. The result is the metrics step's ``other_drops`` data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dropsleuth.aws import clients
+from dropsleuth.aws.errors import translate
+from dropsleuth.aws.metrics import MetricQuery, read_series
+from dropsleuth.aws.permissions import declare
+from dropsleuth.metrics_catalog import (
+    CONNTRACK_USED,
+    HOST_DIMENSION,
+    HOST_DROP_METRICS,
+    NAMESPACE,
+    SITE_DIMENSION,
+)
+from dropsleuth.rules.aws_drops import NAT_IDLE_TIMEOUTS, NAT_NAMESPACE, NAT_PORT_ALLOCATION
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+PERMISSIONS = declare("drop_metrics", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData")
+
+HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
+
+
+def host_drop_queries(
+    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+) -> list[MetricQuery]:
+    """One query per (host, drop metric) the site's agents published (found with ListMetrics)."""
+    client = cloudwatch or clients.cloudwatch()
+    found: dict[tuple[str, str], MetricQuery] = {}
+    try:
+        paginator = client.get_paginator("list_metrics")
+        pages = paginator.paginate(Namespace=namespace, Dimensions=[{"Name": SITE_DIMENSION, "Value": site}])
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                spec = HOST_METRICS.get(metric.get("MetricName", ""))
+                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
+                if spec is None or set(dims) != {SITE_DIMENSION, HOST_DIMENSION}:
+                    continue
+                host = dims[HOST_DIMENSION]
+                found[(host, spec.name)] = MetricQuery(
+                    f"host_{len(found)}",
+                    namespace,
+                    spec.name,
+                    ((SITE_DIMENSION, site), (HOST_DIMENSION, host)),
+                    spec.alarm_statistic,
+                    host,
+                )
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return [found[key] for key in sorted(found)]
+
+
+def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
+    queries = []
+    for index, nat in enumerate(dict.fromkeys(nat_gateway_ids)):
+        dims = (("NatGatewayId", nat),)
+        queries.append(
+            MetricQuery(f"nat_ports_{index}", NAT_NAMESPACE, NAT_PORT_ALLOCATION, dims, "Sum", nat)
+        )
+        queries.append(MetricQuery(f"nat_idle_{index}", NAT_NAMESPACE, NAT_IDLE_TIMEOUTS, dims, "Sum", nat))
+    return queries
+
+
+def _points(points: Iterable[tuple[datetime, float]]) -> list[dict[str, Any]]:
+    return [{"at": at.isoformat(), "value": value} for at, value in points]
+
+
+def read_other_drops(
+    start: datetime,
+    end: datetime,
+    *,
+    site: str | None,
+    nat_gateway_ids: Iterable[str] = (),
+    namespace: str = NAMESPACE,
+    cloudwatch: CloudWatchClient | None = None,
+) -> dict[str, Any]:
+    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws": [series]}``."""
+    client = cloudwatch or clients.cloudwatch()
+    host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
+    aws_queries = nat_error_queries(nat_gateway_ids)
+    queries = [*host_queries, *aws_queries]
+    series = read_series(queries, start, end, cloudwatch=client) if queries else {}
+    hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for query in host_queries:
+        hosts.setdefault(query.resource_id, {})[query.metric] = _points(series[query.query_id])
+    return {
+        "hosts": hosts,
+        "aws": [
+            {
+                "namespace": q.namespace,
+                "resource_id": q.resource_id,
+                "metric": q.metric,
+                "points": _points(series[q.query_id]),
+            }
+            for q in aws_queries
+        ],
+    }
