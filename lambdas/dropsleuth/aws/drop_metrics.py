@@ -60,7 +60,8 @@ def host_drop_queries(
                     f"host_{len(found)}",
                     namespace,
                     spec.name,
-                    ((SITE_DIMENSION, site), (HOST_DIMENSION, host)),
+                    # As listed: moto matches GetMetricData's dimensions in order (CloudWatch does not).
+                    tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
                     spec.alarm_statistic,
                     host,
                 )

@@ -267,8 +267,16 @@ def _read_settings(root: Path, found: HostCounters) -> None:
 
 
 def host_counter_deltas(before: HostCounters, after: HostCounters) -> dict[str, int]:
-    """How much each counter grew between two readings (only counters present in ``after``)."""
-    return {key: counter_delta(before.counters.get(key), value) for key, value in after.counters.items()}
+    """How much each counter grew between two readings.
+
+    Only counters present in both: one that appeared (an interface added, a module loaded) has no
+    previous value, and its total since boot is not one interval's growth.
+    """
+    return {
+        key: counter_delta(before.counters[key], value)
+        for key, value in after.counters.items()
+        if key in before.counters
+    }
 
 
 def totals_by_metric(deltas: Mapping[str, int]) -> dict[str, int]:
