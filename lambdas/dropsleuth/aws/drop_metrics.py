@@ -2,8 +2,9 @@
 
 - namespace ``DropSleuth`` (the host agent): every ``metrics_catalog.HOST_DROP_METRICS`` metric and
   ``ConntrackTableUsedPercent`` with dimensions ``Site`` and ``Host``. The hosts are not in the site
-  registry (an agent names itself), so they are found with ``ListMetrics`` filtered on the site
-  (CloudWatch API Reference, ListMetrics: a metric with no data for two weeks is not listed);
+  registry (an agent names itself), so they are found with ``ListMetrics`` on one metric every agent
+  publishes, filtered on the site (CloudWatch API Reference, ListMetrics: a metric with no data for two
+  weeks is not listed);
 - ``AWS/NATGateway`` ``ErrorPortAllocation`` and ``IdleTimeoutCount`` by ``NatGatewayId`` (Sum; VPC User
   Guide, "Monitor NAT gateways with Amazon CloudWatch").
 
@@ -40,34 +41,49 @@ PERMISSIONS = declare("drop_metrics", "cloudwatch:ListMetrics", "cloudwatch:GetM
 HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
 
 
+# Every agent publishes this one (``/proc/net/netstat`` exists on every Linux host): the site's hosts are
+# listed from it alone, which keeps ListMetrics to one metric name instead of every drop counter.
+HOST_MARKER_METRIC = HOST_DROP_METRICS["TcpExt.ListenOverflows"].name
+
+
+def site_hosts(
+    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The hosts whose agents publish for ``site``, each with its dimensions as listed."""
+    client = cloudwatch or clients.cloudwatch()
+    hosts: dict[str, tuple[tuple[str, str], ...]] = {}
+    try:
+        paginator = client.get_paginator("list_metrics")
+        pages = paginator.paginate(
+            Namespace=namespace,
+            MetricName=HOST_MARKER_METRIC,
+            Dimensions=[{"Name": SITE_DIMENSION, "Value": site}],
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                names = {name for name, _ in listed}
+                if names == {SITE_DIMENSION, HOST_DIMENSION}:
+                    # As listed: moto matches GetMetricData's dimensions in order (CloudWatch does not).
+                    hosts.setdefault(dict(listed)[HOST_DIMENSION], listed)
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return dict(sorted(hosts.items()))
+
+
 def host_drop_queries(
     site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
 ) -> list[MetricQuery]:
-    """One query per (host, drop metric) the site's agents published (found with ListMetrics)."""
-    client = cloudwatch or clients.cloudwatch()
-    found: dict[tuple[str, str], MetricQuery] = {}
-    try:
-        paginator = client.get_paginator("list_metrics")
-        pages = paginator.paginate(Namespace=namespace, Dimensions=[{"Name": SITE_DIMENSION, "Value": site}])
-        for page in pages:
-            for metric in page.get("Metrics", []):
-                spec = HOST_METRICS.get(metric.get("MetricName", ""))
-                dims = {d["Name"]: d["Value"] for d in metric.get("Dimensions", [])}
-                if spec is None or set(dims) != {SITE_DIMENSION, HOST_DIMENSION}:
-                    continue
-                host = dims[HOST_DIMENSION]
-                found[(host, spec.name)] = MetricQuery(
-                    f"host_{len(found)}",
-                    namespace,
-                    spec.name,
-                    # As listed: moto matches GetMetricData's dimensions in order (CloudWatch does not).
-                    tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])),
-                    spec.alarm_statistic,
-                    host,
+    """One query per (host, drop metric) for every host that publishes for the site."""
+    queries: list[MetricQuery] = []
+    for host, dimensions in site_hosts(site, namespace=namespace, cloudwatch=cloudwatch).items():
+        for spec in HOST_METRICS.values():
+            queries.append(
+                MetricQuery(
+                    f"host_{len(queries)}", namespace, spec.name, dimensions, spec.alarm_statistic, host
                 )
-    except (ClientError, BotoCoreError) as error:
-        raise translate(error, operation="ListMetrics") from error
-    return [found[key] for key in sorted(found)]
+            )
+    return queries
 
 
 def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
@@ -102,7 +118,11 @@ def read_other_drops(
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for query in host_queries:
-        hosts.setdefault(query.resource_id, {})[query.metric] = _points(series[query.query_id])
+        points = hosts.setdefault(query.resource_id, {})
+        # A metric with no point in the window was not published (the source is missing on that host):
+        # left out, so the rules say "unknown", never "clean".
+        if series[query.query_id]:
+            points[query.metric] = _points(series[query.query_id])
     return {
         "hosts": hosts,
         "aws": [

@@ -378,6 +378,7 @@ def _host_drop_part(
             now=now(),
             max_age_s=SNAPSHOT_MAX_INTERVALS * config.interval_s,
             proc=source.proc,
+            host=config.host,
         )
     )
 
