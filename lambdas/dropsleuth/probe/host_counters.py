@@ -122,9 +122,21 @@ def parse_ethtool_stats(text: str) -> dict[str, int]:
 # --- reading a host (a root directory: "/" or a fixture tree) -----------------------------------------
 
 
+THIS_HOST = Path("/")
+_THREAD_NET = Path("/proc/thread-self/net")
+
+
+def _path(root: Path, relative: str) -> Path:
+    # On this host, /proc/net is /proc/self/net: the process leader's network namespace. thread-self follows
+    # the calling thread's (an agent thread that entered a namespace reads that namespace's counters).
+    if root == THIS_HOST and relative.startswith("proc/net/") and _THREAD_NET.exists():
+        return _THREAD_NET / relative.removeprefix("proc/net/")
+    return root / relative
+
+
 def _text(root: Path, relative: str) -> str | None:
     try:
-        return (root / relative).read_text()
+        return _path(root, relative).read_text()
     except OSError:
         return None
 
@@ -154,7 +166,7 @@ def interface_driver(root: Path, interface: str) -> str | None:
 
 
 def read_host_counters(
-    root: Path = Path("/"),
+    root: Path = THIS_HOST,
     *,
     ethtool: EthtoolStats | None = run_ethtool_stats,
     wall_clock: float | None = None,
