@@ -158,7 +158,7 @@ ALARMED: tuple[MetricSpec, ...] = tuple(m for m in METRICS if m.alarm_comparison
 # growth of one kernel/NIC counter (``probe/host_counters.py``) over the interval, summed over the host's
 # interfaces where the counter is per interface. Context for the investigation, not alarmed: a counter
 # that counts all the time on a busy host says nothing until it is compared with before the onset
-# (``rules/host_drops.py``). What each counter means, with its kernel/AWS source: docs/runbook-other-drops.md.
+# (``rules/host_drops.py``). What each counter means, with its kernel/AWS source: docs/runbook/other-drops.md.
 HOST_DIMENSION = "Host"
 
 

@@ -1,7 +1,7 @@
 """The kernel's and the NIC's own drop counters, beyond ICMP: one reading of every source, with the settings
 that explain them, and an honest "unknown" (with why) for every source this host does not have.
 
-Sources (each fact and its kernel/AWS page: docs/runbook-other-drops.md):
+Sources (each fact and its kernel/AWS page: docs/runbook/other-drops.md):
 
 - ``/proc/net/netstat`` ``TcpExt``: ``ListenOverflows``, ``ListenDrops`` (accept queue full),
   ``TCPRcvQDrop``, ``PruneCalled``, ``RcvPruned``, ``TCPBacklogDrop`` (receive-buffer pressure),

@@ -4,7 +4,7 @@ Every cause beyond PMTUD has a counter that shows it (``rules/host_drops.py``, `
 What makes one the cause of *this* incident is timing: a counter that began, or rose several-fold, at the
 onset is evidence of drops now (high); one that counts at the rate it always did is background (warning);
 one that counted nothing in the window is "checked, clean". Without an onset there is no before: counting
-in the window is a warning at most (DESIGN.md, "Severity comes from symptoms").
+in the window is a warning at most: high needs evidence of drops now (docs/runbook/other-drops.md).
 """
 
 from __future__ import annotations

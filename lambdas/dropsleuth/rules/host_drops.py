@@ -5,7 +5,7 @@ Input: for each host, the per-minute series the agent published (metric names fr
 finding per cause that counted (the hosts and numbers before/during as evidence, the fix) and a
 "checked, clean" line for each cause whose counters counted nothing — or an "unknown" line for each cause
 no host published counters for. What each counter means and where that is documented:
-docs/runbook-other-drops.md.
+docs/runbook/other-drops.md.
 """
 
 from __future__ import annotations
@@ -19,7 +19,6 @@ from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severi
 from dropsleuth.rules.counter_windows import CounterWindow, Grade, split_at_onset
 from dropsleuth.rules.onset import Point
 
-RUNBOOK = "docs/runbook-other-drops.md"
 CONNTRACK_NEAR_FULL_PERCENT = 90.0
 """A conntrack table this full is a risk (warning) even before it drops: the next burst will."""
 RETRANS_RATIO_MIN = 0.01
@@ -39,7 +38,6 @@ class Cause:
     metrics: tuple[str, ...]
     meaning: str
     fix: Remediation
-    anchor: str
     settings: tuple[str, ...] = ()
 
 
@@ -69,7 +67,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 ),
             ),
         ),
-        "accept-queue-overflow",
         ("net.core.somaxconn",),
     ),
     Cause(
@@ -98,7 +95,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 "nstat -az TcpExtTCPRcvQDrop TcpExtRcvPruned TcpExtPruneCalled TcpExtTCPBacklogDrop",
             ),
         ),
-        "receive-buffer-pressure",
         ("net.ipv4.tcp_rmem", "net.core.rmem_max"),
     ),
     Cause(
@@ -127,7 +123,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 "sysctl -w net.core.netdev_max_backlog=4096",
             ),
         ),
-        "nic-and-driver-drops",
     ),
     Cause(
         FindingCode.CONNTRACK_TABLE_FULL,
@@ -149,7 +144,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 "conntrack -S",
             ),
         ),
-        "connection-tracking-table-full",
     ),
     Cause(
         FindingCode.REVERSE_PATH_FILTER_DROPS,
@@ -174,7 +168,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 "sysctl -w net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.eth1.rp_filter=2",
             ),
         ),
-        "reverse-path-filter-drops",
     ),
     Cause(
         FindingCode.ENA_ALLOWANCE_EXCEEDED,
@@ -204,7 +197,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
             ),
             commands=("ethtool -S eth0 | grep allowance",),
         ),
-        "ec2-network-allowances-ena",
     ),
 )
 
@@ -295,7 +287,7 @@ def _finding(cause: Cause, counted: list[tuple[str, str, CounterWindow]], onset:
         severity=severity,
         confidence=confidence,
         title=title,
-        detail=f"The counter shows {cause.meaning}. Runbook: {RUNBOOK}#{cause.anchor}",
+        detail=f"The counter shows {cause.meaning}.",
         resource_ids=hosts,
         evidence=evidence,
         remediation=cause.fix,
@@ -320,7 +312,7 @@ def _assess_conntrack_level(hosts: Sequence[HostSeries], out: Assessment) -> Non
             confidence=0.5,
             title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
             f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
-            detail=f"At 100% the kernel drops new connections. Runbook: {RUNBOOK}#{conntrack.anchor}",
+            detail="At 100% the kernel drops new connections.",
             resource_ids=tuple(h for h, _ in near),
             evidence=tuple(
                 Evidence(
@@ -371,7 +363,7 @@ def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None,
                 confidence=0.7,
                 title=f"TCP retransmissions rose at the onset on {len(rising)} host(s)",
                 detail="The symptom of drops somewhere on the path; the cause is whichever counter rose "
-                f"with it. Runbook: {RUNBOOK}#tcp-retransmissions",
+                "with it.",
                 resource_ids=tuple(e.resource_ids[0] for e in rising),
                 evidence=tuple(rising),
             )
