@@ -38,7 +38,6 @@ class Cause:
     metrics: tuple[str, ...]
     meaning: str
     fix: Remediation
-    settings: tuple[str, ...] = ()
 
 
 HOST_CAUSES: tuple[Cause, ...] = (
@@ -67,7 +66,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 ),
             ),
         ),
-        ("net.core.somaxconn",),
     ),
     Cause(
         FindingCode.RECEIVE_BUFFER_PRUNING,
@@ -95,7 +93,6 @@ HOST_CAUSES: tuple[Cause, ...] = (
                 "nstat -az TcpExtTCPRcvQDrop TcpExtRcvPruned TcpExtPruneCalled TcpExtTCPBacklogDrop",
             ),
         ),
-        ("net.ipv4.tcp_rmem", "net.core.rmem_max"),
     ),
     Cause(
         FindingCode.NIC_DROPS,
