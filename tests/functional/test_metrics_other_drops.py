@@ -8,7 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
-from dropsleuth.aws.drop_metrics import read_other_drops
+from dropsleuth.aws.drop_metrics import network_load_balancers, read_other_drops
 from dropsleuth.model import FindingCode, Severity
 from dropsleuth.rules.other_drops import assess_other_drops
 from tests.functional.test_metrics_context import put
@@ -59,3 +59,44 @@ def test_a_site_without_agents_reads_no_hosts(cloudwatch: Any) -> None:
     data = read_other_drops(START, START + timedelta(minutes=90), site=SITE, cloudwatch=cloudwatch)
     assert data == {"hosts": {}, "aws": []}
     assert "unknown" in assess_other_drops(data, ONSET).checked[0]
+
+
+def test_the_vpcs_network_load_balancers_are_found_and_their_resets_graded(cloudwatch: Any) -> None:
+    ec2 = boto3.client("ec2", region_name="eu-west-1")
+    elbv2 = boto3.client("elbv2", region_name="eu-west-1")
+    vpc = ec2.create_vpc(CidrBlock="10.90.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.90.1.0/24", AvailabilityZone="eu-west-1a")["Subnet"]
+    nlb = elbv2.create_load_balancer(Name="ingest", Subnets=[subnet["SubnetId"]], Type="network")
+    elbv2.create_load_balancer(Name="web", Subnets=[subnet["SubnetId"]], Type="application")
+    other = ec2.create_vpc(CidrBlock="10.91.0.0/16")["Vpc"]["VpcId"]
+    other_subnet = ec2.create_subnet(VpcId=other, CidrBlock="10.91.1.0/24", AvailabilityZone="eu-west-1a")
+    elbv2.create_load_balancer(Name="elsewhere", Subnets=[other_subnet["Subnet"]["SubnetId"]], Type="network")
+    arn = nlb["LoadBalancers"][0]["LoadBalancerArn"]
+    dimension = arn.split(":loadbalancer/", 1)[1]
+
+    found = network_load_balancers(vpc, elbv2=elbv2)
+
+    assert found == (dimension,)
+    # (AWS writes a Network Load Balancer's ARN with "net/NAME/ID"; moto writes "app/": the dimension is
+    # whatever the ARN says.)
+    put(
+        cloudwatch,
+        "AWS/NetworkELB",
+        "TCP_ELB_Reset_Count",
+        {"LoadBalancer": dimension},
+        [0.0] * 40 + [60.0] * 50,
+    )
+    put(cloudwatch, "AWS/NetworkELB", "TCP_Target_Reset_Count", {"LoadBalancer": dimension}, [1.0] * 90)
+    data = read_other_drops(
+        START, START + timedelta(minutes=90), site=None, load_balancers=found, cloudwatch=cloudwatch
+    )
+    result = assess_other_drops(data, ONSET)
+    assert [(f.code, f.severity, f.resource_ids) for f in result.findings] == [
+        (FindingCode.LB_RESETS, Severity.HIGH, (dimension,))
+    ]
+    # TCP_Client_Reset_Count had no data: read, and counted as nothing, beside the two that were put.
+    assert {e.data["metric"] for e in result.findings[0].evidence} == {
+        "TCP_ELB_Reset_Count",
+        "TCP_Target_Reset_Count",
+        "TCP_Client_Reset_Count",
+    }

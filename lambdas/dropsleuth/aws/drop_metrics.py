@@ -6,7 +6,10 @@
   publishes, filtered on the site (CloudWatch API Reference, ListMetrics: a metric with no data for two
   weeks is not listed);
 - ``AWS/NATGateway`` ``ErrorPortAllocation`` and ``IdleTimeoutCount`` by ``NatGatewayId`` (Sum; VPC User
-  Guide, "Monitor NAT gateways with Amazon CloudWatch").
+  Guide, "Monitor NAT gateways with Amazon CloudWatch");
+- ``AWS/NetworkELB`` ``TCP_ELB_Reset_Count``, ``TCP_Target_Reset_Count``, ``TCP_Client_Reset_Count`` by
+  ``LoadBalancer`` (``net/NAME/ID``, the end of the load balancer's ARN; Sum) for the Network Load Balancers
+  in the investigation's VPC ("CloudWatch metrics for your Network Load Balancer").
 
 Read with ``aws/metrics.read_series`` (batched ``GetMetricData``); the meaning is decided by
 ``rules/other_drops.py``. The result is the metrics step's ``other_drops`` data.
@@ -31,12 +34,23 @@ from dropsleuth.metrics_catalog import (
     NAMESPACE,
     SITE_DIMENSION,
 )
-from dropsleuth.rules.aws_drops import NAT_IDLE_TIMEOUTS, NAT_NAMESPACE, NAT_PORT_ALLOCATION
+from dropsleuth.rules.aws_drops import (
+    NAT_IDLE_TIMEOUTS,
+    NAT_NAMESPACE,
+    NAT_PORT_ALLOCATION,
+    NLB_NAMESPACE,
+    NLB_RESET_METRICS,
+)
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-PERMISSIONS = declare("drop_metrics", "cloudwatch:ListMetrics", "cloudwatch:GetMetricData")
+PERMISSIONS = declare(
+    "drop_metrics",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:GetMetricData",
+    "elasticloadbalancing:DescribeLoadBalancers",
+)
 
 HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
 
@@ -97,6 +111,30 @@ def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
     return queries
 
 
+def network_load_balancers(vpc_id: str, *, elbv2: Any | None = None) -> tuple[str, ...]:
+    """The ``LoadBalancer`` dimension values (``net/NAME/ID``) of the Network Load Balancers in a VPC."""
+    client = elbv2 or clients.client("elbv2")
+    found: list[str] = []
+    try:
+        for page in client.get_paginator("describe_load_balancers").paginate():
+            found.extend(
+                str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+                for balancer in page.get("LoadBalancers", [])
+                if balancer.get("Type") == "network" and balancer.get("VpcId") == vpc_id
+            )
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="DescribeLoadBalancers") from error
+    return tuple(sorted(found))
+
+
+def nlb_reset_queries(load_balancers: Iterable[str]) -> list[MetricQuery]:
+    return [
+        MetricQuery(f"nlb_{index}_{short}", NLB_NAMESPACE, metric, (("LoadBalancer", lb),), "Sum", lb)
+        for index, lb in enumerate(dict.fromkeys(load_balancers))
+        for short, metric in enumerate(NLB_RESET_METRICS)
+    ]
+
+
 def _points(points: Iterable[tuple[datetime, float]]) -> list[dict[str, Any]]:
     return [{"at": at.isoformat(), "value": value} for at, value in points]
 
@@ -107,13 +145,14 @@ def read_other_drops(
     *,
     site: str | None,
     nat_gateway_ids: Iterable[str] = (),
+    load_balancers: Iterable[str] = (),
     namespace: str = NAMESPACE,
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
     """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws": [series]}``."""
     client = cloudwatch or clients.cloudwatch()
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
-    aws_queries = nat_error_queries(nat_gateway_ids)
+    aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
     queries = [*host_queries, *aws_queries]
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from dropsleuth.aws.drop_metrics import read_other_drops
+from dropsleuth.aws.drop_metrics import network_load_balancers, read_other_drops
 from dropsleuth.aws.errors import AwsError
 from dropsleuth.aws.metrics import DropCounter, metrics_context
 from dropsleuth.aws.topology import path_analysis_for
@@ -122,18 +122,26 @@ def _other_drops(
     started: datetime | None,
     checked: list[str],
 ) -> dict[str, Any] | None:
-    """The causes beyond PMTUD (host counters, NAT errors): their series, and a checked line for each."""
+    """The causes beyond PMTUD (host counters, NAT errors, NLB resets): their series, a checked line each."""
+    try:
+        balancers = network_load_balancers(context.vpc_id)
+    except AwsError as error:
+        balancers = ()
+        checked.append(f"NOT checked: Network Load Balancer resets ({error.kind}: {error})")
     try:
         data = read_other_drops(
             context.window.start,
             context.window.end,
             site=site,
             nat_gateway_ids=nats,
+            load_balancers=balancers,
             namespace=environment.settings.metrics_namespace,
         )
     except AwsError as error:
         # The PMTUD series above still answer; the causes beyond PMTUD are reported as not checked.
-        checked.append(f"NOT checked: host drop counters and NAT gateway errors ({error.kind}: {error})")
+        checked.append(
+            f"NOT checked: host drop counters, NAT gateway errors, NLB resets ({error.kind}: {error})"
+        )
         return None
     checked.extend(assess_other_drops(data, started).checked)
     return data
