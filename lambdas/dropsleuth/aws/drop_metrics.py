@@ -149,7 +149,8 @@ def read_other_drops(
     namespace: str = NAMESPACE,
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
-    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws": [series]}``."""
+    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws_resources": [read],
+    "aws": [series]}``."""
     client = cloudwatch or clients.cloudwatch()
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
     aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
@@ -164,6 +165,10 @@ def read_other_drops(
             points[query.metric] = _points(series[query.query_id])
     return {
         "hosts": hosts,
+        "aws_resources": [
+            {"namespace": q.namespace, "resource_id": q.resource_id}
+            for q in {(q.namespace, q.resource_id): q for q in aws_queries}.values()
+        ],
         "aws": [
             {
                 "namespace": q.namespace,
@@ -172,5 +177,8 @@ def read_other_drops(
                 "points": _points(series[q.query_id]),
             }
             for q in aws_queries
+            # No point at all is no data (the resource idle or the metric not published): left out, so the
+            # rules say "unknown", never "clean".
+            if series[q.query_id]
         ],
     }

@@ -103,13 +103,23 @@ LB_RESET_FIX = Remediation(
 )
 
 
-def assess_aws_drops(series: Sequence[ResourceSeries], onset: datetime | None) -> Assessment:
-    """NAT port exhaustion, NAT idle timeouts and NLB resets ruled in (findings) or out (checked lines)."""
+def assess_aws_drops(
+    series: Sequence[ResourceSeries],
+    onset: datetime | None,
+    *,
+    resources: Sequence[tuple[str, str]] = (),
+) -> Assessment:
+    """NAT port exhaustion, NAT idle timeouts and NLB resets ruled in (findings) or out (checked lines).
+
+    ``resources``: every (namespace, resource id) that was read, so one without any data is "unknown"
+    (default: those with a series).
+    """
     result = Assessment()
-    for resource_id in dict.fromkeys(s.resource_id for s in series if s.namespace == NAT_NAMESPACE):
+    read = [*resources, *((s.namespace, s.resource_id) for s in series)]
+    for resource_id in dict.fromkeys(r for namespace, r in read if namespace == NAT_NAMESPACE):
         mine = {s.metric: split_at_onset(s.points, onset) for s in series if s.resource_id == resource_id}
         _nat(resource_id, mine, onset, result)
-    for resource_id in dict.fromkeys(s.resource_id for s in series if s.namespace == NLB_NAMESPACE):
+    for resource_id in dict.fromkeys(r for namespace, r in read if namespace == NLB_NAMESPACE):
         mine = {s.metric: split_at_onset(s.points, onset) for s in series if s.resource_id == resource_id}
         _nlb(resource_id, mine, result)
     return result
@@ -130,7 +140,8 @@ def _nat(
     ports = windows.get(NAT_PORT_ALLOCATION)
     if ports is None:
         out.checked.append(
-            f"NAT gateway {resource_id} port allocation: unknown — {NAT_PORT_ALLOCATION} not read"
+            f"NAT gateway {resource_id} port allocation: unknown — no {NAT_PORT_ALLOCATION} data in the "
+            "window"
         )
     elif ports.grade is Grade.CLEAN:
         out.checked.append(
@@ -155,7 +166,9 @@ def _nat(
         )
     idle = windows.get(NAT_IDLE_TIMEOUTS)
     if idle is None:
-        out.checked.append(f"NAT gateway {resource_id} idle timeouts: unknown — {NAT_IDLE_TIMEOUTS} not read")
+        out.checked.append(
+            f"NAT gateway {resource_id} idle timeouts: unknown — no {NAT_IDLE_TIMEOUTS} data in the window"
+        )
     elif idle.grade is Grade.ROSE_AT_ONSET:
         out.findings.append(
             Finding(
@@ -183,7 +196,9 @@ def _nat(
 def _nlb(resource_id: str, windows: dict[str, CounterWindow], out: Assessment) -> None:
     read = {metric: w for metric, w in windows.items() if metric in NLB_RESET_METRICS}
     if not read:
-        out.checked.append(f"load balancer {resource_id} resets: unknown — no TCP_*_Reset_Count read")
+        out.checked.append(
+            f"load balancer {resource_id} resets: unknown — no TCP_*_Reset_Count data in the window"
+        )
         return
     rising = {m: w for m, w in read.items() if w.grade is Grade.ROSE_AT_ONSET}
     if not rising:

@@ -3,6 +3,7 @@
 The metrics step (``steps/metrics.py``) reads the series into ``StepOutcome.data["other_drops"]``::
 
     {"hosts": {HOST: {METRIC: [{"at": iso, "value": n}, ...]}},
+     "aws_resources": [{"namespace", "resource_id"}],   # every AWS resource read, data or not
      "aws": [{"namespace", "resource_id", "metric", "points": [{"at", "value"}]}]}
 
 and ``assess_other_drops`` turns them into findings (for the ranking) and checked lines (for the report).
@@ -65,8 +66,14 @@ def assess_other_drops(data: object, onset: datetime | None) -> Assessment:
         for s in (aws_raw if isinstance(aws_raw, list) else ())
         if isinstance(s, Mapping)
     ]
+    resources_raw = data.get("aws_resources")
+    resources = [
+        (str(r.get("namespace")), str(r.get("resource_id")))
+        for r in (resources_raw if isinstance(resources_raw, list) else ())
+        if isinstance(r, Mapping)
+    ]
     host_part = assess_host_drops(hosts, onset)
-    aws_part = assess_aws_drops(series, onset)
+    aws_part = assess_aws_drops(series, onset, resources=resources)
     return Assessment(
         findings=[*host_part.findings, *aws_part.findings],
         checked=[*host_part.checked, *aws_part.checked],
