@@ -27,8 +27,8 @@ def test_the_site_hosts_are_found_and_each_cause_is_graded(cloudwatch: Any) -> N
     overflow = [0.0] * 40 + [95.0] * 50
     zero = [0.0] * 90
     for host, listen in (("ingest-1", overflow), ("ingest-2", zero)):
-        # ingest-2 in the agent's own (sorted) dimension order, ingest-1 in the other: both are found.
-        dims = {"Host": host, "Site": SITE} if host == "ingest-2" else {"Site": SITE, "Host": host}
+        # As the agent publishes them (dimensions sorted by name).
+        dims = {"Host": host, "Site": SITE}
         put(cloudwatch, "DropSleuth", "TcpListenOverflows", dims, listen)
         put(cloudwatch, "DropSleuth", "NicRxDropped", dims, zero)
     # Another site's host, and a site-only rollup, are not this site's hosts.

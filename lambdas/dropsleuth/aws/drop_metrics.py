@@ -78,7 +78,6 @@ def site_hosts(
                 listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
                 names = {name for name, _ in listed}
                 if names == {SITE_DIMENSION, HOST_DIMENSION}:
-                    # As listed: moto matches GetMetricData's dimensions in order (CloudWatch does not).
                     hosts.setdefault(dict(listed)[HOST_DIMENSION], listed)
     except (ClientError, BotoCoreError) as error:
         raise translate(error, operation="ListMetrics") from error
