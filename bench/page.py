@@ -37,7 +37,9 @@ slowest step alone (≈ 1 means it costs the slowest step, not the sum) and besi
 **probe** — dropsleuth's DF probes beside tracepath in the same lab, with the verdict each gave (right or
 wrong). **queries** — bytes and records a 1-hour window reads beside the whole table and beside a query
 without partition predicates shaped like the VPC console's `VpcFlowLogsRejectedTraffic`; a small window's
-records-per-second figure is low because each query's fixed cost dominates it.
+records-per-second figure is low because each query's fixed cost dominates it. **host_counters** — one agent
+cycle reading every drop counter beyond ICMP (and writing its state) beside reading `/proc/net/netstat` alone
+(the goal: well under a second per cycle).
 """
 
 _SECTION = re.compile(r"<!-- bench:(?P<name>[\w-]+) -->\n.*?<!-- /bench:(?P=name) -->\n", re.DOTALL)

@@ -151,3 +151,51 @@ METRICS: tuple[MetricSpec, ...] = (
     REJECTED_ICMP,
 )
 ALARMED: tuple[MetricSpec, ...] = tuple(m for m in METRICS if m.alarm_comparison is not None)
+
+
+# --- Drops beyond PMTUD (issue 15) ----------------------------------------------------------------------
+# Published by the agent per interval with dimensions Site and Host (``HOST_DIMENSION``): each is the
+# growth of one kernel/NIC counter (``probe/host_counters.py``) over the interval, summed over the host's
+# interfaces where the counter is per interface. Context for the investigation, not alarmed: a counter
+# that counts all the time on a busy host says nothing until it is compared with before the onset
+# (``rules/host_drops.py``). What each counter means, with its kernel/AWS source: docs/runbook/other-drops.md.
+HOST_DIMENSION = "Host"
+
+
+def _count(name: str, description: str) -> MetricSpec:
+    return MetricSpec(name, "Count", description, None, "Sum")
+
+
+HOST_DROP_METRICS: dict[str, MetricSpec] = {
+    "TcpExt.ListenOverflows": _count("TcpListenOverflows", "Accept queue full: handshakes dropped"),
+    "TcpExt.ListenDrops": _count("TcpListenDrops", "SYNs and handshakes dropped at a listener"),
+    "TcpExt.TCPRcvQDrop": _count("TcpRcvQDrop", "Segments dropped: receive queue over its memory limit"),
+    "TcpExt.PruneCalled": _count("TcpPruneCalled", "Receive queues pruned under memory pressure"),
+    "TcpExt.RcvPruned": _count("TcpRcvPruned", "Segments dropped from receive queues by pruning"),
+    "TcpExt.TCPBacklogDrop": _count("TcpBacklogDrop", "Segments dropped: socket backlog full"),
+    "TcpExt.IPReversePathFilter": _count("IpReversePathFilterDrops", "Packets dropped by rp_filter"),
+    "TcpExt.TCPTimeouts": _count("TcpTimeouts", "TCP retransmission timeouts"),
+    "TcpExt.TCPSynRetrans": _count("TcpSynRetrans", "SYNs retransmitted"),
+    "Tcp.RetransSegs": _count("TcpHostRetransSegs", "TCP segments retransmitted"),
+    "Tcp.OutSegs": _count("TcpOutSegs", "TCP segments sent"),
+    "nic.rx_dropped": _count("NicRxDropped", "Received packets dropped by the interfaces"),
+    "nic.rx_errors": _count("NicRxErrors", "Receive errors on the interfaces"),
+    "nic.rx_crc_errors": _count("NicRxCrcErrors", "Frames with a bad CRC"),
+    "nic.tx_dropped": _count("NicTxDropped", "Packets dropped on transmit by the interfaces"),
+    "softnet.dropped": _count("SoftnetDropped", "Packets dropped: a CPU's input backlog was full"),
+    "conntrack.drop": _count("ConntrackDrop", "Packets dropped: conntrack table full"),
+    "conntrack.insert_failed": _count("ConntrackInsertFailed", "Conntrack entries that failed to insert"),
+    "conntrack.early_drop": _count("ConntrackEarlyDrop", "Conntrack entries evicted to make room"),
+    "ena.bw_in_allowance_exceeded": _count("EnaBwInAllowanceExceeded", "Inbound bandwidth over allowance"),
+    "ena.bw_out_allowance_exceeded": _count("EnaBwOutAllowanceExceeded", "Outbound bandwidth over allowance"),
+    "ena.pps_allowance_exceeded": _count("EnaPpsAllowanceExceeded", "Packets per second over allowance"),
+    "ena.conntrack_allowance_exceeded": _count(
+        "EnaConntrackAllowanceExceeded", "Tracked connections over allowance"
+    ),
+    "ena.linklocal_allowance_exceeded": _count(
+        "EnaLinklocalAllowanceExceeded", "Link-local services (DNS, IMDS, NTP) over allowance"
+    ),
+}
+CONNTRACK_USED = MetricSpec(
+    "ConntrackTableUsedPercent", "Percent", "nf_conntrack_count / nf_conntrack_max", None, "Maximum"
+)

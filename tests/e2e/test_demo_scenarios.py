@@ -42,7 +42,36 @@ EXPECTED = {
     "pmtud-works": FindingCode.MTU_MISMATCH,
     "sg-rejects": FindingCode.FLOW_REJECTED,
     "healthy": None,
+    "listen-overflow": FindingCode.LISTEN_QUEUE_OVERFLOW,
 }
+
+
+def test_listen_overflow_on_the_ingest_host_ranks_first_and_pmtud_is_checked_clean() -> None:
+    done, report = investigate("listen-overflow")
+    top = report.top_finding
+    assert top is not None
+    assert top.code is FindingCode.LISTEN_QUEUE_OVERFLOW
+    assert top.severity is Severity.HIGH
+    # The numbers before and during, from the agent's published series: none before, the scenario's rate
+    # for every minute since the onset the investigation found.
+    (host,) = done.scenario.metrics.host_counters
+    evidence = next(e for e in top.evidence if e.data["metric"] == "TcpListenOverflows")
+    assert evidence.data["before_total"] == 0
+    (rate,) = host.counts["TcpListenOverflows"]
+    assert evidence.data["during_total"] == rate.per_minute * evidence.data["during_minutes"]
+    assert top.remediation is not None
+    assert any("somaxconn" in c for c in top.remediation.commands)
+    # Nothing points at the MTU: no PMTUD finding, and the PMTUD checks are listed as clean.
+    assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED} & set(
+        report.codes()
+    )
+    assert any("verdict ok" in c for c in report.checked)
+    assert any("frag-needed" in c and "admitted" in c for c in report.checked)
+    # The steady NIC trickle is shown as background, below the cause; the other causes are ruled out.
+    nic = next(f for f in report.findings if f.code is FindingCode.NIC_DROPS)
+    assert nic.severity is Severity.WARNING
+    assert any(c.startswith("receive-buffer pressure: checked, clean") for c in report.checked)
+    assert any(c.startswith("connection-tracking table full: unknown") for c in report.checked)
 
 
 def test_df_flag_incident_is_a_black_hole_caused_by_the_nacl_change() -> None:

@@ -9,7 +9,7 @@ import boto3
 
 from dropsleuth.context import Endpoint, InvestigationContext, Window
 from dropsleuth.investigate import investigate
-from dropsleuth.model import Report
+from dropsleuth.model import FindingCode, Report, Severity
 from dropsleuth.steps import StepEnvironment, default_steps
 
 START = datetime.now(UTC).replace(second=0, microsecond=0) - timedelta(hours=2)
@@ -88,3 +88,55 @@ def test_a_quiet_nat_adds_no_evidence(aws: None) -> None:
     metrics = next(s for s in report.steps if s.name == "metrics")
     assert any(f"PacketsDropCount of {nat}: 0 packets dropped" in c for c in metrics.data["checked"])
     assert _drop_evidence(report, nat) == []
+
+
+def _put_nat_metric(nat: str, metric: str, values: list[float]) -> None:
+    boto3.client("cloudwatch", region_name="eu-west-1").put_metric_data(
+        Namespace="AWS/NATGateway",
+        MetricData=[
+            {
+                "MetricName": metric,
+                "Dimensions": [{"Name": "NatGatewayId", "Value": nat}],
+                "Timestamp": START + timedelta(minutes=minute),
+                "Value": value,
+            }
+            for minute, value in enumerate(values)
+        ],
+    )
+
+
+def test_port_allocation_errors_of_the_nat_on_the_path_are_a_finding(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+    _put_nat_metric(nat, "ErrorPortAllocation", [0.0] * 30 + [40.0] * 30)
+    _put_nat_metric(nat, "IdleTimeoutCount", [3.0] * 60)
+
+    report = _investigate_metrics(vpc, eni)
+
+    (finding,) = [f for f in report.findings if f.code is FindingCode.NAT_PORT_EXHAUSTION]
+    assert finding.resource_ids == (nat,)
+    assert finding.evidence[0].data["during_total"] == 1200
+    # No site series here, so no onset: counting in the window is a warning, never high.
+    assert finding.severity is Severity.WARNING
+    assert finding.remediation is not None
+    assert any("associate-nat-gateway-address" in c for c in finding.remediation.commands)
+    assert any(f"NAT gateway {nat} idle timeouts: checked" in line for line in report.checked)
+
+
+def test_a_nat_without_port_errors_is_checked_clean(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+    _put_nat_metric(nat, "ErrorPortAllocation", [0.0] * 60)
+
+    report = _investigate_metrics(vpc, eni)
+
+    assert FindingCode.NAT_PORT_EXHAUSTION not in report.codes()
+    assert any(f"NAT gateway {nat} port allocation: checked, clean" in line for line in report.checked)
+    assert any(f"NAT gateway {nat} idle timeouts: unknown" in line for line in report.checked)
+
+
+def test_a_nat_with_no_data_at_all_is_unknown_not_clean(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+
+    report = _investigate_metrics(vpc, eni)
+
+    assert any(f"NAT gateway {nat} port allocation: unknown" in line for line in report.checked)
+    assert not any(f"NAT gateway {nat} port allocation: checked" in line for line in report.checked)

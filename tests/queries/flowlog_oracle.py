@@ -163,3 +163,45 @@ def stalled_flows(
         )
     )  # fmt: skip
     return rows[:100]
+
+
+def syn_rst_by_destination(
+    records: list[Record], start: datetime, end: datetime, source_cidr: str
+) -> list[dict[str, Any]]:
+    """Connection attempts from the sources (a 5-tuple with SYN and no ACK in a record), per destination:
+    unanswered when no record of the reverse 5-tuple carries SYN-ACK (18), reset when a record of either
+    direction carries RST (4). ACCEPTed TCP records of the window only."""
+    tcp = [r for r in windowed(records, start, end) if r["action"] == "ACCEPT" and r["protocol"] == 6]
+    flags: dict[tuple[Any, ...], int] = defaultdict(int)
+    for r in tcp:
+        flags[(r["srcaddr"], r["srcport"], r["dstaddr"], r["dstport"])] |= r["tcp_flags"]
+    syn_records: dict[tuple[Any, ...], int] = defaultdict(int)
+    for r in tcp:
+        if in_cidr(r["srcaddr"], source_cidr) and r["tcp_flags"] & 18 == 2:
+            syn_records[(r["srcaddr"], r["srcport"], r["dstaddr"], r["dstport"])] += 1
+    per_destination: dict[tuple[str, int], dict[str, int]] = defaultdict(
+        lambda: {"attempts": 0, "unanswered": 0, "unanswered_syn_records": 0, "reset_attempts": 0}
+    )
+    for (src, sport, dst, dport), count in syn_records.items():
+        back = flags.get((dst, dport, src, sport), 0)
+        forth = flags.get((src, sport, dst, dport), 0)
+        row = per_destination[(dst, dport)]
+        row["attempts"] += 1
+        if back & 18 != 18:
+            row["unanswered"] += 1
+            row["unanswered_syn_records"] += count
+        if (back | forth) & 4:
+            row["reset_attempts"] += 1
+    rows = [
+        {"dstaddr": dst, "dstport": dport, **row}
+        | {
+            "unanswered_share": row["unanswered"] / row["attempts"],
+            "reset_share": row["reset_attempts"] / row["attempts"],
+        }
+        for (dst, dport), row in per_destination.items()
+        if row["unanswered"] or row["reset_attempts"]
+    ]
+    rows.sort(
+        key=lambda x: (-x["unanswered"], -x["reset_attempts"], -x["attempts"], x["dstaddr"], x["dstport"])
+    )
+    return rows[:50]

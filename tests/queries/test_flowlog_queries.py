@@ -67,6 +67,8 @@ def expected(
         return oracle.icmp_rejects(records, start, end, SITE)
     if name == "stalled_flows":
         return oracle.stalled_flows(records, start, end, SITE)
+    if name == "syn_rst_by_destination":
+        return oracle.syn_rst_by_destination(records, start, end, SITE)
     if name == "upload_throughput":
         if timeline.destination.service:
             return oracle.upload_throughput(
@@ -266,3 +268,41 @@ def test_local_engine_reads_only_the_window_partitions_from_s3(aws, datasets, tm
     assert_rows_equal(rows, oracle.rejects_timeline(records, short["start"], short["end"]))
     hours = sorted(p.parent.name for p in cache.rglob("*.parquet"))
     assert hours == ["hour=09"]
+
+
+def test_syn_rst_by_destination_counts_unanswered_retries_and_resets(datasets, tmp_path: Path) -> None:
+    # One destination, three attempts from a site host: retried three times on one source port and never
+    # answered; answered then reset by the server; answered and clean.
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, _ = datasets["hour-boundary"]
+    template = next(r for r in records if r["protocol"] == 6 and r["action"] == "ACCEPT")
+    host, server, at = "192.168.50.10", "10.20.9.9", int(start.timestamp()) + 900
+
+    def record(src: str, sport: int, dst: str, dport: int, *, minute: int, flags: int) -> dict[str, Any]:
+        return template | {"srcaddr": src, "srcport": sport, "dstaddr": dst, "dstport": dport,
+                           "start": at + 60 * minute, "end": at + 60 * minute + 60, "packets": 1,
+                           "bytes": 60, "tcp_flags": flags}  # fmt: skip
+
+    added = [
+        *(record(host, 41001, server, 443, minute=m, flags=2) for m in range(3)),
+        record(host, 41002, server, 443, minute=0, flags=2),
+        record(server, 443, host, 41002, minute=0, flags=18),
+        record(server, 443, host, 41002, minute=1, flags=4),
+        record(host, 41003, server, 443, minute=0, flags=2),
+        record(server, 443, host, 41003, minute=0, flags=18),
+    ]
+    mixed = [*records, *added]
+    write_parquet(mixed, tmp_path)
+    rows = (
+        queries.LocalEngine(tmp_path)
+        .run("syn_rst_by_destination", params_for("syn_rst_by_destination", timeline, start, end))
+        .rows
+    )
+    assert_rows_equal(rows, oracle.syn_rst_by_destination(mixed, start, end, SITE))
+    (mine,) = [r for r in rows if r["dstaddr"] == server]
+    assert (mine["attempts"], mine["unanswered"], mine["unanswered_syn_records"], mine["reset_attempts"]) == (
+        3, 1, 3, 1,
+    )  # fmt: skip
+    # The upload flows of the synthesized day are all answered: no destination of theirs is listed for
+    # them, only the black hole's retries (SYN, never a SYN-ACK).
+    assert all(r["unanswered"] > 0 or r["reset_attempts"] > 0 for r in rows)

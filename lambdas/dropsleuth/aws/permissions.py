@@ -167,7 +167,7 @@ def grants(parts: Iterable[Permissions]) -> dict[str, tuple[Scope, ...]]:
 
 
 # botocore service names whose IAM prefix differs.
-_IAM_PREFIX = {"monitoring": "cloudwatch", "s3api": "s3"}
+_IAM_PREFIX = {"monitoring": "cloudwatch", "s3api": "s3", "elbv2": "elasticloadbalancing"}
 
 # Operations whose IAM action is not named after the operation.
 # Source: the Service Authorization Reference, "Actions defined by Amazon S3" (ListObjectsV2 is authorised

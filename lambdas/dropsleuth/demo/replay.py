@@ -19,7 +19,7 @@ import ipaddress
 import json
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -29,10 +29,18 @@ from dropsleuth.aws import clients
 from dropsleuth.aws.flowlogs import enable_flow_logs
 from dropsleuth.config import settings
 from dropsleuth.demo.account import BuiltAccount, build_account
-from dropsleuth.demo.scenario import Scenario
+from dropsleuth.demo.scenario import MetricWindowSpec, Scenario
 from dropsleuth.demo.site_host import run_agent
 from dropsleuth.flowlogs.synth import Destination, TrafficTimeline, synthesize, write_parquet
-from dropsleuth.metrics_catalog import FRAG_NEEDED, NAMESPACE, SITE_DIMENSION, UPLOAD_THROUGHPUT
+from dropsleuth.metrics_catalog import (
+    CONNTRACK_USED,
+    FRAG_NEEDED,
+    HOST_DIMENSION,
+    HOST_DROP_METRICS,
+    NAMESPACE,
+    SITE_DIMENSION,
+    UPLOAD_THROUGHPUT,
+)
 from dropsleuth.model import Report
 from dropsleuth.requests import ALARM_DETAIL_TYPE
 
@@ -228,6 +236,9 @@ def host_throughput(scenario: Scenario, minute: int) -> float:
     for hole in scenario.traffic.black_holes:
         if hole.active(minute, scenario.traffic.duration_minutes):
             return hole.degraded_mbps
+    measured = _window_value(scenario.metrics.upload_mbps, minute, scenario.traffic.duration_minutes)
+    if measured is not None:
+        return measured
     # A small deterministic ripple: real measurements are never flat.
     return scenario.traffic.baseline_mbps * (1 + 0.03 * ((minute * 7) % 5 - 2) / 2)
 
@@ -264,6 +275,7 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
                     "Unit": FRAG_NEEDED.unit,
                 }
             )
+    data.extend(host_counter_data(scenario, built.site.name, start=start))
     cloudwatch = clients.cloudwatch()
     for offset in range(0, len(data), _PUT_METRIC_BATCH):
         cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[offset : offset + _PUT_METRIC_BATCH])  # type: ignore[arg-type]
@@ -290,6 +302,44 @@ def _put_agent_metrics(data: list[Any]) -> None:
     cloudwatch = clients.cloudwatch()
     for offset in range(0, len(data), _PUT_METRIC_BATCH):
         cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[offset : offset + _PUT_METRIC_BATCH])
+
+
+def _window_value(windows: Sequence[MetricWindowSpec], minute: int, duration: int) -> float | None:
+    """The per-minute value of the windows covering ``minute`` (summed), or None when none covers it."""
+    covering = [
+        w.per_minute
+        for w in windows
+        if w.from_minute <= minute < (w.to_minute if w.to_minute is not None else duration)
+    ]
+    return sum(covering) if covering else None
+
+
+def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list[dict[str, Any]]:
+    """The host agents' drop counters (``probe/host_drop_metrics.py``) as they publish them."""
+    duration = scenario.traffic.duration_minutes
+    data: list[dict[str, Any]] = []
+    for spec in scenario.metrics.host_counters:
+        # The agent's dimension order (sorted by name): see probe/agent.to_metric_data.
+        dims = [{"Name": HOST_DIMENSION, "Value": spec.host}, {"Name": SITE_DIMENSION, "Value": site}]
+        conntrack = spec.conntrack_used_percent is not None
+        metrics = [m for key, m in HOST_DROP_METRICS.items() if conntrack or not key.startswith("conntrack.")]
+        for minute in range(duration):
+            at = start + timedelta(minutes=minute)
+            for metric in (*metrics, CONNTRACK_USED) if conntrack else metrics:
+                if metric is CONNTRACK_USED:
+                    value = spec.conntrack_used_percent
+                else:
+                    value = _window_value(spec.counts.get(metric.name, ()), minute, duration)
+                data.append(
+                    {
+                        "MetricName": metric.name,
+                        "Dimensions": dims,
+                        "Timestamp": at,
+                        "Value": value or 0.0,
+                        "Unit": metric.unit,
+                    }
+                )
+    return data
 
 
 def _resource_id(built: BuiltAccount, name: str) -> str:

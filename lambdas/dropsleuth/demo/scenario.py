@@ -142,6 +142,20 @@ class MetricWindowSpec(_Data):
     per_minute: float = Field(ge=0)
 
 
+class HostCountersSpec(_Data):
+    """The drop counters one host's agent published (``metrics_catalog.HOST_DROP_METRICS``), per minute.
+
+    Every metric of the catalog is published every minute, as an agent on a Nitro (ENA) instance does:
+    0 unless a window below says otherwise. The conntrack metrics only where nf_conntrack is loaded.
+    """
+
+    host: str = Field(min_length=1)
+    counts: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
+    """Metric name → what it counted per minute, by window."""
+    conntrack_used_percent: float | None = Field(None, ge=0, le=100)
+    """None: nf_conntrack is not loaded on the host (no conntrack metrics at all)."""
+
+
 class MetricsSpec(_Data):
     """What the site's host agent and AWS/VPN published to CloudWatch."""
 
@@ -150,6 +164,10 @@ class MetricsSpec(_Data):
     frag_needed: tuple[MetricWindowSpec, ...] = ()
     tunnel_down_minutes: tuple[int, ...] = ()
     """Minutes where AWS/VPN ``TunnelState`` dropped to 0 (one flap each)."""
+    upload_mbps: tuple[MetricWindowSpec, ...] = ()
+    """What the agent's upload probe measured in these windows, where it is not the traffic's rate (a
+    cause that slows new connections, not the flows already open)."""
+    host_counters: tuple[HostCountersSpec, ...] = ()
 
 
 class ChangeSpec(_Data):

@@ -46,6 +46,7 @@ _CALLING_MODULES = (
     "dropsleuth.aws.site_changes",
     "dropsleuth.aws.cloudtrail",
     "dropsleuth.aws.metrics",
+    "dropsleuth.aws.drop_metrics",
     "dropsleuth.aws.cloudwatch",
 )
 

@@ -47,7 +47,7 @@ from dropsleuth import metrics_catalog as catalog
 from dropsleuth.aws import clients, errors
 from dropsleuth.aws.errors import InputError
 from dropsleuth.aws.permissions import declare
-from dropsleuth.probe import counters, interfaces, netplan, pmtu, upload
+from dropsleuth.probe import counters, host_drop_metrics, interfaces, netplan, pmtu, upload
 from dropsleuth.probe.changelog import ChangeLogWriter
 from dropsleuth.probe.spool import DEFAULT_MAX_BYTES, Datapoint, FlushResult, Spool
 from dropsleuth.rules.pmtu_verdict import PathVerdict
@@ -368,6 +368,21 @@ def _counter_part(
     state.previous = current
 
 
+def _host_drop_part(
+    config: AgentConfig, points: list[Datapoint], source: counters.CounterSource, now: Callable[[], float]
+) -> None:
+    points.extend(
+        host_drop_metrics.host_drop_points(
+            config.site,
+            state_file=state_path(config).with_name(host_drop_metrics.HOST_STATE_FILE),
+            now=now(),
+            max_age_s=SNAPSHOT_MAX_INTERVALS * config.interval_s,
+            proc=source.proc,
+            host=config.host,
+        )
+    )
+
+
 def _upload_part(
     config: AgentConfig, settings: UploadConfig, points: list[Datapoint], now: Callable[[], float]
 ) -> None:
@@ -411,6 +426,8 @@ def collect(
     if config.counters:
         source = counter_source or counters.CounterSource()
         failed.guard("counters", lambda: _counter_part(config, state, points, source, now))
+        # Drops beyond ICMP (accept queue, buffers, NIC, conntrack, rp_filter, ENA): probe/host_drop_metrics.
+        failed.guard("host drop counters", lambda: _host_drop_part(config, points, source, now))
     settings = config.upload
     if settings is not None and (state.cycle - 1) % settings.every_cycles == 0:
         failed.guard("upload", lambda: _upload_part(config, settings, points, now))

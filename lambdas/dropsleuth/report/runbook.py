@@ -28,8 +28,28 @@ _PMTUD_FAMILY = frozenset(
 )
 
 
+_OTHER_DROPS_PAGE = "runbook/other-drops"
+# The causes beyond PMTUD, each from the counter that shows it (rules/host_drops.py, rules/aws_drops.py).
+_OTHER_DROPS_FAMILY = frozenset(
+    {
+        FindingCode.LISTEN_QUEUE_OVERFLOW,
+        FindingCode.RECEIVE_BUFFER_PRUNING,
+        FindingCode.NIC_DROPS,
+        FindingCode.CONNTRACK_TABLE_FULL,
+        FindingCode.REVERSE_PATH_FILTER_DROPS,
+        FindingCode.ENA_ALLOWANCE_EXCEEDED,
+        FindingCode.TCP_RETRANSMISSIONS_RISING,
+        FindingCode.NAT_PORT_EXHAUSTION,
+        FindingCode.NAT_IDLE_TIMEOUT,
+        FindingCode.LB_RESETS,
+    }
+)
+
+
 def runbook_page(code: FindingCode) -> str:
     """The runbook page of a finding, relative to the docs root and without its extension."""
+    if code in _OTHER_DROPS_FAMILY:
+        return _OTHER_DROPS_PAGE
     return _PMTUD_PAGE if code in _PMTUD_FAMILY else _OTHER_FINDINGS_PAGE
 
 

@@ -34,6 +34,9 @@ from typing import Any
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed_rise
+from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
+from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
+from dropsleuth.rules.other_drops import assess_other_drops
 from dropsleuth.rules.site_measurements import interface_mtu_findings, with_agent_verdicts
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
@@ -50,6 +53,7 @@ _ROOT_CAUSES = {
     FindingCode.MTU_MISMATCH,
     FindingCode.FLOW_REJECTED,
     FindingCode.NO_ROUTE,
+    *OTHER_ROOT_CAUSES,
 }
 
 
@@ -181,6 +185,8 @@ def rank(
     if rejected is not None:
         findings.append(rejected)
     findings.extend(_no_route(signals))
+    # Causes beyond PMTUD (host counters, NAT/NLB errors), graded against the same onset: rules/other_drops.
+    findings.extend(assess_other_drops(_merged_data(outcomes).get(OTHER_DROPS), signals.onset).findings)
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
     black_hole_now = root is not None and root.code is FindingCode.PMTUD_BLACKHOLE

@@ -8,8 +8,10 @@ path goes through (their ids from the path model over the VPC's topology). The o
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
+from dropsleuth.aws.drop_metrics import network_load_balancers, read_other_drops
 from dropsleuth.aws.errors import AwsError
 from dropsleuth.aws.metrics import DropCounter, metrics_context
 from dropsleuth.aws.topology import path_analysis_for
@@ -17,6 +19,7 @@ from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.rules import onset
 from dropsleuth.rules.mtu_rulebook import HopKind
 from dropsleuth.rules.onset import Point
+from dropsleuth.rules.other_drops import DATA_KEY, assess_other_drops
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
 
@@ -86,6 +89,14 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
     )
     if unread:
         checked.append(unread)
+    other_drops = _other_drops(
+        context,
+        nats=nats,
+        site=site.name if site else None,
+        environment=environment,
+        started=started,
+        checked=checked,
+    )
     return StepOutcome(
         checked=tuple(checked),
         data={
@@ -97,8 +108,43 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
             "tunnel_flaps": [at.isoformat() for at in onset.tunnel_flaps(read.tunnel_state)],
             "onset": started.isoformat() if started else None,
             "drop_counters": [_counter(c) for c in read.drop_counters],
+            DATA_KEY: other_drops,
         },
     )
+
+
+def _other_drops(
+    context: InvestigationContext,
+    *,
+    nats: tuple[str, ...],
+    site: str | None,
+    environment: StepEnvironment,
+    started: datetime | None,
+    checked: list[str],
+) -> dict[str, Any] | None:
+    """The causes beyond PMTUD (host counters, NAT errors, NLB resets): their series, a checked line each."""
+    try:
+        balancers = network_load_balancers(context.vpc_id)
+    except AwsError as error:
+        balancers = ()
+        checked.append(f"NOT checked: Network Load Balancer resets ({error.kind}: {error})")
+    try:
+        data = read_other_drops(
+            context.window.start,
+            context.window.end,
+            site=site,
+            nat_gateway_ids=nats,
+            load_balancers=balancers,
+            namespace=environment.settings.metrics_namespace,
+        )
+    except AwsError as error:
+        # The PMTUD series above still answer; the causes beyond PMTUD are reported as not checked.
+        checked.append(
+            f"NOT checked: host drop counters, NAT gateway errors, NLB resets ({error.kind}: {error})"
+        )
+        return None
+    checked.extend(assess_other_drops(data, started).checked)
+    return data
 
 
 STEP = StepSpec(

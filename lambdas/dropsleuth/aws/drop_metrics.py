@@ -1,0 +1,183 @@
+"""CloudWatch series for the causes beyond PMTUD: the agents' host drop counters, NAT gateway errors.
+
+- namespace ``DropSleuth`` (the host agent): every ``metrics_catalog.HOST_DROP_METRICS`` metric and
+  ``ConntrackTableUsedPercent`` with dimensions ``Site`` and ``Host``. The hosts are not in the site
+  registry (an agent names itself), so they are found with ``ListMetrics`` on one metric every agent
+  publishes, filtered on the site (CloudWatch API Reference, ListMetrics: a metric with no data for two
+  weeks is not listed);
+- ``AWS/NATGateway`` ``ErrorPortAllocation`` and ``IdleTimeoutCount`` by ``NatGatewayId`` (Sum; VPC User
+  Guide, "Monitor NAT gateways with Amazon CloudWatch");
+- ``AWS/NetworkELB`` ``TCP_ELB_Reset_Count``, ``TCP_Target_Reset_Count``, ``TCP_Client_Reset_Count`` by
+  ``LoadBalancer`` (``net/NAME/ID``, the end of the load balancer's ARN; Sum) for the Network Load Balancers
+  in the investigation's VPC ("CloudWatch metrics for your Network Load Balancer").
+
+Read with ``aws/metrics.read_series`` (batched ``GetMetricData``); the meaning is decided by
+``rules/other_drops.py``. The result is the metrics step's ``other_drops`` data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from dropsleuth.aws import clients
+from dropsleuth.aws.errors import translate
+from dropsleuth.aws.metrics import MetricQuery, read_series
+from dropsleuth.aws.permissions import declare
+from dropsleuth.metrics_catalog import (
+    CONNTRACK_USED,
+    HOST_DIMENSION,
+    HOST_DROP_METRICS,
+    NAMESPACE,
+    SITE_DIMENSION,
+)
+from dropsleuth.rules.aws_drops import (
+    NAT_IDLE_TIMEOUTS,
+    NAT_NAMESPACE,
+    NAT_PORT_ALLOCATION,
+    NLB_NAMESPACE,
+    NLB_RESET_METRICS,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+PERMISSIONS = declare(
+    "drop_metrics",
+    "cloudwatch:ListMetrics",
+    "cloudwatch:GetMetricData",
+    "elasticloadbalancing:DescribeLoadBalancers",
+)
+
+HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
+
+
+# Every agent publishes this one (``/proc/net/netstat`` exists on every Linux host): the site's hosts are
+# listed from it alone, which keeps ListMetrics to one metric name instead of every drop counter.
+HOST_MARKER_METRIC = HOST_DROP_METRICS["TcpExt.ListenOverflows"].name
+
+
+def site_hosts(
+    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+) -> dict[str, tuple[tuple[str, str], ...]]:
+    """The hosts whose agents publish for ``site``, each with its dimensions as listed."""
+    client = cloudwatch or clients.cloudwatch()
+    hosts: dict[str, tuple[tuple[str, str], ...]] = {}
+    try:
+        paginator = client.get_paginator("list_metrics")
+        pages = paginator.paginate(
+            Namespace=namespace,
+            MetricName=HOST_MARKER_METRIC,
+            Dimensions=[{"Name": SITE_DIMENSION, "Value": site}],
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                names = {name for name, _ in listed}
+                if names == {SITE_DIMENSION, HOST_DIMENSION}:
+                    hosts.setdefault(dict(listed)[HOST_DIMENSION], listed)
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return dict(sorted(hosts.items()))
+
+
+def host_drop_queries(
+    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+) -> list[MetricQuery]:
+    """One query per (host, drop metric) for every host that publishes for the site."""
+    queries: list[MetricQuery] = []
+    for host, dimensions in site_hosts(site, namespace=namespace, cloudwatch=cloudwatch).items():
+        for spec in HOST_METRICS.values():
+            queries.append(
+                MetricQuery(
+                    f"host_{len(queries)}", namespace, spec.name, dimensions, spec.alarm_statistic, host
+                )
+            )
+    return queries
+
+
+def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
+    queries = []
+    for index, nat in enumerate(dict.fromkeys(nat_gateway_ids)):
+        dims = (("NatGatewayId", nat),)
+        queries.append(
+            MetricQuery(f"nat_ports_{index}", NAT_NAMESPACE, NAT_PORT_ALLOCATION, dims, "Sum", nat)
+        )
+        queries.append(MetricQuery(f"nat_idle_{index}", NAT_NAMESPACE, NAT_IDLE_TIMEOUTS, dims, "Sum", nat))
+    return queries
+
+
+def network_load_balancers(vpc_id: str, *, elbv2: Any | None = None) -> tuple[str, ...]:
+    """The ``LoadBalancer`` dimension values (``net/NAME/ID``) of the Network Load Balancers in a VPC."""
+    client = elbv2 or clients.client("elbv2")
+    found: list[str] = []
+    try:
+        for page in client.get_paginator("describe_load_balancers").paginate():
+            found.extend(
+                str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+                for balancer in page.get("LoadBalancers", [])
+                if balancer.get("Type") == "network" and balancer.get("VpcId") == vpc_id
+            )
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="DescribeLoadBalancers") from error
+    return tuple(sorted(found))
+
+
+def nlb_reset_queries(load_balancers: Iterable[str]) -> list[MetricQuery]:
+    return [
+        MetricQuery(f"nlb_{index}_{short}", NLB_NAMESPACE, metric, (("LoadBalancer", lb),), "Sum", lb)
+        for index, lb in enumerate(dict.fromkeys(load_balancers))
+        for short, metric in enumerate(NLB_RESET_METRICS)
+    ]
+
+
+def _points(points: Iterable[tuple[datetime, float]]) -> list[dict[str, Any]]:
+    return [{"at": at.isoformat(), "value": value} for at, value in points]
+
+
+def read_other_drops(
+    start: datetime,
+    end: datetime,
+    *,
+    site: str | None,
+    nat_gateway_ids: Iterable[str] = (),
+    load_balancers: Iterable[str] = (),
+    namespace: str = NAMESPACE,
+    cloudwatch: CloudWatchClient | None = None,
+) -> dict[str, Any]:
+    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws_resources": [read],
+    "aws": [series]}``."""
+    client = cloudwatch or clients.cloudwatch()
+    host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
+    aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
+    queries = [*host_queries, *aws_queries]
+    series = read_series(queries, start, end, cloudwatch=client) if queries else {}
+    hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for query in host_queries:
+        points = hosts.setdefault(query.resource_id, {})
+        # A metric with no point in the window was not published (the source is missing on that host):
+        # left out, so the rules say "unknown", never "clean".
+        if series[query.query_id]:
+            points[query.metric] = _points(series[query.query_id])
+    return {
+        "hosts": hosts,
+        "aws_resources": [
+            {"namespace": q.namespace, "resource_id": q.resource_id}
+            for q in {(q.namespace, q.resource_id): q for q in aws_queries}.values()
+        ],
+        "aws": [
+            {
+                "namespace": q.namespace,
+                "resource_id": q.resource_id,
+                "metric": q.metric,
+                "points": _points(series[q.query_id]),
+            }
+            for q in aws_queries
+            # No point at all is no data (the resource idle or the metric not published): left out, so the
+            # rules say "unknown", never "clean".
+            if series[q.query_id]
+        ],
+    }

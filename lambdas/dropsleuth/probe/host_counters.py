@@ -1,0 +1,301 @@
+"""The kernel's and the NIC's own drop counters, beyond ICMP: one reading of every source, with the settings
+that explain them, and an honest "unknown" (with why) for every source this host does not have.
+
+Sources (each fact and its kernel/AWS page: docs/runbook/other-drops.md):
+
+- ``/proc/net/netstat`` ``TcpExt``: ``ListenOverflows``, ``ListenDrops`` (accept queue full),
+  ``TCPRcvQDrop``, ``PruneCalled``, ``RcvPruned``, ``TCPBacklogDrop`` (receive-buffer pressure),
+  ``TCPTimeouts``, ``TCPSynRetrans``; ``IPReversePathFilter`` (rp_filter drops);
+- ``/proc/net/snmp`` ``Tcp``: ``RetransSegs``, ``OutSegs``;
+- ``/sys/class/net/*/statistics``: ``rx_dropped``, ``rx_errors``, ``rx_crc_errors``, ``tx_dropped``
+  (loopback left out: it never carries the traffic that matters);
+- ``/proc/net/softnet_stat``: the second column, packets dropped because a CPU's backlog was full (hex, one
+  line per CPU);
+- ``/proc/sys/net/netfilter/nf_conntrack_count`` / ``_max`` and ``/proc/net/stat/nf_conntrack`` (``drop``,
+  ``insert_failed``, ``early_drop``; hex, one line per CPU);
+- ``ethtool -S`` on ENA interfaces: ``bw_in_allowance_exceeded``, ``bw_out_allowance_exceeded``,
+  ``pps_allowance_exceeded``, ``conntrack_allowance_exceeded``, ``linklocal_allowance_exceeded``;
+- settings: ``net.core.somaxconn``, ``net.ipv4.tcp_rmem``, ``net.core.rmem_max``, each interface's
+  ``rp_filter``.
+
+Counters are flat keys (``TcpExt.ListenOverflows``, ``nic.eth0.rx_dropped``, ``ena.eth0.pps_allowance_
+exceeded``) so two readings subtract with ``counters.counter_delta`` (wraps and restarts handled there).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dropsleuth.probe.counters import counter_delta, parse_snmp_table
+
+NETSTAT_COUNTERS = {
+    "TcpExt": (
+        "ListenOverflows",
+        "ListenDrops",
+        "TCPRcvQDrop",
+        "PruneCalled",
+        "RcvPruned",
+        "TCPBacklogDrop",
+        "TCPTimeouts",
+        "TCPSynRetrans",
+        "IPReversePathFilter",
+    ),
+}
+SNMP_COUNTERS = {"Tcp": ("RetransSegs", "OutSegs")}
+NIC_COUNTERS = ("rx_dropped", "rx_errors", "rx_crc_errors", "tx_dropped")
+CONNTRACK_COUNTERS = ("drop", "insert_failed", "early_drop")
+# The ENA driver's allowance counters (EC2 User Guide, "Monitor network performance for ENA settings on
+# your EC2 instance"): packets queued or dropped because the instance exceeded a network maximum.
+ENA_ALLOWANCE_COUNTERS = (
+    "bw_in_allowance_exceeded",
+    "bw_out_allowance_exceeded",
+    "pps_allowance_exceeded",
+    "conntrack_allowance_exceeded",
+    "linklocal_allowance_exceeded",
+)
+ENA_DRIVER = "ena"
+
+EthtoolStats = Callable[[str], str | None]
+"""``ethtool -S IFACE`` output for an interface, or None when it cannot be run."""
+
+
+@dataclass(frozen=True)
+class HostCounters:
+    """One reading of every drop counter on a host.
+
+    ``counters`` are monotonic (subtract two readings); ``gauges`` are levels (conntrack entries in use and
+    the table's size); ``settings`` the sysctls that explain a counter; ``unknown`` maps each source that
+    could not be read to why, so a missing source is never read as zero.
+    """
+
+    taken_at: float
+    counters: dict[str, int] = field(default_factory=dict)
+    gauges: dict[str, int] = field(default_factory=dict)
+    settings: dict[str, str] = field(default_factory=dict)
+    unknown: dict[str, str] = field(default_factory=dict)
+
+
+# --- parsers of the files' own text (pure) ------------------------------------------------------------
+
+
+def parse_softnet_dropped(text: str) -> int | None:
+    """Total of ``/proc/net/softnet_stat``'s second column (hex, one line per CPU); None on no lines."""
+    total = 0
+    seen = False
+    for line in text.splitlines():
+        columns = line.split()
+        if len(columns) >= 2:
+            total += int(columns[1], 16)
+            seen = True
+    return total if seen else None
+
+
+def parse_conntrack_stat(text: str) -> dict[str, int]:
+    """``/proc/net/stat/nf_conntrack``: a header line, then one hex line per CPU; summed over CPUs."""
+    lines = [line.split() for line in text.splitlines() if line.strip()]
+    if len(lines) < 2:
+        return {}
+    header = lines[0]
+    totals = dict.fromkeys(header, 0)
+    for values in lines[1:]:
+        for name, value in zip(header, values, strict=False):
+            totals[name] += int(value, 16)
+    return totals
+
+
+def parse_ethtool_stats(text: str) -> dict[str, int]:
+    """``ethtool -S`` output ("NIC statistics:" then ``name: value`` lines) as a dict of integers."""
+    stats: dict[str, int] = {}
+    for line in text.splitlines():
+        name, sep, value = line.strip().partition(":")
+        value = value.strip()
+        if sep and value.isdigit():
+            stats[name.strip()] = int(value)
+    return stats
+
+
+# --- reading a host (a root directory: "/" or a fixture tree) -----------------------------------------
+
+
+THIS_HOST = Path("/")
+_THREAD_NET = Path("/proc/thread-self/net")
+
+
+def _path(root: Path, relative: str) -> Path:
+    # On this host, /proc/net is /proc/self/net: the process leader's network namespace. thread-self follows
+    # the calling thread's (an agent thread that entered a namespace reads that namespace's counters).
+    if root == THIS_HOST and relative.startswith("proc/net/") and _THREAD_NET.exists():
+        return _THREAD_NET / relative.removeprefix("proc/net/")
+    return root / relative
+
+
+def _text(root: Path, relative: str) -> str | None:
+    try:
+        return _path(root, relative).read_text()
+    except OSError:
+        return None
+
+
+def _first_line(root: Path, relative: str) -> str | None:
+    text = _text(root, relative)
+    return text.strip() if text is not None else None
+
+
+def run_ethtool_stats(interface: str) -> str | None:
+    """``ethtool -S`` on this host (None when ethtool is missing or fails)."""
+    ethtool = shutil.which("ethtool")
+    if ethtool is None:
+        return None
+    done = subprocess.run(  # noqa: S603 -- fixed argv; the interface name comes from /sys/class/net
+        [ethtool, "-S", interface], capture_output=True, text=True, timeout=5, check=False
+    )
+    return done.stdout if done.returncode == 0 else None
+
+
+def interface_driver(root: Path, interface: str) -> str | None:
+    """The driver bound to an interface (``/sys/class/net/IF/device/driver`` is a link to it)."""
+    try:
+        return (root / "sys/class/net" / interface / "device/driver").resolve(strict=True).name
+    except OSError:
+        return None
+
+
+def read_host_counters(
+    root: Path = THIS_HOST,
+    *,
+    ethtool: EthtoolStats | None = run_ethtool_stats,
+    wall_clock: float | None = None,
+) -> HostCounters:
+    """Read every source once under ``root`` (default this host, as the calling process sees it).
+
+    ``ethtool`` is called for ENA interfaces only; a fixture's ENA interface has a
+    ``device/driver`` link and its ``ethtool -S`` text beside it (see tests/fixtures/host_counters).
+    """
+    found = HostCounters(taken_at=wall_clock if wall_clock is not None else time.time())
+    _read_snmp_files(root, found)
+    _read_interfaces(root, found, ethtool)
+    dropped = parse_softnet_dropped(_text(root, "proc/net/softnet_stat") or "")
+    if dropped is None:
+        found.unknown["softnet"] = "/proc/net/softnet_stat is missing or empty"
+    else:
+        found.counters["softnet.dropped"] = dropped
+    _read_conntrack(root, found)
+    _read_settings(root, found)
+    return found
+
+
+def _read_snmp_files(root: Path, found: HostCounters) -> None:
+    for relative, wanted in (("proc/net/netstat", NETSTAT_COUNTERS), ("proc/net/snmp", SNMP_COUNTERS)):
+        text = _text(root, relative)
+        if text is None:
+            found.unknown[relative] = f"/{relative} could not be read"
+            continue
+        table = parse_snmp_table(text)
+        for protocol, names in wanted.items():
+            for name in names:
+                value = table.get(protocol, {}).get(name)
+                if value is None:
+                    # Older kernels lack some counters (TCPRcvQDrop came in 5.x): unknown, not zero.
+                    found.unknown[f"{protocol}.{name}"] = f"this kernel's /{relative} has no {name}"
+                else:
+                    found.counters[f"{protocol}.{name}"] = value
+
+
+def _read_interfaces(root: Path, found: HostCounters, ethtool: EthtoolStats | None) -> None:
+    net = root / "sys/class/net"
+    try:
+        interfaces = sorted(p.name for p in net.iterdir() if p.name != "lo")
+    except OSError:
+        found.unknown["nic"] = "/sys/class/net could not be listed"
+        return
+    ena_seen = False
+    for interface in interfaces:
+        for name in NIC_COUNTERS:
+            value = _first_line(root, f"sys/class/net/{interface}/statistics/{name}")
+            if value is not None and value.isdigit():
+                found.counters[f"nic.{interface}.{name}"] = int(value)
+        if interface_driver(root, interface) != ENA_DRIVER:
+            continue
+        ena_seen = True
+        text = ethtool(interface) if ethtool is not None else None
+        stats = parse_ethtool_stats(text or "")
+        missing = [name for name in ENA_ALLOWANCE_COUNTERS if name not in stats]
+        if text is None:
+            found.unknown[f"ena.{interface}"] = "ethtool -S could not be run (install ethtool)"
+        elif missing:
+            # The allowance counters need ENA driver 2.2.10 or later (EC2 User Guide, ENA metrics page).
+            found.unknown[f"ena.{interface}"] = (
+                f"ethtool -S shows no {', '.join(missing)} (ENA driver older than 2.2.10?)"
+            )
+        for name in ENA_ALLOWANCE_COUNTERS:
+            if name in stats:
+                found.counters[f"ena.{interface}.{name}"] = stats[name]
+    if not ena_seen:
+        found.settings["ena"] = "no ENA interface (not an EC2 Nitro instance): allowances not applicable"
+
+
+def _read_conntrack(root: Path, found: HostCounters) -> None:
+    count = _first_line(root, "proc/sys/net/netfilter/nf_conntrack_count")
+    limit = _first_line(root, "proc/sys/net/netfilter/nf_conntrack_max")
+    if count is None or limit is None or not count.isdigit() or not limit.isdigit():
+        found.unknown["conntrack"] = "nf_conntrack is not loaded (no /proc/sys/net/netfilter/nf_conntrack_*)"
+        return
+    found.gauges["conntrack.count"] = int(count)
+    found.gauges["conntrack.max"] = int(limit)
+    stats = parse_conntrack_stat(_text(root, "proc/net/stat/nf_conntrack") or "")
+    for name in CONNTRACK_COUNTERS:
+        if name in stats:
+            found.counters[f"conntrack.{name}"] = stats[name]
+        else:
+            found.unknown[f"conntrack.{name}"] = f"/proc/net/stat/nf_conntrack has no {name} column"
+
+
+def _read_settings(root: Path, found: HostCounters) -> None:
+    for key, relative in (
+        ("net.core.somaxconn", "proc/sys/net/core/somaxconn"),
+        ("net.ipv4.tcp_rmem", "proc/sys/net/ipv4/tcp_rmem"),
+        ("net.core.rmem_max", "proc/sys/net/core/rmem_max"),
+    ):
+        value = _first_line(root, relative)
+        if value is not None:
+            found.settings[key] = " ".join(value.split())
+    conf = root / "proc/sys/net/ipv4/conf"
+    try:
+        names = sorted(p.name for p in conf.iterdir())
+    except OSError:
+        return
+    for name in names:
+        value = _first_line(root, f"proc/sys/net/ipv4/conf/{name}/rp_filter")
+        if value is not None:
+            found.settings[f"net.ipv4.conf.{name}.rp_filter"] = value
+
+
+# --- two readings ------------------------------------------------------------------------------------
+
+
+def host_counter_deltas(before: HostCounters, after: HostCounters) -> dict[str, int]:
+    """How much each counter grew between two readings.
+
+    Only counters present in both: one that appeared (an interface added, a module loaded) has no
+    previous value, and its total since boot is not one interval's growth.
+    """
+    return {
+        key: counter_delta(before.counters[key], value)
+        for key, value in after.counters.items()
+        if key in before.counters
+    }
+
+
+def totals_by_metric(deltas: Mapping[str, int]) -> dict[str, int]:
+    """Per-interface counters summed over interfaces: ``nic.eth0.rx_dropped`` → ``nic.rx_dropped``."""
+    totals: dict[str, int] = {}
+    for key, value in deltas.items():
+        source, _, rest = key.partition(".")
+        total_key = f"{source}.{rest.rpartition('.')[2]}" if source in {"nic", "ena"} else key
+        totals[total_key] = totals.get(total_key, 0) + value
+    return totals

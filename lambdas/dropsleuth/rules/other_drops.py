@@ -1,0 +1,80 @@
+"""Causes beyond PMTUD, from the metrics step's ``other_drops`` data (pure: no I/O, no clock).
+
+The metrics step (``steps/metrics.py``) reads the series into ``StepOutcome.data["other_drops"]``::
+
+    {"hosts": {HOST: {METRIC: [{"at": iso, "value": n}, ...]}},
+     "aws_resources": [{"namespace", "resource_id"}],   # every AWS resource read, data or not
+     "aws": [{"namespace", "resource_id", "metric", "points": [{"at", "value"}]}]}
+
+and ``assess_other_drops`` turns them into findings (for the ranking) and checked lines (for the report).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+
+from dropsleuth.model import FindingCode
+from dropsleuth.rules.aws_drops import ResourceSeries, assess_aws_drops
+from dropsleuth.rules.host_drops import Assessment, HostSeries, assess_host_drops
+from dropsleuth.rules.onset import Point
+
+DATA_KEY = "other_drops"
+
+ROOT_CAUSES = frozenset(
+    {
+        FindingCode.LISTEN_QUEUE_OVERFLOW,
+        FindingCode.RECEIVE_BUFFER_PRUNING,
+        FindingCode.NIC_DROPS,
+        FindingCode.CONNTRACK_TABLE_FULL,
+        FindingCode.REVERSE_PATH_FILTER_DROPS,
+        FindingCode.ENA_ALLOWANCE_EXCEEDED,
+        FindingCode.NAT_PORT_EXHAUSTION,
+        FindingCode.LB_RESETS,
+    }
+)
+"""The causes that can explain an outage by themselves (retransmissions and idle timeouts cannot)."""
+
+
+def _points(raw: object) -> tuple[Point, ...]:
+    points: list[Point] = []
+    for item in raw if isinstance(raw, list | tuple) else ():
+        if not isinstance(item, Mapping):
+            continue
+        at, value = item.get("at"), item.get("value")
+        when = at if isinstance(at, datetime) else datetime.fromisoformat(at) if isinstance(at, str) else None
+        if when is not None and isinstance(value, int | float):
+            points.append((when, float(value)))
+    return tuple(sorted(points))
+
+
+def assess_other_drops(data: object, onset: datetime | None) -> Assessment:
+    """Findings and checked lines for every cause beyond PMTUD (empty when the step read nothing)."""
+    if not isinstance(data, Mapping):
+        return Assessment()
+    hosts_raw = data.get("hosts")
+    hosts = [
+        HostSeries(str(host), {str(m): _points(p) for m, p in metrics.items()})
+        for host, metrics in sorted(hosts_raw.items() if isinstance(hosts_raw, Mapping) else ())
+        if isinstance(metrics, Mapping)
+    ]
+    aws_raw = data.get("aws")
+    series = [
+        ResourceSeries(
+            str(s.get("namespace")), str(s.get("resource_id")), str(s.get("metric")), _points(s.get("points"))
+        )
+        for s in (aws_raw if isinstance(aws_raw, list) else ())
+        if isinstance(s, Mapping)
+    ]
+    resources_raw = data.get("aws_resources")
+    resources = [
+        (str(r.get("namespace")), str(r.get("resource_id")))
+        for r in (resources_raw if isinstance(resources_raw, list) else ())
+        if isinstance(r, Mapping)
+    ]
+    host_part = assess_host_drops(hosts, onset)
+    aws_part = assess_aws_drops(series, onset, resources=resources)
+    return Assessment(
+        findings=[*host_part.findings, *aws_part.findings],
+        checked=[*host_part.checked, *aws_part.checked],
+    )

@@ -1,0 +1,154 @@
+"""The host drop-counter reader on real counter text (tests/fixtures/host_counters, see its README)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dropsleuth.probe.host_counters import (
+    ENA_ALLOWANCE_COUNTERS,
+    host_counter_deltas,
+    parse_conntrack_stat,
+    parse_ethtool_stats,
+    parse_softnet_dropped,
+    read_host_counters,
+    totals_by_metric,
+)
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "host_counters"
+
+
+def fixture_ethtool(root: Path):  # type: ignore[no-untyped-def]
+    def read(interface: str) -> str | None:
+        path = root / f"ethtool-S-{interface}.txt"
+        return path.read_text() if path.exists() else None
+
+    return read
+
+
+def test_a_real_hosts_files_give_every_counter_and_setting() -> None:
+    found = read_host_counters(FIXTURES / "host", ethtool=None, wall_clock=1.0)
+    for key in (
+        "TcpExt.ListenOverflows",
+        "TcpExt.ListenDrops",
+        "TcpExt.TCPRcvQDrop",
+        "TcpExt.PruneCalled",
+        "TcpExt.RcvPruned",
+        "TcpExt.TCPBacklogDrop",
+        "TcpExt.IPReversePathFilter",
+        "TcpExt.TCPTimeouts",
+        "TcpExt.TCPSynRetrans",
+        "Tcp.RetransSegs",
+        "Tcp.OutSegs",
+        "softnet.dropped",
+        "conntrack.drop",
+        "conntrack.insert_failed",
+        "conntrack.early_drop",
+        "nic.eth0.rx_dropped",
+        "nic.eth0.rx_crc_errors",
+        "nic.eth0.tx_dropped",
+    ):
+        assert key in found.counters, key
+    # Loopback carries none of the traffic that matters.
+    assert not any(k.startswith("nic.lo.") for k in found.counters)
+    # softnet_stat's second column (dropped), not the third (time_squeeze, 3 on this machine).
+    assert found.counters["softnet.dropped"] == 0
+    assert found.counters["Tcp.OutSegs"] > found.counters["Tcp.RetransSegs"]
+    assert set(found.gauges) == {"conntrack.count", "conntrack.max"}
+    assert found.settings["net.core.somaxconn"].isdigit()
+    assert len(found.settings["net.ipv4.tcp_rmem"].split()) == 3
+    assert found.settings["net.ipv4.conf.eth0.rp_filter"] in {"0", "1", "2"}
+    # No ENA interface: the allowances are not applicable, which is said, not zeroed.
+    assert "not applicable" in found.settings["ena"]
+    assert not any(k.startswith("ena.") for k in found.counters)
+    assert found.unknown == {}
+
+
+def test_a_missing_source_is_unknown_with_its_reason_never_zero(tmp_path: Path) -> None:
+    (tmp_path / "proc/net").mkdir(parents=True)
+    (tmp_path / "proc/net/netstat").write_text((FIXTURES / "host/proc/net/netstat").read_text())
+    found = read_host_counters(tmp_path, ethtool=None)
+    assert "TcpExt.ListenOverflows" in found.counters
+    assert "Tcp.RetransSegs" not in found.counters
+    assert "could not be read" in found.unknown["proc/net/snmp"]
+    assert "not loaded" in found.unknown["conntrack"]
+    assert "softnet_stat" in found.unknown["softnet"]
+    assert "/sys/class/net" in found.unknown["nic"]
+
+
+def test_an_older_kernel_without_a_counter_reports_that_counter_unknown(tmp_path: Path) -> None:
+    text = (FIXTURES / "host/proc/net/netstat").read_text()
+    header, values, *rest = text.splitlines()
+    names, numbers = header.split(), values.split()
+    keep = [i for i, name in enumerate(names) if name != "TCPRcvQDrop"]
+    (tmp_path / "proc/net").mkdir(parents=True)
+    (tmp_path / "proc/net/netstat").write_text(
+        "\n".join([" ".join(names[i] for i in keep), " ".join(numbers[i] for i in keep), *rest]) + "\n"
+    )
+    found = read_host_counters(tmp_path, ethtool=None)
+    assert "TcpExt.TCPRcvQDrop" not in found.counters
+    assert "no TCPRcvQDrop" in found.unknown["TcpExt.TCPRcvQDrop"]
+    assert "TcpExt.ListenOverflows" in found.counters
+
+
+def test_the_listen_overflow_the_kernel_counted_shows_in_the_delta() -> None:
+    before = read_host_counters(FIXTURES / "listen_overflow_before", ethtool=None)
+    during = read_host_counters(FIXTURES / "listen_overflow_during", ethtool=None)
+    delta = host_counter_deltas(before, during)
+    assert delta["TcpExt.ListenOverflows"] == 12
+    assert delta["TcpExt.ListenDrops"] == 12
+    assert delta["TcpExt.IPReversePathFilter"] == 0
+    assert delta["conntrack.drop"] == 0
+
+
+def test_ena_allowances_are_read_from_ethtool_on_ena_interfaces_only() -> None:
+    root = FIXTURES / "ena_host"
+    calls: list[str] = []
+
+    def ethtool(interface: str) -> str | None:
+        calls.append(interface)
+        return fixture_ethtool(root)(interface)
+
+    found = read_host_counters(root, ethtool=ethtool)
+    assert calls == ["ens5"]
+    assert found.counters["ena.ens5.pps_allowance_exceeded"] == 15127
+    assert {f"ena.ens5.{n}" for n in ENA_ALLOWANCE_COUNTERS} <= set(found.counters)
+    assert "ena" not in found.settings
+    assert "ena.ens5" not in found.unknown
+
+
+def test_an_ena_interface_without_ethtool_is_unknown() -> None:
+    found = read_host_counters(FIXTURES / "ena_host", ethtool=lambda _: None)
+    assert "ethtool" in found.unknown["ena.ens5"]
+    assert not any(k.startswith("ena.") for k in found.counters)
+
+
+def test_an_old_ena_driver_without_allowance_counters_is_unknown() -> None:
+    old = "NIC statistics:\n     tx_timeout: 0\n     suspend: 0\n     queue_0_tx_cnt: 2839311\n"
+    found = read_host_counters(FIXTURES / "ena_host", ethtool=lambda _: old)
+    assert "2.2.10" in found.unknown["ena.ens5"]
+
+
+def test_parsers_on_the_files_own_text() -> None:
+    assert parse_softnet_dropped("00000851 0000000a 00\n00009b51 00000010 03\n") == 0x1A
+    assert parse_softnet_dropped("") is None
+    stat = parse_conntrack_stat(
+        "entries  clashres found new invalid ignore delete chainlength insert insert_failed drop early_drop\n"
+        "0000002a 0 0 0 0 0 0 0 0 00000001 0000000f 00000002\n"
+        "0000002a 0 0 0 0 0 0 0 0 00000000 00000001 00000000\n"
+    )
+    assert (stat["insert_failed"], stat["drop"], stat["early_drop"]) == (1, 16, 2)
+    assert parse_ethtool_stats("NIC statistics:\n     pps_allowance_exceeded: 7\n     junk\n") == {
+        "pps_allowance_exceeded": 7
+    }
+
+
+def test_per_interface_counters_are_summed_by_metric() -> None:
+    totals = totals_by_metric(
+        {
+            "nic.eth0.rx_dropped": 2,
+            "nic.eth1.rx_dropped": 3,
+            "ena.ens5.pps_allowance_exceeded": 4,
+            "softnet.dropped": 1,
+        }
+    )
+    assert totals == {"nic.rx_dropped": 5, "ena.pps_allowance_exceeded": 4, "softnet.dropped": 1}

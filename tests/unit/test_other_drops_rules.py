@@ -1,0 +1,181 @@
+"""Causes beyond PMTUD graded against the onset: found, background, clean or unknown (pure rules)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from dropsleuth.model import FindingCode, Severity
+from dropsleuth.rules.aws_drops import ResourceSeries, assess_aws_drops
+from dropsleuth.rules.counter_windows import Grade, split_at_onset
+from dropsleuth.rules.host_drops import HostSeries, assess_host_drops
+from dropsleuth.rules.other_drops import assess_other_drops
+
+START = datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+ONSET = START + timedelta(minutes=40)
+
+
+def series(before: float, during: float, minutes: int = 90) -> list[tuple[datetime, float]]:
+    """One point a minute: ``before`` per minute until the onset, ``during`` per minute after."""
+    return [(START + timedelta(minutes=m), before if m < 40 else during) for m in range(minutes)]
+
+
+def clean_host(name: str, **metrics: list[tuple[datetime, float]]) -> HostSeries:
+    zero = series(0, 0)
+    base = dict.fromkeys(
+        (
+            "TcpListenOverflows",
+            "TcpListenDrops",
+            "TcpRcvQDrop",
+            "TcpRcvPruned",
+            "TcpBacklogDrop",
+            "TcpPruneCalled",
+            "NicRxDropped",
+            "NicRxErrors",
+            "NicRxCrcErrors",
+            "NicTxDropped",
+            "SoftnetDropped",
+            "ConntrackDrop",
+            "ConntrackInsertFailed",
+            "ConntrackEarlyDrop",
+            "IpReversePathFilterDrops",
+        ),
+        zero,
+    )
+    base["TcpHostRetransSegs"] = series(2, 2)
+    base["TcpOutSegs"] = series(1000, 1000)
+    return HostSeries(name, {**base, **metrics})
+
+
+def test_a_counter_that_began_at_the_onset_rose_and_one_steady_is_background() -> None:
+    assert split_at_onset(series(0, 100), ONSET).grade is Grade.ROSE_AT_ONSET
+    assert split_at_onset(series(10, 12), ONSET).grade is Grade.BACKGROUND
+    assert split_at_onset(series(0, 0), ONSET).grade is Grade.CLEAN
+    # A trickle below one a minute is not big enough to explain an outage.
+    assert split_at_onset(series(0, 0.5), ONSET).grade is Grade.BACKGROUND
+    # No onset: no before to compare with, so never "rose".
+    assert split_at_onset(series(0, 100), None).grade is Grade.BACKGROUND
+
+
+def test_listen_overflows_that_began_at_the_onset_are_high_with_numbers_and_the_fix() -> None:
+    hosts = [
+        clean_host("ingest-1", TcpListenOverflows=series(0, 120), TcpListenDrops=series(0, 120)),
+        clean_host("ingest-2"),
+    ]
+    result = assess_host_drops(hosts, ONSET)
+    found = [f for f in result.findings if f.code is FindingCode.LISTEN_QUEUE_OVERFLOW]
+    assert len(found) == 1
+    finding = found[0]
+    assert finding.severity is Severity.HIGH
+    assert finding.resource_ids == ("ingest-1",)
+    assert "6,000 since the onset" in finding.title
+    assert "began at the onset" in finding.title
+    numbers = finding.evidence[0].data
+    assert (numbers["before_total"], numbers["during_total"]) == (0, 6000)
+    assert finding.remediation is not None
+    assert any("somaxconn" in c for c in finding.remediation.commands)
+    # Every other cause is ruled out with a line naming the hosts.
+    assert any(line.startswith("receive-buffer pressure: checked, clean") for line in result.checked)
+    assert any("ingest-1, ingest-2" in line for line in result.checked)
+
+
+def test_drops_at_the_same_rate_as_before_the_onset_are_a_warning_not_the_cause() -> None:
+    hosts = [clean_host("ingest-1", NicRxDropped=series(30, 32))]
+    finding = next(f for f in assess_host_drops(hosts, ONSET).findings if f.code is FindingCode.NIC_DROPS)
+    assert finding.severity is Severity.WARNING
+    assert "background" in finding.title
+
+
+def test_no_host_counters_is_unknown_never_clean() -> None:
+    result = assess_host_drops([], ONSET)
+    assert result.findings == []
+    assert len(result.checked) == 1
+    assert "unknown" in result.checked[0]
+    partial = assess_host_drops([HostSeries("old-agent", {"TcpListenOverflows": series(0, 0)})], ONSET)
+    assert any(
+        line.startswith("NIC") or "interface and driver drops: unknown" in line for line in partial.checked
+    )
+    assert any(line.startswith("accept queue overflow: checked, clean") for line in partial.checked)
+
+
+def test_a_conntrack_table_nearly_full_without_drops_is_a_risk() -> None:
+    hosts = [clean_host("nat-box", ConntrackTableUsedPercent=series(60, 95))]
+    found = [
+        f for f in assess_host_drops(hosts, ONSET).findings if f.code is FindingCode.CONNTRACK_TABLE_FULL
+    ]
+    assert [f.severity for f in found] == [Severity.WARNING]
+    assert "95% full" in found[0].title
+
+
+def test_retransmissions_rising_at_the_onset_are_the_symptom() -> None:
+    rising = clean_host("ingest-1", TcpHostRetransSegs=series(2, 80))
+    result = assess_host_drops([rising], ONSET)
+    found = [f for f in result.findings if f.code is FindingCode.TCP_RETRANSMISSIONS_RISING]
+    assert [f.severity for f in found] == [Severity.WARNING]
+    steady = assess_host_drops([clean_host("ingest-1")], ONSET)
+    assert not any(f.code is FindingCode.TCP_RETRANSMISSIONS_RISING for f in steady.findings)
+    assert any("TCP retransmissions: checked, not rising" in line for line in steady.checked)
+
+
+def test_nat_port_exhaustion_at_the_onset_is_high_and_idle_timeouts_at_most_a_warning() -> None:
+    nat = "nat-0a1b2c3d4e5f60718"
+    result = assess_aws_drops(
+        [
+            ResourceSeries("AWS/NATGateway", nat, "ErrorPortAllocation", series(0, 300)),
+            ResourceSeries("AWS/NATGateway", nat, "IdleTimeoutCount", series(1, 40)),
+        ],
+        ONSET,
+    )
+    by_code = {f.code: f for f in result.findings}
+    assert by_code[FindingCode.NAT_PORT_EXHAUSTION].severity is Severity.HIGH
+    assert by_code[FindingCode.NAT_PORT_EXHAUSTION].resource_ids == (nat,)
+    assert by_code[FindingCode.NAT_IDLE_TIMEOUT].severity is Severity.WARNING
+    assert "350 s" in by_code[FindingCode.NAT_IDLE_TIMEOUT].detail
+
+
+def test_a_clean_nat_gateway_is_checked_and_an_unread_metric_is_unknown() -> None:
+    nat = "nat-0a1b2c3d4e5f60718"
+    result = assess_aws_drops(
+        [ResourceSeries("AWS/NATGateway", nat, "ErrorPortAllocation", series(0, 0))], ONSET
+    )
+    assert result.findings == []
+    assert any("port allocation: checked, clean" in line for line in result.checked)
+    assert any("idle timeouts: unknown" in line for line in result.checked)
+
+
+def test_nlb_resets_by_the_load_balancer_are_high_by_targets_a_warning() -> None:
+    lb = "net/ingest/50dc6c495c0c9188"
+    own = assess_aws_drops(
+        [
+            ResourceSeries("AWS/NetworkELB", lb, "TCP_ELB_Reset_Count", series(0, 50)),
+            ResourceSeries("AWS/NetworkELB", lb, "TCP_Target_Reset_Count", series(1, 1)),
+        ],
+        ONSET,
+    ).findings
+    assert [(f.code, f.severity) for f in own] == [(FindingCode.LB_RESETS, Severity.HIGH)]
+    assert own[0].remediation is not None
+    assert "350 s" in own[0].remediation.steps[0]
+    targets = assess_aws_drops(
+        [ResourceSeries("AWS/NetworkELB", lb, "TCP_Target_Reset_Count", series(0, 50))], ONSET
+    ).findings
+    assert [f.severity for f in targets] == [Severity.WARNING]
+
+
+def test_the_step_data_round_trip_gives_the_same_verdict() -> None:
+    def points(values: list[tuple[datetime, float]]) -> list[dict[str, object]]:
+        return [{"at": t.isoformat(), "value": v} for t, v in values]
+
+    data = {
+        "hosts": {"ingest-1": {"TcpListenOverflows": points(series(0, 100))}},
+        "aws": [
+            {
+                "namespace": "AWS/NATGateway",
+                "resource_id": "nat-1",
+                "metric": "ErrorPortAllocation",
+                "points": points(series(0, 0)),
+            }
+        ],
+    }
+    result = assess_other_drops(data, ONSET)
+    assert [f.code for f in result.findings] == [FindingCode.LISTEN_QUEUE_OVERFLOW]
+    assert any("nat-1 port allocation: checked, clean" in line for line in result.checked)
+    assert assess_other_drops(None, ONSET).findings == []
