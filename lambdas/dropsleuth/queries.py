@@ -45,9 +45,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import sqlglot
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlglot import exp
 
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import AwsError, AwsTimeoutError, InputError, translate
@@ -346,6 +344,9 @@ def render_ddl(location: str, *, table: str = TABLE) -> str:
 
 def retarget(sql: str, table: str, *, dialect: str = "athena") -> str:
     """``sql`` with the table ``vpc_flow_logs`` replaced by ``table`` (``db.table`` allowed), via sqlglot."""
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     parts = table.split(".")
     if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts) or len(parts) > 2:
         raise InputError(f"not a table name: {table!r}", field="table")
@@ -360,12 +361,14 @@ def retarget(sql: str, table: str, *, dialect: str = "athena") -> str:
 
 # --- guards against the silent differences between Trino and DuckDB -------------------------------------
 
-_FRACTIONAL_TYPES = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
+_FRACTIONAL_TYPES = {"DOUBLE", "FLOAT", "DECIMAL"}
 
 
 def _fractional(node: Any) -> bool:
+    from sqlglot import exp  # noqa: PLC0415 -- see lint_sql
+
     if isinstance(node, exp.Cast | exp.TryCast):
-        return node.to.this in _FRACTIONAL_TYPES
+        return node.to.this.name in _FRACTIONAL_TYPES
     if isinstance(node, exp.Literal) and not node.is_string:
         return any(c in node.this for c in ".eE")
     if isinstance(node, exp.Avg):
@@ -399,6 +402,8 @@ def _placeholder_clause(placeholder: Any) -> str:
 
     The innermost query counts: ``WHERE x IN (SELECT ? …)`` puts the placeholder in a SELECT list.
     """
+    from sqlglot import exp  # noqa: PLC0415 -- see lint_sql
+
     node: Any = placeholder
     while node.parent is not None:
         if isinstance(node.parent, exp.Query):
@@ -418,6 +423,9 @@ def lint_sql(sql: str) -> list[str]:
     Considerations and limitations: not in HAVING, the SELECT list, LIMIT or JOIN … ON); a SELECT over the
     table without partition predicates scans it all.
     """
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     tree = sqlglot.parse_one(sql, read="athena")
     problems = [
         "count_if outside coalesce(…, 0): NULL over no rows in DuckDB, 0 in Trino"
@@ -464,6 +472,9 @@ def lint_sql(sql: str) -> list[str]:
 
 def to_duckdb(sql: str) -> str:
     """The DuckDB text of an Athena statement (sqlglot), refusing what would run differently."""
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     problems = lint_sql(sql)
     if problems:
         raise InputError("query not portable to DuckDB: " + "; ".join(problems), field="name")
