@@ -32,6 +32,7 @@ import functools
 import gzip
 import ipaddress
 import json
+import os
 import re
 import shutil
 import tempfile
