@@ -5,7 +5,10 @@
 -- being opened (or its SYN retransmitted) in that interval. Rows are ranked by syn_share, then records.
 -- The thresholds filter in the outer WHERE, not in HAVING: Athena takes ? parameters only in a WHERE
 -- clause (Athena User Guide, "Use parameterized queries", Considerations and limitations).
--- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_first, source_last, min_records, max_bytes_per_packet
+-- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_like, source_is_prefix, source_first, source_last, min_records, max_bytes_per_packet
+-- source_like is source_cidr's whole octets as a LIKE pattern ('192.168.50.%'), implied by the range test: a
+-- cheap string test first spares the address arithmetic on the rows it rules out, and source_is_prefix
+-- (TRUE when the pattern is the CIDR exactly: /0, /8, /16, /24, /32) skips it altogether.
 -- defaults: min_records=3, max_bytes_per_packet=160
 WITH flows AS (
     SELECT
@@ -30,6 +33,7 @@ WITH flows AS (
         AND hour BETWEEN ? AND ?
         AND concat(year, month, day, hour) BETWEEN ? AND ?
         AND "start" >= ? AND "start" < ?
+        AND srcaddr LIKE ?
         AND action = 'ACCEPT'
         AND protocol = 6
 ),
@@ -49,7 +53,7 @@ tuples AS (
         from_unixtime(min("start")) AS first_seen,
         from_unixtime(max("end")) AS last_seen
     FROM flows
-    WHERE src_ip_number BETWEEN ? AND ?
+    WHERE (? OR src_ip_number BETWEEN ? AND ?)
     GROUP BY interface_id, srcaddr, dstaddr, srcport, dstport
 )
 SELECT

@@ -28,12 +28,17 @@ Engines share one protocol, ``FlowLogEngine.run(name, params) -> QueryResult``:
 
 from __future__ import annotations
 
+import functools
 import gzip
 import ipaddress
 import json
+import os
 import re
+import shutil
 import tempfile
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -41,9 +46,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-import sqlglot
 from botocore.exceptions import BotoCoreError, ClientError
-from sqlglot import exp
 
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import AwsError, AwsTimeoutError, InputError, translate
@@ -102,11 +105,14 @@ _WINDOW_PLACEHOLDERS = (
     "end_epoch",
 )
 _CIDR_PLACEHOLDERS = {
+    "source_like": "source_cidr",
+    "source_is_prefix": "source_cidr",
     "source_first": "source_cidr",
     "source_last": "source_cidr",
     "destination_first": "destination",
     "destination_last": "destination",
     "destination_service": "destination",
+    "destination_like": "destination",
 }
 STANDARD_PARAMETERS = ("start", "end", "source_cidr", "destination_cidr", "destination_service")
 
@@ -192,6 +198,26 @@ def ipv4_range(cidr: Any, *, field_name: str) -> tuple[int, int]:
     return int(network.network_address), int(network.broadcast_address)
 
 
+def octet_prefix_pattern(first: int, last: int) -> tuple[str, bool]:
+    """A LIKE pattern every dotted address from ``first`` to ``last`` matches (their common whole octets),
+    and whether it matches exactly those addresses.
+
+    ``192.168.50.0/24`` gives ``('192.168.50.%', True)``, ``192.168.50.10/32`` ``('192.168.50.10', True)``,
+    ``172.16.0.0/12`` ``('172.%', False)``, ``0.0.0.0/0`` ``('%', True)``. The queries test the pattern
+    beside the exact range: a cheap string test first, the arithmetic only where the pattern is not exact.
+    """
+    octets = []
+    for shift in (24, 16, 8, 0):
+        if (first >> shift) & 0xFF != (last >> shift) & 0xFF:
+            break
+        octets.append(str((first >> shift) & 0xFF))
+    if len(octets) == 4:
+        return ".".join(octets), True
+    span = 1 << (8 * (4 - len(octets)))
+    exact = first % span == 0 and last == first + span - 1
+    return "".join(f"{octet}." for octet in octets) + "%", exact
+
+
 def partition_bounds(start: datetime, end: datetime) -> dict[str, str]:
     """String bounds on year/month/day/hour that cover every hour partition from ``start`` to ``end``.
 
@@ -258,6 +284,9 @@ def derive_values(query: SqlQuery, params: Mapping[str, Any]) -> dict[str, Any]:
         values["source_first"], values["source_last"] = ipv4_range(
             params["source_cidr"], field_name="source_cidr"
         )
+        values["source_like"], values["source_is_prefix"] = octet_prefix_pattern(
+            values["source_first"], values["source_last"]
+        )
     if "destination" in needs:
         service = params.get("destination_service") or ""
         cidr = params.get("destination_cidr") or ""
@@ -266,11 +295,14 @@ def derive_values(query: SqlQuery, params: Mapping[str, Any]) -> dict[str, Any]:
                 f"{query.name} needs exactly one of 'destination_service' and 'destination_cidr'",
                 field="destination_service",
             )
-        # The branch not asked for is bound so that it matches nothing: no service is named "" and
-        # BETWEEN 1 AND 0 is empty.
+        # The branch not asked for is bound so that it matches nothing: no service is named "", no
+        # address is LIKE "" and BETWEEN 1 AND 0 is empty.
         values["destination_service"] = str(service)
         values["destination_first"], values["destination_last"] = (
             ipv4_range(cidr, field_name="destination_cidr") if cidr else (1, 0)
+        )
+        values["destination_like"] = (
+            octet_prefix_pattern(values["destination_first"], values["destination_last"])[0] if cidr else ""
         )
     for key, default in query.defaults.items():
         number = _number(params.get(key, default), field_name=key)
@@ -313,6 +345,9 @@ def render_ddl(location: str, *, table: str = TABLE) -> str:
 
 def retarget(sql: str, table: str, *, dialect: str = "athena") -> str:
     """``sql`` with the table ``vpc_flow_logs`` replaced by ``table`` (``db.table`` allowed), via sqlglot."""
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     parts = table.split(".")
     if not all(re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", p) for p in parts) or len(parts) > 2:
         raise InputError(f"not a table name: {table!r}", field="table")
@@ -327,12 +362,14 @@ def retarget(sql: str, table: str, *, dialect: str = "athena") -> str:
 
 # --- guards against the silent differences between Trino and DuckDB -------------------------------------
 
-_FRACTIONAL_TYPES = {exp.DataType.Type.DOUBLE, exp.DataType.Type.FLOAT, exp.DataType.Type.DECIMAL}
+_FRACTIONAL_TYPES = {"DOUBLE", "FLOAT", "DECIMAL"}
 
 
 def _fractional(node: Any) -> bool:
+    from sqlglot import exp  # noqa: PLC0415 -- see lint_sql
+
     if isinstance(node, exp.Cast | exp.TryCast):
-        return node.to.this in _FRACTIONAL_TYPES
+        return node.to.this.name in _FRACTIONAL_TYPES
     if isinstance(node, exp.Literal) and not node.is_string:
         return any(c in node.this for c in ".eE")
     if isinstance(node, exp.Avg):
@@ -366,6 +403,8 @@ def _placeholder_clause(placeholder: Any) -> str:
 
     The innermost query counts: ``WHERE x IN (SELECT ? …)`` puts the placeholder in a SELECT list.
     """
+    from sqlglot import exp  # noqa: PLC0415 -- see lint_sql
+
     node: Any = placeholder
     while node.parent is not None:
         if isinstance(node.parent, exp.Query):
@@ -385,6 +424,9 @@ def lint_sql(sql: str) -> list[str]:
     Considerations and limitations: not in HAVING, the SELECT list, LIMIT or JOIN … ON); a SELECT over the
     table without partition predicates scans it all.
     """
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     tree = sqlglot.parse_one(sql, read="athena")
     problems = [
         "count_if outside coalesce(…, 0): NULL over no rows in DuckDB, 0 in Trino"
@@ -431,10 +473,25 @@ def lint_sql(sql: str) -> list[str]:
 
 def to_duckdb(sql: str) -> str:
     """The DuckDB text of an Athena statement (sqlglot), refusing what would run differently."""
+    import sqlglot  # noqa: PLC0415 -- 0.3 s to import; the Lambdas use it only when they query
+    from sqlglot import exp  # noqa: PLC0415
+
     problems = lint_sql(sql)
     if problems:
         raise InputError("query not portable to DuckDB: " + "; ".join(problems), field="name")
-    return sqlglot.transpile(sql, read="athena", write="duckdb")[0]
+    tree = sqlglot.parse_one(sql, read="athena")
+    # sqlglot writes split_part as string_split + array_extract wrapped in COALESCE(…, ''): DuckDB's own
+    # split_part means exactly that ('' past the last field) and is 3x cheaper on the address arithmetic.
+    tree = tree.transform(
+        lambda node: (
+            exp.Anonymous(
+                this="split_part", expressions=[node.this, node.args["delimiter"], node.args["part_index"]]
+            )
+            if isinstance(node, exp.SplitPart)
+            else node
+        )
+    )
+    return tree.sql(dialect="duckdb")
 
 
 # --- results and engines ---------------------------------------------------------------------------------
@@ -498,19 +555,224 @@ class QueryTimeoutError(AwsTimeoutError):
 # DuckDB would otherwise infer partition types from the values (``year`` as BIGINT, ``day`` flipping with
 # the data) where Athena has strings.
 _HIVE_TYPES = "{" + ", ".join(f"'{k}': 'VARCHAR'" for k in PARTITION_KEYS) + "}"
+_HIVE_OPTIONS = f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, hive_types_autocast = false"
 _DUCKDB_TYPES = {"int": "INTEGER", "bigint": "BIGINT", "string": "VARCHAR"}
+_FLOW_LOG_SUFFIXES = (".parquet", ".log.gz")
 
 
 def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+class NoFlowLogsError(InputError):
+    """The window's hour partitions under a flow-log location hold no file: the location is wrong (or
+    delivery has not happened yet), which must never read as "nothing was rejected"."""
+
+
+# --- flow-log locations ------------------------------------------------------------------------------------
+
+# S3 delivery with Hive-compatible, per-hour partitions writes under <prefix>/ (VPC User Guide, "Flow log
+# files" under "Publish flow logs to Amazon S3"):
+#   AWSLogs/aws-account-id=ID/aws-service=vpcflowlogs/aws-region=R/year=YYYY/month=MM/day=DD/hour=HH/
+# A location may name any folder down to the Region's: the levels it leaves out are listed.
+_LAYOUT = ("AWSLogs", "aws-account-id=", "aws-service=vpcflowlogs", "aws-region=")
+_LAYOUT_TEXT = "AWSLogs/aws-account-id=…/aws-service=vpcflowlogs/aws-region=…/"
+
+
+@dataclass(frozen=True)
+class FlowLogLocation:
+    """A flow-log location as given (``s3://bucket[/prefix]`` or a directory) and how deep into AWS's
+    layout it already is: ``depth`` of the four folders ``AWSLogs``, account, service, Region.
+
+    ``base`` is the S3 key prefix (``""`` or ending in ``/``) or the directory (ending in ``/``). A
+    directory that holds ``year=`` folders itself (files copied without AWS's prefix) is at depth 4.
+    """
+
+    given: str
+    base: str
+    depth: int
+    bucket: str | None = None
+
+    @classmethod
+    def parse(cls, source: str | Path) -> FlowLogLocation:
+        """The location of ``source``; a path below a Region folder or outside AWS's layout is an
+        ``InputError`` naming ``flow_logs``."""
+        given = str(source)
+        if given.startswith("s3://"):
+            bucket, prefix = _split_s3(given)
+            segments = [s for s in prefix.split("/") if s]
+            depth = _layout_depth(segments, given)
+            return cls(given, "".join(s + "/" for s in segments), depth, bucket)
+        directory = Path(given)
+        if not directory.is_dir():
+            raise InputError(f"flow logs: no such directory: {given}", field="flow_logs")
+        depth = _layout_depth(list(directory.parts), given)
+        if depth == 0 and not (directory / "AWSLogs").is_dir() and any(directory.glob("year=*")):
+            depth = len(_LAYOUT)
+        return cls(given, directory.as_posix().rstrip("/") + "/", depth)
+
+    @property
+    def uri(self) -> str:
+        return f"s3://{self.bucket}/{self.base}" if self.bucket is not None else self.base
+
+    def expected(self, hour: datetime) -> str:
+        """Where the files of ``hour`` should be, for the error that says none are there."""
+        levels = (f"{level}…" if level.endswith("=") else level for level in _LAYOUT[self.depth :])
+        return self.uri + "".join(f"{level}/" for level in levels) + _hour_folder(hour)
+
+
+def _layout_depth(segments: list[str], given: str) -> int:
+    """How many levels of AWS's layout end ``segments`` (0 when ``AWSLogs`` is not among them)."""
+    if "AWSLogs" not in segments:
+        return 0
+    below = segments[len(segments) - segments[::-1].index("AWSLogs") :]
+    if len(below) < len(_LAYOUT) and all(
+        name.startswith(level) if level.endswith("=") else name == level
+        for name, level in zip(below, _LAYOUT[1:], strict=False)
+    ):
+        return 1 + len(below)
+    raise InputError(
+        f"flow logs: {given} is not a folder of AWS's layout down to a Region; give s3://bucket, "
+        f"s3://bucket/prefix, …/AWSLogs/ or a folder of …/{_LAYOUT_TEXT} (Hive-compatible partitions)",
+        field="flow_logs",
+    )
+
+
+def _hour_folder(hour: datetime) -> str:
+    return f"year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}/"
+
+
+def hours(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Every UTC hour from the one containing ``start`` to the one containing ``end``."""
+    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+    while hour <= end:
+        yield hour
+        hour += timedelta(hours=1)
+
+
+class _Folders(Protocol):
+    """What the partition walk needs of a store: subfolder names and the flow-log files of a folder."""
+
+    def subfolders(self, folder: str) -> list[str]: ...
+
+    def files(self, folder: str) -> list[str]: ...
+
+
+class _LocalFolders:
+    def subfolders(self, folder: str) -> list[str]:
+        try:
+            return sorted(e.name for e in os.scandir(folder) if e.is_dir())
+        except FileNotFoundError:
+            return []
+
+    def files(self, folder: str) -> list[str]:
+        try:
+            return sorted(
+                e.path for e in os.scandir(folder) if e.is_file() and e.name.endswith(_FLOW_LOG_SUFFIXES)
+            )
+        except FileNotFoundError:
+            return []
+
+
+class _S3Folders:
+    def __init__(self, s3: S3Client, bucket: str) -> None:
+        self.s3 = s3
+        self.bucket = bucket
+        self.sizes: dict[str, int] = {}
+
+    def subfolders(self, folder: str) -> list[str]:
+        found: list[str] = []
+        pages = self.s3.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=folder, Delimiter="/"
+        )
+        for page in pages:
+            found.extend(p["Prefix"][len(folder) :].rstrip("/") for p in page.get("CommonPrefixes", []))
+        return found
+
+    def files(self, folder: str) -> list[str]:
+        keys = []
+        for page in self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=folder):
+            for item in page.get("Contents", []):
+                if item["Key"].endswith(_FLOW_LOG_SUFFIXES):
+                    keys.append(item["Key"])
+                    self.sizes[item["Key"]] = item["Size"]
+        return keys
+
+
+def region_folders(location: FlowLogLocation, store: _Folders) -> list[str]:
+    """The Region folders (``…/aws-region=R/``) under ``location``, listing only the levels it leaves out."""
+    folders = [location.base]
+    for level in _LAYOUT[location.depth :]:
+        if level.endswith("="):
+            folders = [
+                f"{f}{name}/" for f in folders for name in store.subfolders(f) if name.startswith(level)
+            ]
+        else:
+            folders = [f"{f}{level}/" for f in folders]
+    return folders
+
+
+def window_files(location: FlowLogLocation, store: _Folders, start: datetime, end: datetime) -> list[str]:
+    """The flow-log files of the hour partitions from ``start`` to ``end`` (keys or paths)."""
+    return [
+        file
+        for folder in region_folders(location, store)
+        for hour in hours(start, end)
+        for file in store.files(folder + _hour_folder(hour))
+    ]
+
+
+def _split_s3(uri: str) -> tuple[str, str]:
+    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
+    if not bucket:
+        raise InputError(f"not an S3 URI: {uri!r}", field="flow_logs")
+    return bucket, prefix.strip("/")
+
+
+def download_window(
+    uri: str, start: datetime, end: datetime, target: Path, *, s3: S3Client | None = None
+) -> list[Path]:
+    """Download the hour partitions from ``start`` to ``end`` under an S3 location into ``target``.
+
+    Only those partitions are listed and fetched; a file already there with the same size is kept.
+    """
+    location = FlowLogLocation.parse(uri)
+    assert location.bucket is not None
+    store = _S3Folders(s3 or clients.s3(), location.bucket)
+    downloaded: list[Path] = []
+    try:
+        for key in window_files(location, store, start, end):
+            local = target / key
+            if not (local.is_file() and local.stat().st_size == store.sizes[key]):
+                local.parent.mkdir(parents=True, exist_ok=True)
+                store.s3.download_file(location.bucket, key, str(local))
+            downloaded.append(local)
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="download flow logs") from error
+    return downloaded
+
+
+# --- the local engine ------------------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=64)
+def _duckdb_text(athena_text: str) -> str:
+    """``to_duckdb`` once per query text: transpiling costs more than running a query over one hour."""
+    return to_duckdb(athena_text)
+
+
 class LocalEngine:
     """The SQL of ``queries/`` on DuckDB over flow-log files (Parquet, or gzip text with a header line).
 
-    ``source`` is a directory laid out as AWS delivers (``…/year=YYYY/month=MM/day=DD/hour=HH/``) or
-    ``s3://bucket/prefix``, from which only the hour partitions of the window are downloaded (through
-    ``dropsleuth.aws.clients``, so ``AWS_ENDPOINT_URL`` and moto apply) into ``cache_dir``.
+    ``source`` is a directory or ``s3://bucket[/prefix]``, at any depth of AWS's layout down to a Region
+    folder (``FlowLogLocation``). For each window only its hour partitions are listed — and from S3
+    downloaded (through ``dropsleuth.aws.clients``, so ``AWS_ENDPOINT_URL`` and moto apply) — once, then
+    every query over that window reads one DuckDB view over those files. A window whose partitions hold
+    no file raises ``NoFlowLogsError``.
+
+    One DuckDB database per engine; ``run`` is thread-safe and queries run concurrently, each on its own
+    cursor. Downloads go to ``cache_dir``, or to a temporary directory the engine removes when closed
+    (``with LocalEngine(...) as engine``, ``close()``, or at the latest when it is garbage-collected).
     """
 
     engine = "duckdb"
@@ -519,89 +781,177 @@ class LocalEngine:
         self, source: str | Path, *, cache_dir: str | Path | None = None, s3: S3Client | None = None
     ) -> None:
         self.source = str(source)
+        self.location = FlowLogLocation.parse(source)
         self._s3 = s3
         self._cache_dir = Path(cache_dir) if cache_dir else None
-        if not self.source.startswith("s3://") and not Path(self.source).is_dir():
-            raise InputError(f"flow logs: no such directory: {self.source}", field="flow_logs")
+        self._owned_dir: Path | None = None
+        self._cleanup: weakref.finalize[Any, Any] | None = None
+        self._lock = threading.Lock()
+        self._database: Any = None
+        self._schemas: dict[tuple[str, str], str] = {}
+
+    def __enter__(self) -> LocalEngine:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the DuckDB database and remove the temporary directory the engine made."""
+        with self._lock:
+            if self._database is not None:
+                self._database.close()
+                self._database = None
+            self._schemas.clear()
+            if self._cleanup is not None:
+                self._cleanup()
+
+    def _work_dir(self) -> Path:
+        """Where downloads (and profiles) go: ``cache_dir``, or one temporary directory per engine."""
+        if self._cache_dir is not None:
+            return self._cache_dir
+        if self._owned_dir is None or not self._owned_dir.is_dir():
+            self._owned_dir = Path(tempfile.mkdtemp(prefix="dropsleuth-flowlogs-"))
+            self._cleanup = weakref.finalize(self, shutil.rmtree, self._owned_dir, ignore_errors=True)
+        return self._owned_dir
 
     def run(self, name: str, params: Mapping[str, Any]) -> QueryResult:
         """Run ``queries/<name>.sql`` with ``params`` (see the module's docstring) on DuckDB."""
         query = load_query(name)
         if query.is_ddl:
             raise InputError("the DDL runs on Athena only", field="name")
-        sql = to_duckdb(query.text)
-        values = bind(query, params)
-        root = self._root_for(query, params)
-        connection = self.connect(root)
+        sql = _duckdb_text(query.text)
+        values = derive_values(query, params)
+        schema = self._schema_for(values)
+        cursor = self._database.cursor()
+        profile = self._work_dir() / f"profile-{threading.get_ident()}-{time.perf_counter_ns()}.json"
         try:
-            with tempfile.TemporaryDirectory(prefix="dropsleuth-profile-") as tmp:
-                profile = Path(tmp) / "profile.json"
-                connection.execute("PRAGMA enable_profiling='json'")
-                connection.execute(f"SET profiling_output={_sql_string(str(profile))}")
-                # Through Arrow: DuckDB's own conversion of TIMESTAMPTZ needs pytz; Arrow's uses zoneinfo.
-                table = connection.sql(sql, params=values).to_arrow_table()
-                columns = tuple(table.column_names)
-                rows = [{c: _normalise(v) for c, v in row.items()} for row in table.to_pylist()]
-                connection.execute("PRAGMA disable_profiling")
-                bytes_read = _profiled_bytes(profile)
+            # DuckDB truncates timestamps in the session's time zone; Athena's is UTC.
+            cursor.execute("SET TimeZone = 'UTC'")
+            cursor.execute(f"USE memory.{schema}")
+            cursor.execute("PRAGMA enable_profiling='json'")
+            cursor.execute(f"SET profiling_output={_sql_string(str(profile))}")
+            # Through Arrow: DuckDB's own conversion of TIMESTAMPTZ needs pytz; Arrow's uses zoneinfo.
+            table = cursor.sql(sql, params=[values[p] for p in query.placeholders]).to_arrow_table()
+            cursor.execute("PRAGMA disable_profiling")
         finally:
-            connection.close()
+            cursor.close()
+        columns = tuple(table.column_names)
+        rows = _arrow_rows(table)
+        bytes_read = _profiled_bytes(profile)
+        profile.unlink(missing_ok=True)
         return QueryResult(name, columns, rows, bytes_read, self.engine)
 
+    def _schema_for(self, values: Mapping[str, Any]) -> str:
+        """The DuckDB schema whose ``vpc_flow_logs`` view reads the window's files, made once per window."""
+        window = (values["hour_key_first"], values["hour_key_last"])
+        with self._lock:
+            if window not in self._schemas:
+                first, last = (datetime.strptime(k, "%Y%m%d%H").replace(tzinfo=UTC) for k in window)
+                files = self._fetch(first, last)
+                if not files:
+                    start = datetime.fromtimestamp(values["start_epoch"], UTC)
+                    end = datetime.fromtimestamp(values["end_epoch"], UTC)
+                    raise NoFlowLogsError(
+                        f"no flow-log files for {start:%Y-%m-%dT%H:%MZ}–{end:%Y-%m-%dT%H:%MZ} (hour "
+                        f"partitions {first:%Y-%m-%d %H}h to {last:%Y-%m-%d %H}h) under {self.source}; "
+                        f"expected {self.location.expected(first)}",
+                        field="flow_logs",
+                    )
+                if self._database is None:
+                    import duckdb  # noqa: PLC0415 -- heavy; only the local engine needs it
+
+                    self._database = duckdb.connect()
+                schema = f"window_{len(self._schemas)}"
+                _create_views(self._database, _files_select(files), schema=schema)
+                self._schemas[window] = schema
+            return self._schemas[window]
+
+    def _fetch(self, first: datetime, last: datetime) -> list[Path]:
+        """The window's files on this machine: listed in the directory, or downloaded from S3."""
+        if self.location.bucket is None:
+            return [Path(p) for p in window_files(self.location, _LocalFolders(), first, last)]
+        return download_window(self.source, first, last, self._work_dir(), s3=self._s3)
+
     def connect(self, root: Path) -> Any:
-        """A DuckDB connection in UTC with the view ``vpc_flow_logs`` over the files under ``root``."""
+        """A DuckDB connection in UTC with the view ``vpc_flow_logs`` over every flow-log file under ``root``
+        (for inspection; ``run`` reads only the window's partitions)."""
         import duckdb  # noqa: PLC0415 -- heavy; only the local engine needs it
 
         connection = duckdb.connect()
-        # DuckDB truncates timestamps in the session's time zone; Athena's is UTC.
         connection.execute("SET TimeZone = 'UTC'")
-        connection.execute(f"CREATE VIEW flow_logs_files AS {_files_view(root)}")
-        present = {row[0] for row in connection.execute("DESCRIBE flow_logs_files").fetchall()}
-        absent = [
-            f"CAST(NULL AS {_DUCKDB_TYPES[f.athena_type]}) AS {f.column}"
-            for f in FIELDS
-            if f.column not in present
-        ]
-        extra = "".join(", " + column for column in absent)
-        # Identifiers and types from the schema catalogue; no value of the caller's in this text.
-        connection.execute(f"CREATE VIEW {TABLE} AS SELECT *{extra} FROM flow_logs_files")  # noqa: S608
+        files = sorted(p for suffix in _FLOW_LOG_SUFFIXES for p in root.rglob(f"*{suffix}"))
+        _create_views(connection, _files_select(files))
         return connection
 
-    def _root_for(self, query: SqlQuery, params: Mapping[str, Any]) -> Path:
-        if not self.source.startswith("s3://"):
-            return Path(self.source)
-        values = derive_values(query, params)
-        start = datetime.fromtimestamp(values["start_epoch"], UTC)
-        end = datetime.fromtimestamp(values["end_epoch"], UTC) + PARTITION_SLACK
-        if self._cache_dir is None:
-            self._cache_dir = Path(tempfile.mkdtemp(prefix="dropsleuth-flowlogs-"))
-        download_window(self.source, start, end, self._cache_dir, s3=self._s3)
-        return self._cache_dir
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
-def _files_view(root: Path) -> str:
-    """The SELECT over the flow-log files under ``root``: Parquet if any, else gzip text, else empty.
+def _arrow_rows(table: Any) -> list[dict[str, Any]]:
+    """Rows of an Arrow table as ``_normalise`` gives them, converted column by column.
 
-    Globs name the flow-log extensions only: DuckDB's text auto-detection over a whole directory would
-    re-read unrelated files, so it is off and the columns come from the files' header line.
+    Arrow's own ``to_pylist`` resolves the time zone of every timestamp (0.6 s for a month of minutes);
+    epoch microseconds plus a timedelta give the same UTC datetimes for a tenth of that.
     """
-    parquet = f"{root.as_posix().rstrip('/')}/**/*.parquet"
-    text = f"{root.as_posix().rstrip('/')}/**/*.log.gz"
-    hive = f"hive_partitioning = true, hive_types = {_HIVE_TYPES}, hive_types_autocast = false"
-    if any(root.rglob("*.parquet")):
-        # No union_by_name: it reads every file's footer at bind time, before partition pruning (a 1-hour
-        # query over 30 days then reads 12 MB of footers). Like the Athena table, one source holds one
-        # format; columns a format lacks are added as NULLs by ``connect``.
-        return f"SELECT * FROM read_parquet({_sql_string(parquet)}, {hive})"  # noqa: S608
-    text_files = sorted(root.rglob("*.log.gz"))
+    import pyarrow as pa  # noqa: PLC0415 -- comes with the local engine's DuckDB results
+
+    columns: list[list[Any]] = []
+    for column in table.columns:
+        kind = column.type
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            micros = column.cast(pa.timestamp("us", tz=kind.tz)).cast(pa.int64()).to_pylist()
+            columns.append([None if v is None else _EPOCH + timedelta(microseconds=v) for v in micros])
+        elif pa.types.is_decimal(kind) and kind.scale == 0:
+            try:
+                columns.append(column.cast(pa.int64()).to_pylist())
+            except pa.ArrowInvalid:  # beyond 64 bits: keep Decimal, as _normalise does
+                columns.append([_normalise(v) for v in column.to_pylist()])
+        else:
+            columns.append([_normalise(v) for v in column.to_pylist()])
+    names = table.column_names
+    return [dict(zip(names, values, strict=True)) for values in zip(*columns, strict=True)]
+
+
+def _create_views(connection: Any, files_select: str, *, schema: str = "main") -> None:
+    """``<schema>.vpc_flow_logs``: every field of the catalogue, NULL where the files lack it."""
+    connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    connection.execute(f"CREATE VIEW {schema}.flow_logs_files AS {files_select}")
+    present = {row[0] for row in connection.execute(f"DESCRIBE {schema}.flow_logs_files").fetchall()}
+    absent = [
+        f"CAST(NULL AS {_DUCKDB_TYPES[f.athena_type]}) AS {f.column}"
+        for f in FIELDS
+        if f.column not in present
+    ]
+    extra = "".join(", " + column for column in absent)
+    # Identifiers and types from the schema catalogue; no value of the caller's in this text.
+    connection.execute(
+        f"CREATE VIEW {schema}.{TABLE} AS SELECT *{extra} FROM {schema}.flow_logs_files"  # noqa: S608
+    )
+
+
+def _files_select(files: Sequence[Path]) -> str:
+    """The SELECT over ``files``: the Parquet ones if any, else the gzip text ones, else an empty table.
+
+    The files are named one by one: DuckDB then globs nothing, and its text auto-detection (which would
+    re-read unrelated files) is off, the columns coming from the files' header line.
+    """
+    parquet = [p for p in files if p.name.endswith(".parquet")]
+    if parquet:
+        # No union_by_name: it reads every file's footer at bind time. Like the Athena table, one
+        # location holds one format; columns a format lacks are added as NULLs by ``_create_views``.
+        listed = ", ".join(_sql_string(p.as_posix()) for p in parquet)
+        return f"SELECT * FROM read_parquet([{listed}], {_HIVE_OPTIONS})"  # noqa: S608
+    text_files = [p for p in files if p.name.endswith(".log.gz")]
     if text_files:
         fields = _text_header(text_files)
         columns = ", ".join(
             f"{_sql_string(column)}: {_sql_string(kind)}" for column, kind in _text_columns(fields)
         )
+        listed = ", ".join(_sql_string(p.as_posix()) for p in text_files)
         # Paths and names are quoted with _sql_string; no value of the caller's is in this text.
         options = f"delim = ' ', header = true, auto_detect = false, columns = {{{columns}}}, nullstr = '-'"
-        return f"SELECT * FROM read_csv({_sql_string(text)}, {options}, compression = 'gzip', {hive})"  # noqa: S608
+        return f"SELECT * FROM read_csv([{listed}], {options}, compression = 'gzip', {_HIVE_OPTIONS})"  # noqa: S608
     keys = ", ".join(f"CAST(NULL AS VARCHAR) AS {k}" for k in PARTITION_KEYS)
     return f"SELECT {keys} WHERE false"
 
@@ -634,66 +984,6 @@ def _profiled_bytes(profile: Path) -> int | None:
         return None
     value = data.get("io", {}).get("total_bytes_read")
     return int(value) if value is not None else None
-
-
-def hours(start: datetime, end: datetime) -> Iterator[datetime]:
-    """Every UTC hour from the one containing ``start`` to the one containing ``end``."""
-    hour = start.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    while hour <= end:
-        yield hour
-        hour += timedelta(hours=1)
-
-
-def _split_s3(uri: str) -> tuple[str, str]:
-    bucket, _, prefix = uri.removeprefix("s3://").partition("/")
-    if not bucket:
-        raise InputError(f"not an S3 URI: {uri!r}", field="flow_logs")
-    return bucket, prefix.strip("/")
-
-
-def _common_prefixes(s3: S3Client, bucket: str, prefix: str) -> list[str]:
-    found: list[str] = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix, Delimiter="/"):
-        found.extend(p["Prefix"] for p in page.get("CommonPrefixes", []))
-    return found
-
-
-def region_roots(s3: S3Client, bucket: str, prefix: str) -> list[str]:
-    """The ``…/aws-account-id=*/aws-service=vpcflowlogs/aws-region=*/`` folders under ``prefix``."""
-    if "aws-region=" in prefix:
-        return [prefix.rstrip("/") + "/"]
-    base = f"{prefix}/AWSLogs/" if prefix else "AWSLogs/"
-    roots = []
-    for account in _common_prefixes(s3, bucket, base):
-        roots.extend(_common_prefixes(s3, bucket, f"{account}aws-service=vpcflowlogs/"))
-    return roots
-
-
-def download_window(
-    uri: str, start: datetime, end: datetime, target: Path, *, s3: S3Client | None = None
-) -> list[Path]:
-    """Download the hour partitions from ``start`` to ``end`` under ``s3://bucket/prefix`` into ``target``.
-
-    Only those partitions are listed and fetched; a file already there with the same size is kept.
-    """
-    client = s3 or clients.s3()
-    bucket, prefix = _split_s3(uri)
-    downloaded: list[Path] = []
-    try:
-        for root in region_roots(client, bucket, prefix):
-            for hour in hours(start, end):
-                folder = f"{root}year={hour:%Y}/month={hour:%m}/day={hour:%d}/hour={hour:%H}/"
-                for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=folder):
-                    for item in page.get("Contents", []):
-                        key = item["Key"]
-                        local = target / key
-                        if not (local.is_file() and local.stat().st_size == item["Size"]):
-                            local.parent.mkdir(parents=True, exist_ok=True)
-                            client.download_file(bucket, key, str(local))
-                        downloaded.append(local)
-    except (ClientError, BotoCoreError) as error:
-        raise translate(error, operation="download flow logs") from error
-    return downloaded
 
 
 class AthenaEngine:

@@ -13,7 +13,6 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from dropsleuth.aws import clients
@@ -90,7 +89,12 @@ def parse_registry(document: Any) -> SiteRegistry:
 
 def load_registry_file(path: str | Path) -> SiteRegistry:
     text = Path(path).read_text(encoding="utf-8")
-    document = json.loads(text) if str(path).endswith(".json") else yaml.safe_load(text)
+    if str(path).endswith(".json"):
+        document = json.loads(text)
+    else:
+        import yaml  # noqa: PLC0415 -- a YAML registry is read once; the JSON one needs no parser
+
+        document = yaml.safe_load(text)
     return parse_registry(document)
 
 

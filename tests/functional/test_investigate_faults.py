@@ -30,6 +30,7 @@ from dropsleuth.sites import SiteRegistry
 from dropsleuth.steps import StepEnvironment, StepSpec, default_steps
 
 _active = threading.local()
+_targeted_step = [""]
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,10 @@ def inject() -> Iterator[Callable[[Fault], None]]:
     chosen: list[Fault] = []
 
     def patched(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
-        # The query step runs Athena queries on its own small pool ("dropsleuth-query" threads).
-        in_step = getattr(_active, "on", False) or threading.current_thread().name.startswith(
-            "dropsleuth-query"
+        # The query step runs its queries on its own small pool ("dropsleuth-query" threads).
+        in_step = getattr(_active, "on", False) or (
+            _targeted_step[0] == "flow_log_queries"
+            and threading.current_thread().name.startswith("dropsleuth-query")
         )
         if chosen and in_step:
             chosen[0](self.meta.service_model.service_name, operation)
@@ -115,6 +117,8 @@ def inject() -> Iterator[Callable[[Fault], None]]:
 
 
 def targeted(spec: StepSpec) -> StepSpec:
+    _targeted_step[0] = spec.name
+
     def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
         _active.on = True
         try:

@@ -99,6 +99,8 @@ class Lab:
     blackhole: bool = False
     gw_edge_mtu: int = 9000
     delay_ms: float = 0.0
+    bottleneck_mtu: int = 1500
+    """The MTU of the gw–wan link, the path's narrowest."""
     names: dict[str, str] = field(default_factory=dict)
     relay: DelayRelay | None = None
 
@@ -138,7 +140,7 @@ class Lab:
                 sh("sysctl", "-qw", f"net.ipv6.conf.{scope}.accept_dad=0", netns=name)
         edge, gw, wan, cloud = (self.names[r] for r in ("edge", "gw", "wan", "cloud"))
         self._veth((edge, "e0", 9000), (gw, "g0", self.gw_edge_mtu))
-        self._veth((gw, "g1", 1500), (wan, "w0", 1500))
+        self._veth((gw, "g1", self.bottleneck_mtu), (wan, "w0", self.bottleneck_mtu))
         if self.delay_ms > 0:
             self.relay = DelayRelay(wan, "w1", cloud, "c0", self.delay_ms / 2000.0, mtu=9000)
             self.relay.start()

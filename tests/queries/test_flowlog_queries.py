@@ -244,12 +244,17 @@ def test_default_v2_text_answers_the_queries_that_need_only_v2_fields(datasets, 
     assert_rows_equal(rows, oracle.rejects_timeline(records, start, end))
 
 
-def test_an_empty_source_gives_no_rows(tmp_path: Path) -> None:
-    result = queries.LocalEngine(tmp_path).run(
-        "rejects_timeline", {"start": "2026-11-20T09:00:00Z", "end": "2026-11-20T10:00:00Z"}
+def test_an_empty_source_fails_instead_of_answering_no_rows(tmp_path: Path) -> None:
+    with pytest.raises(queries.NoFlowLogsError) as caught:
+        queries.LocalEngine(tmp_path).run(
+            "rejects_timeline", {"start": "2026-11-20T09:00:00Z", "end": "2026-11-20T10:00:00Z"}
+        )
+    assert caught.value.field == "flow_logs"
+    assert str(caught.value).startswith("no flow-log files for 2026-11-20T09:00Z–2026-11-20T10:00Z")
+    assert str(caught.value).endswith(
+        f"expected {tmp_path}/AWSLogs/aws-account-id=…/aws-service=vpcflowlogs/aws-region=…/"
+        "year=2026/month=11/day=20/hour=09/"
     )
-    assert result.rows == []
-    assert result.columns == ("minute", "rejects", "packets", "bytes")
 
 
 def test_local_engine_reads_only_the_window_partitions_from_s3(aws, datasets, tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import fnmatch
+import ipaddress
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -48,8 +50,14 @@ def test_athena_literals_and_duckdb_values_are_the_same_values() -> None:
     literals = queries.athena_parameters(query, params)
     assert len(typed) == len(literals) == len(query.placeholders)
     for value, literal in zip(typed, literals, strict=True):
-        assert literal == (f"'{value}'" if isinstance(value, str) else str(value))
-    assert typed[12:14] == [167772160, 184549375]
+        assert literal == (
+            f"'{value}'"
+            if isinstance(value, str)
+            else str(value).upper()
+            if isinstance(value, bool)
+            else str(value)
+        )
+    assert typed[12:16] == ["10.%", True, 167772160, 184549375]
 
 
 @pytest.mark.parametrize(
@@ -85,3 +93,29 @@ def test_tunable_must_be_a_number() -> None:
     with pytest.raises(InputError) as caught:
         queries.bind(queries.load_query("stalled_flows"), params)
     assert caught.value.field == "min_records"
+
+
+@pytest.mark.parametrize(
+    ("cidr", "pattern", "exact"),
+    [
+        ("192.168.50.0/24", "192.168.50.%", True),
+        ("192.168.50.10/32", "192.168.50.10", True),
+        ("10.0.0.0/8", "10.%", True),
+        ("10.20.0.0/16", "10.20.%", True),
+        ("172.16.0.0/12", "172.%", False),
+        ("10.20.128.0/17", "10.20.%", False),
+        ("192.168.50.64/26", "192.168.50.%", False),
+        ("0.0.0.0/0", "%", True),
+    ],
+)
+def test_source_like_is_a_pattern_every_address_of_the_cidr_matches(
+    cidr: str, pattern: str, exact: bool
+) -> None:
+    first, last = queries.ipv4_range(cidr, field_name="source_cidr")
+    assert queries.octet_prefix_pattern(first, last) == (pattern, exact)
+    network = ipaddress.ip_network(cidr)
+    outside = ipaddress.ip_address(int(network.broadcast_address) + 1) if last < 2**32 - 1 else None
+    for address in (network.network_address, network.broadcast_address):
+        assert fnmatch.fnmatchcase(str(address), pattern.replace("%", "*"))
+    if outside is not None and exact:
+        assert not fnmatch.fnmatchcase(str(outside), pattern.replace("%", "*"))

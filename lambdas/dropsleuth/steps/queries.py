@@ -1,8 +1,9 @@
 """Step ``flow_log_queries``: the flow-log SQL of ``queries/`` over the window.
 
 REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute and
-stalled-flow candidates — on Athena when deployed, on DuckDB over the same files locally. On Athena the
-queries run at once (each takes seconds, mostly waiting); DuckDB runs them one after the other.
+stalled-flow candidates — on Athena when deployed, on DuckDB over the same files locally. The queries run
+at once: on Athena each takes seconds, mostly waiting; on DuckDB they share the window's files, listed
+(and downloaded) once, and overlap their fixed costs.
 """
 
 from __future__ import annotations
@@ -61,6 +62,16 @@ def parameters_for(name: str, context: InvestigationContext) -> dict[str, Any] |
 
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
     engine = engine_for(environment)
+    try:
+        return _run_queries(engine, context)
+    finally:
+        # An engine this step built is closed here (the local one removes its downloads); one the
+        # environment gave belongs to its caller.
+        if engine is not environment.engine and hasattr(engine, "close"):
+            engine.close()
+
+
+def _run_queries(engine: FlowLogEngine, context: InvestigationContext) -> StepOutcome:
     planned = {name: parameters_for(name, context) for name in QUERIES}
     runnable = {name: params for name, params in planned.items() if params is not None}
     if not runnable:
@@ -74,12 +85,8 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         except DropsleuthError as error:
             errors[name] = error
 
-    if getattr(engine, "engine", "") == "athena":
-        with ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="dropsleuth-query") as pool:
-            list(pool.map(one, runnable))
-    else:
-        for name in runnable:
-            one(name)
+    with ThreadPoolExecutor(max_workers=len(runnable), thread_name_prefix="dropsleuth-query") as pool:
+        list(pool.map(one, runnable))
     if errors and not results:
         # Every query failed the same way (no bucket, no permission, Athena down): the step failed.
         raise next(iter(errors.values()))
