@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -116,6 +117,13 @@ def moto_athena_mismatch() -> str | None:
                 "[tool.uv] constraint-dependencies (or move to a moto that serves it), then `make lock`."
             )
     return None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pyproject.toml's --basetemp (build/pytest, so the suite leaves nothing in /tmp) needs its parent."""
+    basetemp = config.option.basetemp
+    if basetemp:
+        Path(basetemp).resolve().parent.mkdir(parents=True, exist_ok=True)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
