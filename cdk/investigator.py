@@ -108,6 +108,7 @@ class Investigator(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self.settings = dict(settings)
         self.environment = {
             **settings_environment(settings),
             "POWERTOOLS_SERVICE_NAME": "dropsleuth",
@@ -160,7 +161,9 @@ class Investigator(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"dropsleuth {spec.name}: the actions its code declares, nothing else",
         )
-        statements = grouped_statements(spec.actions, toolkit, namespace=namespace, scopes=spec.grants)
+        # Only what this deployment's settings switch on: with allow_enable_flow_logs off, no create grant.
+        granted = spec.grants_for(self.settings)
+        statements = grouped_statements(granted, toolkit, namespace=namespace, scopes=granted)
         if statements:
             policy = iam.Policy(
                 scope,

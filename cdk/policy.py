@@ -82,6 +82,8 @@ class ToolkitResources:
     region: str
     account: str
     """Fill the ``${Partition}``, ``${Region}`` and ``${Account}`` of declared ARN patterns."""
+    registry_vpc_ids: tuple[str, ...] = ()
+    """The VPCs the site registry names: ``${RegistryVpc}`` in a declared pattern (``*`` when none)."""
 
     def arn(self, pattern: str) -> str:
         """A declared ARN pattern in this deployment's partition, Region and account."""
@@ -90,6 +92,18 @@ class ToolkitResources:
             .replace("${Region}", self.region)
             .replace("${Account}", self.account)
         )
+
+    def arns(self, pattern: str) -> tuple[str, ...]:
+        """``arn``, once per registry VPC where the pattern names ``${RegistryVpc}``."""
+        if "${RegistryVpc}" not in pattern:
+            return (self.arn(pattern),)
+        vpcs = self.registry_vpc_ids or ("*",)
+        return tuple(self.arn(pattern.replace("${RegistryVpc}", vpc)) for vpc in vpcs)
+
+    def condition(self, condition: Condition) -> Condition:
+        """A declared condition with its ARN patterns filled in."""
+        values = tuple(value for pattern in condition.values for value in self.arns(pattern))
+        return Condition(condition.operator, condition.key, values)
 
 
 WILDCARD = "*"
@@ -105,6 +119,10 @@ _WILDCARD_REASONS = {
     "ec2:GetManagedPrefixListEntries": "reads AWS-managed or the user's prefix lists, named at run time",
     "logs:CreateLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
     "logs:DeleteLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
+    # Reachability Analyzer Guide, "Required API permissions for Reachability Analyzer".
+    "tiros:CreateQuery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside StartNetworkInsightsAnalysis",
+    "ec2:SearchTransitGatewayRoutes": "read-only; Reachability Analyzer reads the user's transit gateway "
+    "route tables, named only inside the analysis",
 }
 _READ_ONLY_VERBS = ("Describe", "Get", "List", "Lookup")
 
@@ -175,8 +193,8 @@ def _grants(
         return [(resources, condition_for(action, namespace), reason)]
     return [
         (
-            tuple(toolkit.arn(r) for r in scope.resources) or resources_for(action, toolkit),
-            (*scope.conditions, *condition_for(action, namespace)),
+            tuple(arn for r in scope.resources for arn in toolkit.arns(r)) or resources_for(action, toolkit),
+            (*(toolkit.condition(c) for c in scope.conditions), *condition_for(action, namespace)),
             scope.reason,
         )
         for scope in scopes

@@ -112,6 +112,7 @@ class DropSleuthStack(Stack):
             partition=Aws.PARTITION,
             region=Aws.REGION,
             account=Aws.ACCOUNT_ID,
+            registry_vpc_ids=tuple(sorted({s.vpc_id for s in config.registry.sites if s.vpc_id})),
         )
         # Every value a Lambda reads through dropsleuth.config.Settings (DROPSLEUTH_<FIELD>).
         settings = {

@@ -51,6 +51,9 @@ _CALLING_MODULES = (
 )
 
 
+_ATTRIBUTES = ("PERMISSIONS", "LOCAL_S3_PERMISSIONS")
+
+
 def _declared_permissions() -> tuple[Permissions, ...]:
     found = []
     for name in _CALLING_MODULES:
@@ -58,7 +61,9 @@ def _declared_permissions() -> tuple[Permissions, ...]:
             module = importlib.import_module(name)
         except ModuleNotFoundError:
             continue  # a capability not in this build: its step is skipped, it needs no permission
-        for attribute in ("PERMISSIONS", "LOCAL_S3_PERMISSIONS"):
+        # The flow-log step only reads coverage: its module's STATUS_PERMISSIONS, never the create grants.
+        attributes = ("STATUS_PERMISSIONS",) if name == "dropsleuth.aws.flowlogs" else _ATTRIBUTES
+        for attribute in attributes:
             value = getattr(module, attribute, None)
             if isinstance(value, Permissions):
                 found.append(value)
