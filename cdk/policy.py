@@ -63,6 +63,9 @@ GLUE_TABLE_ACTIONS = frozenset(
 
 SSM_PARAMETER_ACTIONS = frozenset({"ssm:GetParameter", "ssm:GetParameters"})
 
+# The only KMS key a function uses: the report topic's (publishing encrypts through it).
+REPORT_TOPIC_KEY_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt"})
+
 
 @dataclass(frozen=True)
 class ToolkitResources:
@@ -74,6 +77,8 @@ class ToolkitResources:
     """Buckets a function may write: Athena results, reports (never the flow logs themselves)."""
     sites_parameter_arn: str
     report_topic_arn: str
+    report_topic_key_arn: str
+    """The KMS key the report topic is encrypted with (publishers encrypt through it)."""
     idempotency_table_arn: str
     workgroup_arn: str
     glue_arns: tuple[str, ...]
@@ -150,6 +155,8 @@ def resources_for(action: str, toolkit: ToolkitResources) -> tuple[str, ...]:
         return (toolkit.sites_parameter_arn,)
     if action == "sns:Publish":
         return (toolkit.report_topic_arn,)
+    if action in REPORT_TOPIC_KEY_ACTIONS:
+        return (toolkit.report_topic_key_arn,)
     if service == "dynamodb":
         return (toolkit.idempotency_table_arn,)
     if action in ATHENA_WORKGROUP_ACTIONS:

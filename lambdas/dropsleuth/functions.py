@@ -37,8 +37,9 @@ class FunctionSpec:
     granted_when: dict[str, tuple[Permissions, ...]] = field(default_factory=dict)
     """Permissions granted only when the ``Settings`` flag named by the key is true in the deployment
     (``allow_enable_flow_logs`` → creating flow logs): with the flag off, the role cannot do it at all."""
-    reserved_concurrency: int | None = None
-    """Concurrent executions reserved (and so capped) for the function; None: the account's pool."""
+    max_event_age_s: int = 3600
+    """How long Lambda keeps retrying an asynchronous event (EventBridge) before it goes to the failure
+    queue: an alarm older than an hour is investigated from the report it already has, or not at all."""
 
     def __post_init__(self) -> None:
         check_cold_start(self)

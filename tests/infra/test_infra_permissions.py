@@ -56,6 +56,7 @@ TOOLKIT = ToolkitResources(
     writable_bucket_arns=("arn:aws:s3:::reports",),
     sites_parameter_arn="arn:aws:ssm:eu-west-1:123456789012:parameter/sites",
     report_topic_arn="arn:aws:sns:eu-west-1:123456789012:reports",
+    report_topic_key_arn="arn:aws:kms:eu-west-1:123456789012:key/k",
     idempotency_table_arn="arn:aws:dynamodb:eu-west-1:123456789012:table/idem",
     workgroup_arn="arn:aws:athena:eu-west-1:123456789012:workgroup/wg",
     glue_arns=("arn:aws:glue:eu-west-1:123456789012:catalog",),

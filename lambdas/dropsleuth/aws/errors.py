@@ -155,3 +155,17 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
     if isinstance(error, BotoCoreError):
         return AwsError(f"{operation or 'AWS call'}: {error}", operation=operation)
     return AwsError(f"{operation or 'AWS call'}: {type(error).__name__}: {error}", operation=operation)
+
+
+# Worth another attempt: the same call may succeed in a moment (throttling, AWS's own 5xx, a timeout).
+_TRANSIENT = (ThrottledError, ServerError, AwsTimeoutError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a fault that a retry of the same request may not meet (throttling, HTTP 5xx, timeouts).
+
+    A Lambda re-raises these so that Lambda's own retries (asynchronous invocations: two, then the failure
+    queue) apply; a permanent fault (access denied, not found, bad input) is answered instead, because a
+    retry would meet it again.
+    """
+    return isinstance(error, _TRANSIENT)

@@ -47,6 +47,8 @@ FUNCTION = FunctionSpec(
     memory_mb=256,
     required_settings=("athena_workgroup", "athena_database"),
     schedule_minutes=5,
+    # A tick older than two schedule periods is superseded by the next one.
+    max_event_age_s=600,
 )
 
 
