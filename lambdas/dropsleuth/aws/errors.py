@@ -116,7 +116,10 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
         message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
         op = operation or getattr(error, "operation_name", "")
         text = f"{op}: {code}: {message}" if op else f"{code}: {message}"
-        if code in _ACCESS_DENIED:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # HTTP 403 is AWS's answer to a refused request (AccessDenied, a bad signature, an expired token),
+        # whatever the code's spelling; moto answers JSON-protocol services with a bare "403" code.
+        if code in _ACCESS_DENIED or status == 403:
             return AccessDeniedError(text, code=code, operation=op)
         if code in _THROTTLED:
             return ThrottledError(text, code=code, operation=op)
@@ -125,7 +128,6 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
             "NoSuchKey",
         }:
             return NotFoundError(text, code=code, operation=op)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if _is_unsupported(code, message, status):
             return UnsupportedError(text, code=code, operation=op)
         if code in _SERVER or (isinstance(status, int) and status >= 500):
