@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 # Standard retry mode backs off on throttling; the caps keep one slow call from eating a step's budget.
-_BOTO_CONFIG = Config(
+CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=5,
     read_timeout=20,
@@ -90,7 +90,7 @@ def _session(target: Target) -> boto3.session.Session:
 
 @functools.cache
 def _client(service: str, target: Target) -> Any:
-    return _session(target).client(service, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+    return _session(target).client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def client(service: str) -> Any:

@@ -124,7 +124,7 @@ def handle(
         request = _keyed_by_episode(request, config)
         once = run_once(
             request.idempotency_key,
-            lambda: _investigate_and_deliver(request, config, env),
+            lambda: _investigate_and_deliver(request, config, _with_time_left(env, lambda_context)),
             store=persistence_store(config.idempotency_table),
             lambda_context=lambda_context,
         )
@@ -141,6 +141,14 @@ def handle(
     if once.replayed:
         result["status"] = "duplicate"
     return result
+
+
+def _with_time_left(environment: StepEnvironment, lambda_context: Any) -> StepEnvironment:
+    """The environment with the function's time left now, so every step's budget fits inside it."""
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return environment
+    return dataclasses.replace(environment, time_left_s=remaining() / 1000)
 
 
 def _keyed_by_episode(request: InvestigationRequest, config: Settings) -> InvestigationRequest:
