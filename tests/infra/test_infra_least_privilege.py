@@ -256,6 +256,16 @@ def _investigate() -> Account:
 # ---------------------------------------------------------------------------------------------------------
 
 
+def _sweep_network_insights() -> Account:
+    return Account({}, json.loads((EVENTS / "sweep_network_insights.json").read_text()))
+
+
+def _past_iam_to_the_missing_api(answer: dict[str, Any]) -> None:
+    # moto has no Reachability Analyzer: with its policy the call passes IAM and meets the missing API.
+    assert answer["ok"] is False, answer
+    assert answer["error"]["kind"] == "unsupported", answer
+
+
 def _answered_ok(answer: dict[str, Any]) -> None:
     assert answer["ok"] is True, answer
 
@@ -309,6 +319,13 @@ CASES = [
     ),
     Case("publish_metrics", _publish_metrics, _answered_ok, "ssm:GetParameter", _answered_access_denied),
     Case("investigate", _investigate, _investigated, "s3:PutObject", lambda raised: None),
+    Case(
+        "sweep_network_insights",
+        _sweep_network_insights,
+        _past_iam_to_the_missing_api,
+        "ec2:DescribeNetworkInsightsPaths",
+        _answered_access_denied,
+    ),
 ]
 
 
