@@ -109,6 +109,11 @@ def region() -> str:
     return name or "us-east-1"
 
 
+def partition_of(region_name: str | None) -> str:
+    """The ARN partition of a Region (``aws``, ``aws-cn``, ``aws-us-gov``), from botocore's endpoint data."""
+    return boto3.session.Session().get_partition_for_region(region_name or "us-east-1")
+
+
 def ec2() -> EC2Client:
     return client("ec2")  # type: ignore[no-any-return]
 

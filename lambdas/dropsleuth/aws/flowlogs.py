@@ -371,8 +371,12 @@ def flow_logs_status(
     )
 
 
-def destination_arn(bucket: str, prefix: str = "") -> str:
-    """The S3 ``LogDestination``: ``arn:aws:s3:::bucket`` or ``arn:aws:s3:::bucket/folder/``."""
+def destination_arn(bucket: str, prefix: str = "", *, partition: str = "aws") -> str:
+    """The S3 ``LogDestination``: ``arn:<partition>:s3:::bucket`` or ``arn:<partition>:s3:::bucket/folder/``.
+
+    The partition is the Region's (``aws``, ``aws-cn``, ``aws-us-gov``): a China Region's bucket is
+    ``arn:aws-cn:s3:::…`` (IAM User Guide, "Amazon Resource Names (ARNs)").
+    """
     if not _BUCKET.match(bucket):
         raise InputError(f"not an S3 bucket name: {bucket!r}", field="bucket")
     folder = prefix.strip("/")
@@ -380,7 +384,7 @@ def destination_arn(bucket: str, prefix: str = "") -> str:
         raise InputError(f"not an S3 folder: {prefix!r}", field="prefix")
     if folder.startswith("AWSLogs") or folder.endswith("AWSLogs"):
         raise InputError("the prefix must not contain AWSLogs: AWS adds it", field="prefix")
-    return f"arn:aws:s3:::{bucket}/{folder}/" if folder else f"arn:aws:s3:::{bucket}"
+    return f"arn:{partition}:s3:::{bucket}/{folder}/" if folder else f"arn:{partition}:s3:::{bucket}"
 
 
 def _client_token(resource_id: str, destination: str) -> str:
@@ -405,7 +409,7 @@ def enable_flow_logs(
     subnet and ENI. ``dry_run`` reports ``would_create`` without calling ``CreateFlowLogs``.
     """
     client = ec2 or clients.ec2()
-    destination = destination_arn(bucket, prefix)
+    destination = destination_arn(bucket, prefix, partition=clients.partition_of(client.meta.region_name))
     status = flow_logs_status(vpc_id, subnet_ids=subnet_ids, eni_ids=eni_ids, ec2=client)
     targets: list[tuple[str, ResourceType]] = (
         [(s, "Subnet") for s in subnet_ids] + [(e, "NetworkInterface") for e in eni_ids]
