@@ -226,8 +226,7 @@ def _query_rejects() -> Account:
 def _publish_metrics() -> Account:
     site = site_behind_a_vpn(SITE_CIDR)
     settings = _athena() | _registry(site.vpc_id)
-    event = json.loads((EVENTS / "publish_metrics.json").read_text()) | {"probe": False}
-    return Account(settings, event)
+    return Account(settings, json.loads((EVENTS / "publish_metrics.json").read_text()))
 
 
 def _investigate() -> Account:
