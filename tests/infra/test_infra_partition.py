@@ -16,6 +16,7 @@ import pytest
 
 from dropsleuth.aws.flowlogs import destination_arn
 
+
 def _strings(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
