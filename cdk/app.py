@@ -95,6 +95,9 @@ def deploy_config(context: Mapping[str, Any], root: Path = ROOT) -> DeployConfig
         allow_enable_flow_logs=_as_bool(get("allow_enable_flow_logs", defaults.allow_enable_flow_logs)),
         max_reachability_analyses=int(get("max_reachability_analyses", defaults.max_reachability_analyses)),
         docs_url=_as_url(context.get("docs_url")),
+        investigate_reserved_concurrency=int(
+            get("investigate_reserved_concurrency", defaults.investigate_reserved_concurrency)
+        ),
         queries_dir=root / "queries",
         site_agents=site_agents_from_context(context.get("site_agents"), root),
     )
@@ -143,6 +146,7 @@ _CONTEXT_KEYS = (
     "max_reachability_analyses",
     "docs_url",
     "site_agents",
+    "investigate_reserved_concurrency",
 )
 
 

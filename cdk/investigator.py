@@ -43,6 +43,8 @@ PLATFORM_ACTIONS = frozenset(
 )
 
 ENV_PREFIX = "DROPSLEUTH_"
+SERVICE_NAME = "dropsleuth"
+"""Powertools' service name: the ``service`` dimension of the functions' own metrics (EMF)."""
 
 _OBJECT_KEYS_REASON = (
     "objects of the toolkit's own bucket, whose keys (report names, query results, flow-log partitions) "
@@ -105,12 +107,14 @@ class Investigator(Construct):
         toolkit: ToolkitResources,
         namespace: str,
         log_retention: logs.RetentionDays,
+        reserved_concurrency: Mapping[str, int] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
+        self.settings = dict(settings)
         self.environment = {
             **settings_environment(settings),
-            "POWERTOOLS_SERVICE_NAME": "dropsleuth",
+            "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
             "POWERTOOLS_METRICS_NAMESPACE": namespace,
         }
         self.failures = sqs.Queue(
@@ -136,6 +140,7 @@ class Investigator(Construct):
                 toolkit=toolkit,
                 namespace=namespace,
                 log_retention=log_retention,
+                reserved=(reserved_concurrency or {}).get(name) or None,
             )
 
     def _check_required_settings(self, spec: FunctionSpec) -> None:
@@ -152,6 +157,7 @@ class Investigator(Construct):
         toolkit: ToolkitResources,
         namespace: str,
         log_retention: logs.RetentionDays,
+        reserved: int | None,
     ) -> lambda_.Function:
         scope = Construct(self, spec.name)
         role = iam.Role(
@@ -160,7 +166,9 @@ class Investigator(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description=f"dropsleuth {spec.name}: the actions its code declares, nothing else",
         )
-        statements = grouped_statements(spec.actions, toolkit, namespace=namespace, scopes=spec.grants)
+        # Only what this deployment's settings switch on: with allow_enable_flow_logs off, no create grant.
+        granted = spec.grants_for(self.settings)
+        statements = grouped_statements(granted, toolkit, namespace=namespace, scopes=granted)
         if statements:
             policy = iam.Policy(
                 scope,
@@ -196,6 +204,9 @@ class Investigator(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             on_failure=destinations.SqsDestination(self.failures),
             retry_attempts=2,
+            # An event older than this is not retried again: it goes to the failure queue (and pages).
+            max_event_age=Duration.seconds(spec.max_event_age_s),
+            reserved_concurrent_executions=reserved,
         )
         log_group.grant_write(role)
         acknowledge(
@@ -216,7 +227,14 @@ class Investigator(Construct):
                 "Schedule",
                 description=f"dropsleuth {spec.name} every {spec.schedule_minutes} min",
                 schedule=events.Schedule.rate(Duration.minutes(spec.schedule_minutes)),
-                targets=[targets.LambdaFunction(function, dead_letter_queue=self.failures, retry_attempts=2)],
+                targets=[
+                    targets.LambdaFunction(
+                        function,
+                        dead_letter_queue=self.failures,
+                        retry_attempts=2,
+                        max_event_age=Duration.seconds(spec.max_event_age_s),
+                    )
+                ],
             )
         return function
 

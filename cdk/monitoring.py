@@ -17,6 +17,7 @@ from typing import Any
 
 from aws_cdk import Duration, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sns as sns
 from constructs import Construct
@@ -75,13 +76,33 @@ class Monitoring(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         self.alarm_prefix = alarm_prefix
-        # The AWS managed key for SNS: the publishers (the Lambdas) need no KMS permission for it.
+        # A key of the stack's own, not the AWS managed alias/aws/sns: CloudWatch alarms (the toolkit's own
+        # health alarms publish here) cannot publish to a topic encrypted with the AWS managed key, whose
+        # policy cannot be changed; a customer managed key's policy lets cloudwatch.amazonaws.com use it.
+        # Publishers (the Lambdas) need kms:GenerateDataKey and kms:Decrypt on it, declared beside the
+        # publish call (report/store.py). Source: SNS Developer Guide, "Data encryption" → "Key management"
+        # ("Enable compatibility between event sources from AWS services and encrypted topics").
+        self.topic_key = kms.Key(
+            self,
+            "ReportsKey",
+            description="dropsleuth: encrypts the report topic; CloudWatch alarms may publish through it",
+            enable_key_rotation=True,
+        )
+        self.topic_key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CloudWatchAlarmsPublish",
+                principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=["*"],  # in a key policy, "*" is this key
+                conditions={"StringEquals": {"aws:SourceAccount": Stack.of(self).account}},
+            )
+        )
         self.topic = sns.Topic(
             self,
             "Reports",
             display_name="dropsleuth reports",
             enforce_ssl=True,
-            master_key=kms.Alias.from_alias_name(self, "SnsKey", "alias/aws/sns"),
+            master_key=self.topic_key,
         )
         self.alarms: list[cloudwatch.Alarm] = []
         self.alarm_names: list[str] = []

@@ -63,6 +63,9 @@ GLUE_TABLE_ACTIONS = frozenset(
 
 SSM_PARAMETER_ACTIONS = frozenset({"ssm:GetParameter", "ssm:GetParameters"})
 
+# The only KMS key a function uses: the report topic's (publishing encrypts through it).
+REPORT_TOPIC_KEY_ACTIONS = frozenset({"kms:GenerateDataKey", "kms:Decrypt"})
+
 
 @dataclass(frozen=True)
 class ToolkitResources:
@@ -74,6 +77,8 @@ class ToolkitResources:
     """Buckets a function may write: Athena results, reports (never the flow logs themselves)."""
     sites_parameter_arn: str
     report_topic_arn: str
+    report_topic_key_arn: str
+    """The KMS key the report topic is encrypted with (publishers encrypt through it)."""
     idempotency_table_arn: str
     workgroup_arn: str
     glue_arns: tuple[str, ...]
@@ -82,6 +87,8 @@ class ToolkitResources:
     region: str
     account: str
     """Fill the ``${Partition}``, ``${Region}`` and ``${Account}`` of declared ARN patterns."""
+    registry_vpc_ids: tuple[str, ...] = ()
+    """The VPCs the site registry names: ``${RegistryVpc}`` in a declared pattern (``*`` when none)."""
 
     def arn(self, pattern: str) -> str:
         """A declared ARN pattern in this deployment's partition, Region and account."""
@@ -90,6 +97,18 @@ class ToolkitResources:
             .replace("${Region}", self.region)
             .replace("${Account}", self.account)
         )
+
+    def arns(self, pattern: str) -> tuple[str, ...]:
+        """``arn``, once per registry VPC where the pattern names ``${RegistryVpc}``."""
+        if "${RegistryVpc}" not in pattern:
+            return (self.arn(pattern),)
+        vpcs = self.registry_vpc_ids or ("*",)
+        return tuple(self.arn(pattern.replace("${RegistryVpc}", vpc)) for vpc in vpcs)
+
+    def condition(self, condition: Condition) -> Condition:
+        """A declared condition with its ARN patterns filled in."""
+        values = tuple(value for pattern in condition.values for value in self.arns(pattern))
+        return Condition(condition.operator, condition.key, values)
 
 
 WILDCARD = "*"
@@ -105,6 +124,10 @@ _WILDCARD_REASONS = {
     "ec2:GetManagedPrefixListEntries": "reads AWS-managed or the user's prefix lists, named at run time",
     "logs:CreateLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
     "logs:DeleteLogDelivery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside CreateFlowLogs",
+    # Reachability Analyzer Guide, "Required API permissions for Reachability Analyzer".
+    "tiros:CreateQuery": f"{_NO_RESOURCE_LEVEL}; AWS checks it inside StartNetworkInsightsAnalysis",
+    "ec2:SearchTransitGatewayRoutes": "read-only; Reachability Analyzer reads the user's transit gateway "
+    "route tables, named only inside the analysis",
 }
 _READ_ONLY_VERBS = ("Describe", "Get", "List", "Lookup")
 
@@ -132,6 +155,8 @@ def resources_for(action: str, toolkit: ToolkitResources) -> tuple[str, ...]:
         return (toolkit.sites_parameter_arn,)
     if action == "sns:Publish":
         return (toolkit.report_topic_arn,)
+    if action in REPORT_TOPIC_KEY_ACTIONS:
+        return (toolkit.report_topic_key_arn,)
     if service == "dynamodb":
         return (toolkit.idempotency_table_arn,)
     if action in ATHENA_WORKGROUP_ACTIONS:
@@ -175,8 +200,8 @@ def _grants(
         return [(resources, condition_for(action, namespace), reason)]
     return [
         (
-            tuple(toolkit.arn(r) for r in scope.resources) or resources_for(action, toolkit),
-            (*scope.conditions, *condition_for(action, namespace)),
+            tuple(arn for r in scope.resources for arn in toolkit.arns(r)) or resources_for(action, toolkit),
+            (*(toolkit.condition(c) for c in scope.conditions), *condition_for(action, namespace)),
             scope.reason,
         )
         for scope in scopes

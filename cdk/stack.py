@@ -12,7 +12,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cdk.investigator import Investigator
+from cdk.health import ToolkitHealth
+from cdk.investigator import SERVICE_NAME, Investigator
 from cdk.lake import FlowLogsLake
 from cdk.monitoring import Monitoring
 from cdk.policy import ToolkitResources
@@ -43,6 +44,10 @@ class DeployConfig:
     allow_enable_flow_logs: bool = False
     max_reachability_analyses: int = 2
     docs_url: str | None = None  # the published docs site, for the reports' runbook links
+    investigate_reserved_concurrency: int = 3
+    """Investigations that may run at once (0: none reserved, the account's pool). An alarm storm then
+    queues and retries instead of running unlimited paid Reachability Analyzer and Athena work. An account
+    whose concurrency limit is still the new-account 10 cannot reserve any: set 0 there."""
     queries_dir: Path = Path("queries")
     site_agents: SiteAgentsConfig | None = None
     """IAM Roles Anywhere for on-premises site agents (context ``site_agents``); None: not created."""
@@ -102,6 +107,7 @@ class DropSleuthStack(Stack):
             writable_bucket_arns=(lake.results_bucket.bucket_arn, self.reports.bucket.bucket_arn),
             sites_parameter_arn=self.sites.parameter.parameter_arn,
             report_topic_arn=self.monitoring.topic.topic_arn,
+            report_topic_key_arn=self.monitoring.topic_key.key_arn,
             idempotency_table_arn=self.reports.idempotency_table.table_arn,
             workgroup_arn=f"arn:{Aws.PARTITION}:athena:{Aws.REGION}:{Aws.ACCOUNT_ID}:workgroup/{lake.workgroup_name}",
             glue_arns=(
@@ -112,6 +118,7 @@ class DropSleuthStack(Stack):
             partition=Aws.PARTITION,
             region=Aws.REGION,
             account=Aws.ACCOUNT_ID,
+            registry_vpc_ids=tuple(sorted({s.vpc_id for s in config.registry.sites if s.vpc_id})),
         )
         # Every value a Lambda reads through dropsleuth.config.Settings (DROPSLEUTH_<FIELD>).
         settings = {
@@ -139,6 +146,17 @@ class DropSleuthStack(Stack):
             toolkit=toolkit,
             namespace=NAMESPACE,
             log_retention=_retention(config.log_retention_days),
+            reserved_concurrency={INVESTIGATE: config.investigate_reserved_concurrency},
+        )
+        self.health = ToolkitHealth(
+            self,
+            "Health",
+            functions=self.investigator.functions,
+            failures=self.investigator.failures,
+            topic=self.monitoring.topic,
+            namespace=NAMESPACE,
+            service=SERVICE_NAME,
+            alarm_prefix=config.stack_name,
         )
         self.trigger = AlarmTrigger(
             self,

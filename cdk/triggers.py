@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from aws_cdk import Duration
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_lambda as lambda_
@@ -54,5 +55,11 @@ class AlarmTrigger(Construct):
         )
         if investigate is not None:
             self.rule.add_target(
-                targets.LambdaFunction(investigate, dead_letter_queue=dead_letter_queue, retry_attempts=2)
+                targets.LambdaFunction(
+                    investigate,
+                    dead_letter_queue=dead_letter_queue,
+                    retry_attempts=2,
+                    # An alarm's event older than an hour is not worth an investigation any more.
+                    max_event_age=Duration.hours(1),
+                )
             )

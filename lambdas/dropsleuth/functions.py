@@ -10,7 +10,9 @@ from __future__ import annotations
 import importlib
 import os
 import pkgutil
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from dropsleuth.aws.permissions import Permissions, Scope, grants, union
 from dropsleuth.config import load_settings
@@ -32,18 +34,36 @@ class FunctionSpec:
     schedule_minutes: int | None = None
     """Run on an EventBridge schedule every N minutes (``publish_metrics``)."""
     extra: dict[str, str] = field(default_factory=dict)
+    granted_when: dict[str, tuple[Permissions, ...]] = field(default_factory=dict)
+    """Permissions granted only when the ``Settings`` flag named by the key is true in the deployment
+    (``allow_enable_flow_logs`` → creating flow logs): with the flag off, the role cannot do it at all."""
+    max_event_age_s: int = 3600
+    """How long Lambda keeps retrying an asynchronous event (EventBridge) before it goes to the failure
+    queue: an alarm older than an hour is investigated from the report it already has, or not at all."""
 
     def __post_init__(self) -> None:
         check_cold_start(self)
 
     @property
     def actions(self) -> frozenset[str]:
-        return union(self.permissions)
+        """Every action the code may call, flags on or off (what the call recorder checks against)."""
+        return union((*self.permissions, *(p for parts in self.granted_when.values() for p in parts)))
 
     @property
     def grants(self) -> dict[str, tuple[Scope, ...]]:
-        """Each action with the scopes its declarations give it (``()``: unscoped)."""
-        return grants(self.permissions)
+        """Each action with the scopes its declarations give it (``()``: unscoped), every flag on."""
+        return grants((*self.permissions, *(p for parts in self.granted_when.values() for p in parts)))
+
+    def permissions_for(self, settings: Mapping[str, Any]) -> tuple[Permissions, ...]:
+        """The declarations the role gets in a deployment with these settings (``Settings`` field names)."""
+        flagged = (
+            p for flag, parts in sorted(self.granted_when.items()) if settings.get(flag) for p in parts
+        )
+        return (*self.permissions, *flagged)
+
+    def grants_for(self, settings: Mapping[str, Any]) -> dict[str, tuple[Scope, ...]]:
+        """``grants`` of the declarations this deployment's settings switch on."""
+        return grants(self.permissions_for(settings))
 
 
 def running_handler(environ: dict[str, str] | None = None) -> str | None:

@@ -56,6 +56,14 @@ warnings.filterwarnings("ignore", message="Couldn't determine the remaining time
 RECORD_TTL_S = 24 * 3600
 
 
+def store_failure(error: BaseException) -> AwsError:
+    """The store's fault as the domain error of its kind (throttled stays throttled: it is retried)."""
+    translated = translate(error) if isinstance(error, Exception) else AwsError(str(error))
+    return type(translated)(
+        f"idempotency store failed: {translated}", code=translated.code, operation=translated.operation
+    )
+
+
 class AlreadyInProgressError(AwsError):
     """Another invocation is investigating the same alarm transition right now."""
 
@@ -172,7 +180,7 @@ class DynamoDBEpisodeStore:
                     continue  # another delivery moved the episode first: read it again
                 return episode
         except (ClientError, BotoCoreError) as error:
-            raise AwsError(f"idempotency store failed: {translate(error)}") from error
+            raise store_failure(error) from error
         raise AwsError(f"idempotency store failed: the episode of {alarm} kept changing under us")
 
 
@@ -248,6 +256,5 @@ def run_once(
     except IdempotencyAlreadyInProgressError as error:
         raise AlreadyInProgressError(f"an investigation of {key} is already running") from error
     except IdempotencyPersistenceLayerError as error:
-        cause = error.__cause__ or error
-        raise AwsError(f"idempotency store failed: {cause}") from error
+        raise store_failure(error.__cause__ or error) from error
     return OnceResult(result=result, replayed=not executed.is_set())

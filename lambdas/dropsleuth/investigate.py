@@ -9,6 +9,7 @@ says what could not be checked.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field
 
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.context import InvestigationContext, StepOutcome
+from dropsleuth.deadlines import step_budget
 from dropsleuth.model import Report, Step, StepStatus
 from dropsleuth.observability import logger
 from dropsleuth.rules import ranking
@@ -58,8 +60,12 @@ def investigate(
     listener: StepListener | None = None,
 ) -> Report:
     """Run every step concurrently on ``context`` and return the ranked report."""
-    specs = tuple(default_steps() if steps is None else steps)
-    records = run_steps(context, specs, environment or StepEnvironment(), listener=listener)
+    environment = environment or StepEnvironment()
+    specs = tuple(
+        spec.with_timeout(step_budget(spec.timeout_s, environment.time_left_s))
+        for spec in (default_steps() if steps is None else steps)
+    )
+    records = run_steps(context, specs, environment, listener=listener)
     return build_report(context, records)
 
 
@@ -74,7 +80,9 @@ def run_steps(
     """Run the steps at once; each is waited for until its own timeout, then recorded as timed out.
 
     A timed-out step's thread cannot be killed (Python has no safe way); it is abandoned and its result
-    ignored. boto3's own connect/read timeouts bound how long such a thread lives.
+    ignored. That is the exception, not the plan: each step receives its budget (``step_budget_s``) and
+    its inner waits (the Reachability Analyzer poll, an Athena query) end before it, cleaning up after
+    themselves (``dropsleuth.deadlines``); boto3's connect/read timeouts bound a single call.
     """
     if not specs:
         return []
@@ -122,7 +130,8 @@ def _timed(
 ) -> tuple[StepOutcome, float]:
     start = time.perf_counter()
     try:
-        outcome = spec.run(context, environment)
+        # The step sees its own budget, so its inner waits end before the orchestrator stops waiting.
+        outcome = spec.run(context, dataclasses.replace(environment, step_budget_s=spec.timeout_s))
     except BaseException as error:
         error.duration_s = time.perf_counter() - start  # type: ignore[attr-defined]
         raise

@@ -81,6 +81,9 @@ PERMISSIONS = declare(
 # The local engine reading the window's partitions from a flow-logs bucket.
 LOCAL_S3_PERMISSIONS = declare("flowlogs_local_reader", "s3:ListBucket", "s3:GetObject")
 
+ATHENA_QUERY_TIMEOUT_S = 120.0
+"""How long one Athena query may run when nothing tighter is asked (an investigation's step asks less)."""
+
 TABLE = "vpc_flow_logs"
 """The table name the SQL files use; engines point it at the configured table or a local view."""
 
@@ -1001,7 +1004,7 @@ class AthenaEngine:
         database: str,
         table: str,
         output_location: str | None,
-        timeout_s: float = 120.0,
+        timeout_s: float = ATHENA_QUERY_TIMEOUT_S,
         *,
         poll_interval_s: float = 1.0,
         clock: Callable[[], float] = time.monotonic,
@@ -1026,6 +1029,7 @@ class AthenaEngine:
         """Run ``queries/<name>.sql`` with ``params`` on Athena (see the module's docstring)."""
         from pyathena import connect  # noqa: PLC0415 -- only the Athena engine needs it
         from pyathena.error import Error as PyAthenaError  # noqa: PLC0415
+        from pyathena.util import RetryConfig  # noqa: PLC0415
 
         query = load_query(name)
         if query.is_ddl:
@@ -1049,6 +1053,10 @@ class AthenaEngine:
 
         connection = connect(
             session=clients.session(),
+            # The project's client config (standard retries, connect/read timeouts), and no second retry
+            # layer on top of botocore's: pyathena's own default retries for up to minutes past a deadline.
+            config=clients.CLIENT_CONFIG,
+            retry_config=RetryConfig(attempt=1),
             work_group=self.workgroup,
             s3_staging_dir=self.output_location or "",
             schema_name=self.database,

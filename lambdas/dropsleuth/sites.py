@@ -125,7 +125,9 @@ def load_registry_parameter(name: str) -> SiteRegistry:
         message = f"site registry parameter {name}: not JSON: {error}"
         raise InputError(message, field="sites_parameter") from error
     except parameters.exceptions.GetParameterError as error:
-        cause = error.__cause__ if isinstance(error.__cause__, Exception) else error
+        # Powertools raises GetParameterError inside its except block: the botocore error is its context.
+        original = error.__cause__ or error.__context__
+        cause = original if isinstance(original, Exception) else error
         raise translate(cause, operation="GetParameter") from error
     return parse_registry(value)
 

@@ -1,11 +1,8 @@
-"""The publish_metrics Lambda's core over real flow-log SQL (DuckDB) and a real UDP probe on 127.0.0.1."""
+"""The publish_metrics Lambda's core over real flow-log SQL (DuckDB), and its handler on moto."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -17,7 +14,6 @@ from dropsleuth.aws import clients
 from dropsleuth.aws.permissions import record_api_calls
 from dropsleuth.flowlogs.synth import BlackHole, TrafficTimeline, synthesize, write_parquet
 from dropsleuth.handlers import publish_metrics
-from dropsleuth.probe.pmtu import ProbeSettings, Responder, probe_path
 from dropsleuth.sites import Site, SiteRegistry
 from tests.queries import flowlog_oracle as oracle
 from tests.support import seed_athena_results
@@ -43,34 +39,10 @@ def flow_logs(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[dict], Pat
     return records, root
 
 
-@pytest.fixture
-def responder() -> Iterator[Responder]:
-    server = Responder("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve, kwargs={"duration_s": 30}, daemon=True)
-    thread.start()
-    yield server
-    server.stop()
-    thread.join(timeout=5)
-
-
-def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder: Responder) -> None:
+def test_site_datapoints_match_the_flow_logs(flow_logs) -> None:
     records, root = flow_logs
     start, end = START + timedelta(minutes=5), START + timedelta(minutes=35)
-
-    def probe(target: str, settings: ProbeSettings):  # the real probe, aimed at this test's responder
-        # Loopback's MTU is 65536: a round of sixteen ~64 KiB probes overflows the responder's default
-        # receive buffer (212 KiB) whenever its thread is slow, which reads as a black hole. Probe up to a
-        # VPC's jumbo MTU instead, as Lambda's interface would, and wait generously under a loaded run.
-        return probe_path(
-            target,
-            dataclasses.replace(
-                settings, port=responder.port, ceiling=9001, first_timeout_s=5.0, min_timeout_s=1.0
-            ),
-        )
-
-    points, problems = publish_metrics.site_datapoints(
-        SITE, queries.LocalEngine(root), start=start, end=end, probe=probe
-    )
+    points, problems = publish_metrics.site_datapoints(SITE, queries.LocalEngine(root), start=start, end=end)
     assert problems == []
     uploads = {p.timestamp: p.value for p in points if p.name == "UploadThroughputMbps"}
     wanted = oracle.upload_throughput(records, start, end, "192.168.50.0/24", destination_service="S3")
@@ -79,10 +51,8 @@ def test_site_datapoints_match_the_flow_logs_and_the_probe(flow_logs, responder:
     wanted_rejects = oracle.icmp_rejects(records, start, end, "192.168.50.0/24")
     assert rejects == {row["minute"].timestamp(): row["rejects"] for row in wanted_rejects}
     assert rejects  # the black hole's rejected ICMP is there
-    probed = {p.name: p for p in points if p.dimensions.get("Target") == "127.0.0.1"}
-    assert probed["PathMtuBlackHole"].value == 0.0
-    assert probed["PathMtu"].value == 9001.0
-    assert responder.answered > 0
+    # No path-MTU probe from a function outside the VPC: it could not reach the site's private targets.
+    assert {p.name for p in points} == {"UploadThroughputMbps", "RejectedIcmpCount"}
 
 
 def test_handler_publishes_what_the_site_alarms_watch_and_names_a_missing_registry(
@@ -93,9 +63,7 @@ def test_handler_publishes_what_the_site_alarms_watch_and_names_a_missing_regist
         json.loads(Path("events/publish_metrics.json").read_text())
     )
     assert request.time == datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
-    summary = publish_metrics.publish(
-        request.model_copy(update={"probe": False}), SiteRegistry(sites=(SITE,)), queries.LocalEngine(root)
-    )
+    summary = publish_metrics.publish(request, SiteRegistry(sites=(SITE,)), queries.LocalEngine(root))
     assert summary["ok"] is True
     assert summary["window"]["end"] == "2026-11-20T09:20:00+00:00"
     assert summary["published"]["branch-12"] > 0
@@ -144,7 +112,7 @@ class _Context:
 
 def test_the_handler_calls_only_declared_actions(aws: None, monkeypatch: pytest.MonkeyPatch) -> None:
     """A scheduled run against moto: registry from SSM, both queries on Athena, PutMetricData."""
-    registry = {"sites": [SITE.model_copy(update={"probe_targets": ()}).model_dump(mode="json")]}
+    registry = {"sites": [SITE.model_dump(mode="json")]}
     boto3.client("ssm").put_parameter(Name="/DropSleuth/sites", Value=json.dumps(registry), Type="String")
     boto3.client("athena").create_work_group(
         Name="wg", Configuration={"ResultConfiguration": {"OutputLocation": "s3://results/"}}
@@ -171,7 +139,7 @@ def test_the_handler_calls_only_declared_actions(aws: None, monkeypatch: pytest.
     try:
         with record_api_calls() as recorder:
             answer = publish_metrics.handler(
-                json.loads(Path("events/publish_metrics.json").read_text()) | {"probe": False}, _Context()
+                json.loads(Path("events/publish_metrics.json").read_text()), _Context()
             )
     finally:
         publish_metrics.settings.cache_clear()

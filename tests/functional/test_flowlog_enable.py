@@ -174,11 +174,9 @@ class Context:
 
 def test_handler_only_plans_unless_allowed(network, monkeypatch) -> None:
     ec2, ids = network
-    event = json.loads((ROOT / "events" / "enable_flow_logs.json").read_text()) | {
-        "vpc_id": ids["vpc"],
-        "bucket": BUCKET,
-    }
-    monkeypatch.setattr(enable_handler, "settings", lambda: load_settings({}))
+    event = json.loads((ROOT / "events" / "enable_flow_logs.json").read_text()) | {"vpc_id": ids["vpc"]}
+    stack = {"DROPSLEUTH_FLOW_LOGS_BUCKET": BUCKET}
+    monkeypatch.setattr(enable_handler, "settings", lambda: load_settings(stack))
     planned = enable_handler.handler(event, Context())
     assert planned["ok"] is True
     assert planned["dry_run"] is True
@@ -187,12 +185,39 @@ def test_handler_only_plans_unless_allowed(network, monkeypatch) -> None:
     assert describe(ec2) == []
 
     monkeypatch.setattr(
-        enable_handler, "settings", lambda: load_settings({"DROPSLEUTH_ALLOW_ENABLE_FLOW_LOGS": "true"})
+        enable_handler,
+        "settings",
+        lambda: load_settings({**stack, "DROPSLEUTH_ALLOW_ENABLE_FLOW_LOGS": "true"}),
     )
     done = enable_handler.handler(event, Context())
     assert [a["action"] for a in done["result"]["actions"]] == ["created"]
     assert done["findings"] == []
     assert len(describe(ec2)) == 1
+
+
+@pytest.mark.parametrize(
+    ("destination", "field"),
+    [({"bucket": "someone-elses-bucket"}, "bucket"), ({"prefix": "elsewhere"}, "prefix")],
+)
+def test_handler_refuses_a_destination_other_than_the_stacks(
+    network, monkeypatch, destination: dict[str, str], field: str
+) -> None:
+    ec2, ids = network
+    event = json.loads((ROOT / "events" / "enable_flow_logs.json").read_text()) | {"vpc_id": ids["vpc"]}
+    monkeypatch.setattr(
+        enable_handler,
+        "settings",
+        lambda: load_settings(
+            {"DROPSLEUTH_FLOW_LOGS_BUCKET": BUCKET, "DROPSLEUTH_ALLOW_ENABLE_FLOW_LOGS": "true"}
+        ),
+    )
+    answer = enable_handler.handler(event | destination, Context())
+    assert answer["ok"] is False
+    assert answer["error"] == answer["error"] | {"type": "ValidationError", "field": field}
+    assert describe(ec2) == []
+    # The stack's own bucket, named explicitly, is accepted.
+    same = enable_handler.handler(event | {"bucket": BUCKET, "prefix": ""}, Context())
+    assert [a["action"] for a in same["result"]["actions"]] == ["created"]
 
 
 @pytest.mark.parametrize(

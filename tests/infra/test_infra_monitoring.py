@@ -17,10 +17,15 @@ def watched(alarm: dict) -> dict:
     return {**stat["Metric"], "Period": stat["Period"], "Statistic": stat["Stat"]}
 
 
+def site_alarms(synthesized: Synthesized) -> list[dict]:
+    """The per-site alarms (the toolkit's own health alarms are ``tests/infra/test_infra_health.py``'s)."""
+    return [synthesized.resource(alarm) for alarm in synthesized.stack.monitoring.alarms]
+
+
 def test_every_site_has_an_alarm_per_alarmed_metric(synthesized: Synthesized) -> None:
     registry = synthesized.stack.sites.registry
     assert registry.sites, "cdk.json's example registry should hold sites"
-    alarms = [watched(a["Properties"]) for a in synthesized.resources("AWS::CloudWatch::Alarm").values()]
+    alarms = [watched(a["Properties"]) for a in site_alarms(synthesized)]
     assert len(alarms) == len(registry.sites) * len(ALARMED)
     seen = {(a["Dimensions"][0]["Value"], a["MetricName"]) for a in alarms}
     assert seen == {(s.name, m.name) for s in registry.sites for m in ALARMED}
@@ -30,7 +35,7 @@ def test_every_site_has_an_alarm_per_alarmed_metric(synthesized: Synthesized) ->
 
 
 def test_an_onset_reaches_alarm_within_three_minutes(synthesized: Synthesized) -> None:
-    for alarm in synthesized.resources("AWS::CloudWatch::Alarm").values():
+    for alarm in site_alarms(synthesized):
         props = alarm["Properties"]
         assert watched(props)["Period"] * props["DatapointsToAlarm"] <= 180, props["AlarmName"]
         assert props["EvaluationPeriods"] >= props["DatapointsToAlarm"]
@@ -40,7 +45,7 @@ def test_frag_needed_alarms_on_a_rise_above_the_sites_anomaly_band(synthesized: 
     """Not "> 0": with PMTUD working a site counts a steady trickle; the alarm fires above its usual level."""
     frag = [
         a["Properties"]
-        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        for a in site_alarms(synthesized)
         if watched(a["Properties"])["MetricName"] == "FragNeededCount"
     ]
     assert len(frag) == len(synthesized.stack.sites.registry.sites)
@@ -61,7 +66,7 @@ def test_throughput_threshold_is_the_sites_own_floor(synthesized: Synthesized) -
     registry = synthesized.stack.sites.registry
     by_site = {
         a["Properties"]["Dimensions"][0]["Value"]: a["Properties"]
-        for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
+        for a in site_alarms(synthesized)
         if a["Properties"].get("MetricName") == "UploadThroughputMbps"
     }
     default = next(m for m in ALARMED if m.name == "UploadThroughputMbps").default_threshold
@@ -87,7 +92,18 @@ def test_dashboard_shows_site_series_icmp_rejects_and_vpn_tunnels(synthesized: S
 
 def test_report_topic_is_encrypted_and_tls_only(synthesized: Synthesized) -> None:
     (topic,) = synthesized.resources("AWS::SNS::Topic").values()
-    assert flatten(topic["Properties"]["KmsMasterKeyId"]).endswith("alias/aws/sns")
+    # The stack's own key (CloudWatch alarms cannot publish through the AWS managed alias/aws/sns), whose
+    # policy lets CloudWatch use it, rotated yearly.
+    key_id = synthesized.logical_id(synthesized.stack.monitoring.topic_key)
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    key = synthesized.template["Resources"][key_id]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    cloudwatch = [
+        s
+        for s in key["KeyPolicy"]["Statement"]
+        if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert [sorted(s["Action"]) for s in cloudwatch] == [["kms:Decrypt", "kms:GenerateDataKey"]]
     (policy,) = synthesized.resources("AWS::SNS::TopicPolicy").values()
     assert any(
         s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
@@ -106,9 +122,7 @@ def test_alarm_rule_matches_the_toolkits_alarms_entering_alarm(synthesized: Synt
     assert pattern["source"] == ["aws.cloudwatch"]
     assert pattern["detail-type"] == ["CloudWatch Alarm State Change"]
     assert pattern["detail"]["state"] == {"value": ["ALARM"]}
-    alarm_names = {
-        a["Properties"]["AlarmName"] for a in synthesized.resources("AWS::CloudWatch::Alarm").values()
-    }
+    alarm_names = {a["Properties"]["AlarmName"] for a in site_alarms(synthesized)}
     assert {n for n in pattern["detail"]["alarmName"] if isinstance(n, str)} == alarm_names
     investigate = synthesized.stack.investigator.functions.get("investigate")
     targets = rule.get("Targets", [])
@@ -144,7 +158,7 @@ def test_investigator_wires_investigate_schedules_and_user_prefixes() -> None:
         specs=specs,
         code=lambda_.Code.from_inline("def handler(e, c): pass"),
         settings={},
-        toolkit=ToolkitResources((arn,), (arn,), "p", "t", "d", "w", ("g",), "aws", "eu-west-1", "1"),
+        toolkit=ToolkitResources((arn,), (arn,), "p", "t", "k", "d", "w", ("g",), "aws", "eu-west-1", "1"),
         namespace="DropSleuth",
         log_retention=logs.RetentionDays.ONE_WEEK,
     )

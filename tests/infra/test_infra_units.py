@@ -21,6 +21,7 @@ TOOLKIT = ToolkitResources(
     writable_bucket_arns=("arn:results", "arn:reports"),
     sites_parameter_arn="arn:param",
     report_topic_arn="arn:topic",
+    report_topic_key_arn="arn:key",
     idempotency_table_arn="arn:table",
     workgroup_arn="arn:wg",
     glue_arns=("arn:catalog", "arn:db", "arn:tbl"),

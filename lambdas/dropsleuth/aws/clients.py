@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sts import STSClient
 
 # Standard retry mode backs off on throttling; the caps keep one slow call from eating a step's budget.
-_BOTO_CONFIG = Config(
+CLIENT_CONFIG = Config(
     retries={"mode": "standard", "max_attempts": 4},
     connect_timeout=5,
     read_timeout=20,
@@ -90,7 +90,7 @@ def _session(target: Target) -> boto3.session.Session:
 
 @functools.cache
 def _client(service: str, target: Target) -> Any:
-    return _session(target).client(service, config=_BOTO_CONFIG)  # type: ignore[call-overload]
+    return _session(target).client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
 
 
 def client(service: str) -> Any:
@@ -107,6 +107,11 @@ def region() -> str:
     """The Region the clients use (boto3's resolution when none was configured)."""
     name = _session(_target).region_name
     return name or "us-east-1"
+
+
+def partition_of(region_name: str | None) -> str:
+    """The ARN partition of a Region (``aws``, ``aws-cn``, ``aws-us-gov``), from botocore's endpoint data."""
+    return boto3.session.Session().get_partition_for_region(region_name or "us-east-1")
 
 
 def ec2() -> EC2Client:

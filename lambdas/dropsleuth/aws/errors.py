@@ -116,7 +116,10 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
         message = str(error.response.get("Error", {}).get("Message", "")) or str(error)
         op = operation or getattr(error, "operation_name", "")
         text = f"{op}: {code}: {message}" if op else f"{code}: {message}"
-        if code in _ACCESS_DENIED:
+        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        # HTTP 403 is AWS's answer to a refused request (AccessDenied, a bad signature, an expired token),
+        # whatever the code's spelling; moto answers JSON-protocol services with a bare "403" code.
+        if code in _ACCESS_DENIED or status == 403:
             return AccessDeniedError(text, code=code, operation=op)
         if code in _THROTTLED:
             return ThrottledError(text, code=code, operation=op)
@@ -125,7 +128,6 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
             "NoSuchKey",
         }:
             return NotFoundError(text, code=code, operation=op)
-        status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         if _is_unsupported(code, message, status):
             return UnsupportedError(text, code=code, operation=op)
         if code in _SERVER or (isinstance(status, int) and status >= 500):
@@ -155,3 +157,17 @@ def translate(error: Exception, *, operation: str = "") -> AwsError:
     if isinstance(error, BotoCoreError):
         return AwsError(f"{operation or 'AWS call'}: {error}", operation=operation)
     return AwsError(f"{operation or 'AWS call'}: {type(error).__name__}: {error}", operation=operation)
+
+
+# Worth another attempt: the same call may succeed in a moment (throttling, AWS's own 5xx, a timeout).
+_TRANSIENT = (ThrottledError, ServerError, AwsTimeoutError)
+
+
+def is_transient(error: BaseException) -> bool:
+    """True for a fault that a retry of the same request may not meet (throttling, HTTP 5xx, timeouts).
+
+    A Lambda re-raises these so that Lambda's own retries (asynchronous invocations: two, then the failure
+    queue) apply; a permanent fault (access denied, not found, bad input) is answered instead, because a
+    retry would meet it again.
+    """
+    return isinstance(error, _TRANSIENT)

@@ -30,8 +30,10 @@ from dropsleuth.aws.errors import InputError, translate
 from dropsleuth.aws.permissions import (
     TOOLKIT_TAG_KEY,
     TOOLKIT_TAG_VALUE,
+    Condition,
     declare,
     ec2_arns,
+    requested_toolkit_tag,
     scoped,
     tag_on_create,
 )
@@ -41,15 +43,40 @@ from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severi
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-# CreateFlowLogs to S3 also needs logs:CreateLogDelivery and logs:DeleteLogDelivery on the caller (VPC User
-# Guide, "IAM permissions for IAM principals that publish flow logs to Amazon S3"); AWS checks them inside
-# CreateFlowLogs. This module calls no delete API. The flow logs it creates are tagged on creation, so the
-# role may tag a flow log only inside CreateFlowLogs (ec2:CreateAction), never an existing resource.
-PERMISSIONS = declare(
-    "flow_logs",
-    "ec2:DescribeFlowLogs",
-    "ec2:DescribeNetworkInterfaces",
-    "ec2:CreateFlowLogs",
+STATUS_PERMISSIONS = declare("flow_logs_status", "ec2:DescribeFlowLogs", "ec2:DescribeNetworkInterfaces")
+"""Reading coverage: all the investigation's flow-log step and the status answers need."""
+
+# The VPCs of the site registry, filled in by the CDK app (``cdk.policy.ToolkitResources.arns``).
+REGISTRY_VPC_ARN = "arn:${Partition}:ec2:${Region}:${Account}:vpc/${RegistryVpc}"
+
+# Creating flow logs, granted only when the deployment allows it (``allow_enable_flow_logs``). Each resource
+# of a CreateFlowLogs request is authorised on its own (Service Authorization Reference, "Amazon EC2",
+# CreateFlowLogs: the new vpc-flow-log, with aws:RequestTag; the vpc, subnet or network-interface it
+# watches, with ec2:Vpc), so each gets its own statement: the new flow log must carry the toolkit's tag, and
+# the resources watched must be (in) a VPC the registry names. To S3 the caller also needs
+# logs:CreateLogDelivery and logs:DeleteLogDelivery, which AWS checks inside CreateFlowLogs (VPC User
+# Guide, "IAM permissions for IAM principals that publish flow logs to Amazon S3"). The flow logs are
+# tagged on creation, so the role may tag a flow log only inside CreateFlowLogs (ec2:CreateAction). This
+# module calls no delete API.
+CREATE_PERMISSIONS = declare(
+    "flow_logs_create",
+    scoped(
+        "ec2:CreateFlowLogs",
+        resources=ec2_arns("vpc-flow-log"),
+        conditions=(requested_toolkit_tag(),),
+        reason="flow-log ids are made at run time; only a flow log that carries the toolkit's tag",
+    ),
+    scoped(
+        "ec2:CreateFlowLogs",
+        resources=(REGISTRY_VPC_ARN,),
+        reason="only the VPCs the site registry names ('*' when it names none)",
+    ),
+    scoped(
+        "ec2:CreateFlowLogs",
+        resources=ec2_arns("subnet", "network-interface"),
+        conditions=(Condition("ArnEquals", "ec2:Vpc", (REGISTRY_VPC_ARN,)),),
+        reason="subnets and ENIs of the registry's VPCs only (ec2:Vpc), named at run time",
+    ),
     scoped(
         "ec2:CreateTags",
         resources=ec2_arns("vpc-flow-log"),
@@ -59,7 +86,8 @@ PERMISSIONS = declare(
     "logs:CreateLogDelivery",
     "logs:DeleteLogDelivery",
 )
-STATUS_PERMISSIONS = declare("flow_logs_status", "ec2:DescribeFlowLogs", "ec2:DescribeNetworkInterfaces")
+PERMISSIONS = STATUS_PERMISSIONS | CREATE_PERMISSIONS
+"""Everything this module may call (status and create)."""
 
 # 1-minute aggregation: throughput per minute needs records that each cover one minute (VPC User Guide,
 # "Aggregation interval"; the default is 600 s).
@@ -343,8 +371,12 @@ def flow_logs_status(
     )
 
 
-def destination_arn(bucket: str, prefix: str = "") -> str:
-    """The S3 ``LogDestination``: ``arn:aws:s3:::bucket`` or ``arn:aws:s3:::bucket/folder/``."""
+def destination_arn(bucket: str, prefix: str = "", *, partition: str = "aws") -> str:
+    """The S3 ``LogDestination``: ``arn:<partition>:s3:::bucket`` or ``arn:<partition>:s3:::bucket/folder/``.
+
+    The partition is the Region's (``aws``, ``aws-cn``, ``aws-us-gov``): a China Region's bucket is
+    ``arn:aws-cn:s3:::…`` (IAM User Guide, "Amazon Resource Names (ARNs)").
+    """
     if not _BUCKET.match(bucket):
         raise InputError(f"not an S3 bucket name: {bucket!r}", field="bucket")
     folder = prefix.strip("/")
@@ -352,7 +384,7 @@ def destination_arn(bucket: str, prefix: str = "") -> str:
         raise InputError(f"not an S3 folder: {prefix!r}", field="prefix")
     if folder.startswith("AWSLogs") or folder.endswith("AWSLogs"):
         raise InputError("the prefix must not contain AWSLogs: AWS adds it", field="prefix")
-    return f"arn:aws:s3:::{bucket}/{folder}/" if folder else f"arn:aws:s3:::{bucket}"
+    return f"arn:{partition}:s3:::{bucket}/{folder}/" if folder else f"arn:{partition}:s3:::{bucket}"
 
 
 def _client_token(resource_id: str, destination: str) -> str:
@@ -377,7 +409,7 @@ def enable_flow_logs(
     subnet and ENI. ``dry_run`` reports ``would_create`` without calling ``CreateFlowLogs``.
     """
     client = ec2 or clients.ec2()
-    destination = destination_arn(bucket, prefix)
+    destination = destination_arn(bucket, prefix, partition=clients.partition_of(client.meta.region_name))
     status = flow_logs_status(vpc_id, subnet_ids=subnet_ids, eni_ids=eni_ids, ec2=client)
     targets: list[tuple[str, ResourceType]] = (
         [(s, "Subnet") for s in subnet_ids] + [(e, "NetworkInterface") for e in eni_ids]

@@ -46,6 +46,11 @@ def created_by_toolkit() -> Condition:
     return Condition("StringEquals", f"aws:ResourceTag/{TOOLKIT_TAG_KEY}", (TOOLKIT_TAG_VALUE,))
 
 
+def requested_toolkit_tag() -> Condition:
+    """The create request tags the new resource with the toolkit's tag (``aws:RequestTag/${TagKey}``)."""
+    return Condition("StringEquals", f"aws:RequestTag/{TOOLKIT_TAG_KEY}", (TOOLKIT_TAG_VALUE,))
+
+
 def tag_on_create(*create_actions: str) -> Condition:
     """``ec2:CreateTags`` only inside these create calls, never on an existing resource.
 

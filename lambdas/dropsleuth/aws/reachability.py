@@ -76,8 +76,91 @@ if TYPE_CHECKING:
 # carries the toolkit's tag, and may tag only inside these two create calls, never an existing resource.
 # Resource types and ARNs: Service Authorization Reference, "Amazon EC2" (network-insights-path,
 # network-insights-analysis).
+#
+# AWS checks more than the calls made here: Reachability Analyzer reads the network with the caller's own
+# permissions while an analysis runs, and asks AWS Tiros (a service only AWS services call) for the answer.
+# Without these an analysis ends "failed: insufficient permissions" after it was started and billed. The
+# list is the AWS managed policy AmazonVPCReachabilityAnalyzerFullAccessPolicy (v4), minus the cross-account
+# Tiros actions (ExtendQuery, GetQueryExtensionAccounts: the toolkit analyses one account) and the
+# tag/untag of paths it does not call. Sources: Reachability Analyzer Guide, "Required API permissions for
+# Reachability Analyzer"
+# (https://docs.aws.amazon.com/vpc/latest/reachability/security_iam_required-API-permissions.html), and the
+# AWS Managed Policy Reference, "AmazonVPCReachabilityAnalyzerFullAccessPolicy". The guide's "AWS managed
+# policies" page says Direct Connect and Global Accelerator resources are not analysed and those actions
+# may be omitted; the permissions page lists both services, so their read-only actions are kept: a missing
+# one costs a failed, billed analysis, an extra describe costs nothing.
+ANALYSIS_CHECKS_TIROS = ("tiros:CreateQuery", "tiros:GetQueryAnswer", "tiros:GetQueryExplanation")
+ANALYSIS_READS_EC2 = (
+    "ec2:DescribeAddresses",
+    "ec2:DescribeAvailabilityZones",
+    "ec2:DescribeCustomerGateways",
+    "ec2:DescribeInstances",
+    "ec2:DescribeInternetGateways",
+    "ec2:DescribeManagedPrefixLists",
+    "ec2:DescribeNatGateways",
+    "ec2:DescribeNetworkAcls",
+    "ec2:DescribeNetworkInterfaces",
+    "ec2:DescribePrefixLists",
+    "ec2:DescribeRegions",
+    "ec2:DescribeRouteTables",
+    "ec2:DescribeSecurityGroups",
+    "ec2:DescribeSubnets",
+    "ec2:DescribeTransitGatewayAttachments",
+    "ec2:DescribeTransitGatewayConnects",
+    "ec2:DescribeTransitGatewayPeeringAttachments",
+    "ec2:DescribeTransitGatewayPolicyTables",
+    "ec2:DescribeTransitGatewayRouteTables",
+    "ec2:DescribeTransitGatewayVpcAttachments",
+    "ec2:DescribeTransitGateways",
+    "ec2:DescribeVpcEndpointServiceConfigurations",
+    "ec2:DescribeVpcEndpoints",
+    "ec2:DescribeVpcPeeringConnections",
+    "ec2:DescribeVpcs",
+    "ec2:DescribeVpnConnections",
+    "ec2:DescribeVpnGateways",
+    "ec2:GetManagedPrefixListEntries",
+    "ec2:GetTransitGatewayPolicyTableAssociations",
+    "ec2:GetTransitGatewayPolicyTableEntries",
+    "ec2:GetTransitGatewayRouteTablePropagations",
+    "ec2:SearchTransitGatewayRoutes",
+)
+ANALYSIS_READS_OTHER_SERVICES = (
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancerAttributes",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeTags",
+    "elasticloadbalancing:DescribeTargetGroupAttributes",
+    "elasticloadbalancing:DescribeTargetGroups",
+    "elasticloadbalancing:DescribeTargetHealth",
+    "network-firewall:DescribeFirewall",
+    "network-firewall:DescribeFirewallMetadata",
+    "network-firewall:DescribeFirewallPolicy",
+    "network-firewall:DescribeResourcePolicy",
+    "network-firewall:DescribeRuleGroup",
+    "network-firewall:ListFirewallPolicies",
+    "network-firewall:ListFirewalls",
+    "network-firewall:ListRuleGroups",
+    "directconnect:DescribeConnections",
+    "directconnect:DescribeDirectConnectGatewayAssociations",
+    "directconnect:DescribeDirectConnectGatewayAttachments",
+    "directconnect:DescribeDirectConnectGateways",
+    "directconnect:DescribeVirtualGateways",
+    "directconnect:DescribeVirtualInterfaces",
+    "globalaccelerator:ListAccelerators",
+    "globalaccelerator:ListCustomRoutingAccelerators",
+    "globalaccelerator:ListCustomRoutingEndpointGroups",
+    "globalaccelerator:ListCustomRoutingListeners",
+    "globalaccelerator:ListCustomRoutingPortMappings",
+    "globalaccelerator:ListEndpointGroups",
+    "globalaccelerator:ListListeners",
+)
+CHECKED_INSIDE_ANALYSIS = (*ANALYSIS_CHECKS_TIROS, *ANALYSIS_READS_EC2, *ANALYSIS_READS_OTHER_SERVICES)
+"""Actions AWS checks while an analysis runs, not calls this module makes (no call recorder can see them)."""
+
 PERMISSIONS = declare(
     "reachability",
+    *CHECKED_INSIDE_ANALYSIS,
     "ec2:CreateNetworkInsightsPath",
     "ec2:StartNetworkInsightsAnalysis",
     "ec2:DescribeNetworkInsightsAnalyses",

@@ -2,8 +2,10 @@
 
 Test event: ``events/enable_flow_logs.json``. It acts only when ``DROPSLEUTH_ALLOW_ENABLE_FLOW_LOGS`` is
 true (the one mutating action besides writing reports); otherwise it answers with what it would do
-(``dry_run: true``). It never deletes or replaces a flow log. The bucket defaults to
-``DROPSLEUTH_FLOW_LOGS_BUCKET``.
+(``dry_run: true``). It never deletes or replaces a flow log. It delivers only to the stack's flow-logs
+bucket and prefix (``DROPSLEUTH_FLOW_LOGS_BUCKET``/``_PREFIX``): an event naming another ``bucket`` or
+``prefix`` is a validation error naming the field. Without ``allow_enable_flow_logs`` the function's role
+holds no create permission at all (``FUNCTION.granted_when``).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ FUNCTION = FunctionSpec(
     name="enable_flow_logs",
     handler="dropsleuth.handlers.enable_flow_logs.handler",
     description="Report flow-log coverage of a VPC; enable S3/Parquet flow logs where missing and allowed.",
-    permissions=(flowlogs.PERMISSIONS,),
+    permissions=(flowlogs.STATUS_PERMISSIONS,),
+    granted_when={"allow_enable_flow_logs": (flowlogs.CREATE_PERMISSIONS,)},
     timeout_s=60,
     memory_mb=256,
 )
@@ -42,12 +45,35 @@ class EnableRequest(BaseModel):
     add_if_incomplete: bool = False
 
 
+def stack_destination(request: EnableRequest, config: Settings) -> tuple[str, str]:
+    """The stack's flow-logs bucket and prefix; an event naming another destination is refused.
+
+    Whoever may invoke the function must not be able to send a VPC's flow logs to a bucket of their
+    choosing (another account's, say): the function delivers only where the stack's Athena table reads.
+    """
+    bucket = config.flow_logs_bucket
+    if not bucket:
+        raise InputError(
+            "DROPSLEUTH_FLOW_LOGS_BUCKET is not set: no flow-logs bucket to deliver to", field="bucket"
+        )
+    if request.bucket is not None and request.bucket != bucket:
+        raise InputError(
+            f"bucket: flow logs go only to the stack's flow-logs bucket ({bucket}); omit the field",
+            field="bucket",
+        )
+    prefix = config.flow_logs_prefix
+    if request.prefix is not None and request.prefix.strip("/") != prefix.strip("/"):
+        raise InputError(
+            f"prefix: flow logs go only under the stack's prefix ({prefix!r}), where its table reads; "
+            "omit the field",
+            field="prefix",
+        )
+    return bucket, prefix
+
+
 def enable(request: EnableRequest, config: Settings) -> dict[str, Any]:
     """Enable (or, unless the configuration allows it, plan) the request's flow logs; report coverage."""
-    bucket = request.bucket or config.flow_logs_bucket
-    if not bucket:
-        raise InputError("bucket: give one, or set DROPSLEUTH_FLOW_LOGS_BUCKET", field="bucket")
-    prefix = request.prefix if request.prefix is not None else config.flow_logs_prefix
+    bucket, prefix = stack_destination(request, config)
     result = flowlogs.enable_flow_logs(
         request.vpc_id,
         bucket,

@@ -2,7 +2,9 @@
 
 A bad event returns ``{"ok": false, "error": {"type": "ValidationError", "field": ..., "message": ...}}``
 (the console shows it; an asynchronous invocation does not retry a request that can never succeed).
-AWS faults return ``{"ok": false, "error": {"type": "AwsError", "kind": "access_denied", ...}}``.
+Permanent AWS faults return ``{"ok": false, "error": {"type": "AwsError", "kind": "access_denied", ...}}``;
+transient ones (throttling, HTTP 5xx, timeouts: ``is_transient``) are raised again, so the invocation fails
+and Lambda retries it (then the failure queue, which pages).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Annotated, Any, TypeVar
 
 from pydantic import AfterValidator, BaseModel, Field, ValidationError
 
-from dropsleuth.aws.errors import AwsError, InputError
+from dropsleuth.aws.errors import AwsError, InputError, is_transient
 
 RequestT = TypeVar("RequestT", bound=BaseModel)
 
@@ -43,6 +45,8 @@ def error_response(error: Exception) -> dict[str, Any]:
             "error": {"type": "ValidationError", "field": error.field, "message": str(error)},
         }
     if isinstance(error, AwsError):
+        if is_transient(error):
+            raise error
         return {
             "ok": False,
             "error": {"type": "AwsError", "kind": error.kind, "code": error.code, "message": str(error)},

@@ -7,8 +7,14 @@ Thin: parse the event, run the investigation once per alarm transition (idempote
 The response is a dict with ``status``:
 ``investigated`` (with ``report``), ``duplicate`` (this transition, or another of the same episode of
 the alarm, was investigated already: the first result again), ``in_progress`` (another invocation is on
-it right now), ``invalid`` (with ``error.field`` and ``error.message``), or ``error`` (configuration or
-the site registry could not be read).
+it right now), ``invalid`` (with ``error.field`` and ``error.message``), or ``error`` (the site registry
+or the idempotency store refused for good: access denied, not found).
+
+Failures that a retry can mend fail the invocation instead of answering: a report that could not be
+stored (after the SNS summary was tried and ``DeliveryFailures`` counted), and transient AWS faults of the
+registry or the idempotency store (throttling, HTTP 5xx, timeouts). Powertools then deletes the in-progress
+idempotency record, so Lambda's retries of the asynchronous event investigate again instead of answering
+"duplicate", and after the last retry the event lands on the failure queue, whose alarm pages.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from dropsleuth.aws.errors import AwsError, InputError
+from dropsleuth.aws.errors import AwsError, InputError, is_transient
 from dropsleuth.aws.permissions import Permissions
 from dropsleuth.config import Settings, settings
 from dropsleuth.functions import FunctionSpec
@@ -51,6 +57,9 @@ _CALLING_MODULES = (
 )
 
 
+_ATTRIBUTES = ("PERMISSIONS", "LOCAL_S3_PERMISSIONS")
+
+
 def _declared_permissions() -> tuple[Permissions, ...]:
     found = []
     for name in _CALLING_MODULES:
@@ -58,7 +67,9 @@ def _declared_permissions() -> tuple[Permissions, ...]:
             module = importlib.import_module(name)
         except ModuleNotFoundError:
             continue  # a capability not in this build: its step is skipped, it needs no permission
-        for attribute in ("PERMISSIONS", "LOCAL_S3_PERMISSIONS"):
+        # The flow-log step only reads coverage: its module's STATUS_PERMISSIONS, never the create grants.
+        attributes = ("STATUS_PERMISSIONS",) if name == "dropsleuth.aws.flowlogs" else _ATTRIBUTES
+        for attribute in attributes:
             value = getattr(module, attribute, None)
             if isinstance(value, Permissions):
                 found.append(value)
@@ -105,25 +116,39 @@ def handle(
         return {"status": "invalid", "error": {"field": error.field, "message": str(error)}}
     except AwsError as error:
         logger.error("cannot read the site registry", extra={"error": str(error), "kind": error.kind})
+        if is_transient(error):
+            raise
         return {"status": "error", "error": {"kind": error.kind, "message": str(error)}}
     env = environment or environment_for(config)
     try:
         request = _keyed_by_episode(request, config)
         once = run_once(
             request.idempotency_key,
-            lambda: _investigate_and_deliver(request, config, env),
+            lambda: _investigate_and_deliver(request, config, _with_time_left(env, lambda_context)),
             store=persistence_store(config.idempotency_table),
             lambda_context=lambda_context,
         )
     except AlreadyInProgressError as error:
         return {"status": "in_progress", "idempotency_key": request.idempotency_key, "message": str(error)}
+    except ReportNotStoredError:
+        raise
     except AwsError as error:
-        logger.error("idempotency store failed", extra={"error": str(error)})
+        logger.error("idempotency store failed", extra={"error": str(error), "kind": error.kind})
+        if is_transient(error):
+            raise
         return {"status": "error", "error": {"kind": error.kind, "message": str(error)}}
     result = dict(once.result)
     if once.replayed:
         result["status"] = "duplicate"
     return result
+
+
+def _with_time_left(environment: StepEnvironment, lambda_context: Any) -> StepEnvironment:
+    """The environment with the function's time left now, so every step's budget fits inside it."""
+    remaining = getattr(lambda_context, "get_remaining_time_in_millis", None)
+    if remaining is None:
+        return environment
+    return dataclasses.replace(environment, time_left_s=remaining() / 1000)
 
 
 def _keyed_by_episode(request: InvestigationRequest, config: Settings) -> InvestigationRequest:
@@ -157,15 +182,34 @@ def _investigate_and_deliver(
     }
 
 
+class ReportNotStoredError(AwsError):
+    """The report could not be written to the report bucket: the invocation fails, to be retried."""
+
+    kind = "report_not_stored"
+
+
+DELIVERY_FAILURES = "DeliveryFailures"
+"""The metric counting reports not stored and summaries not published (an alarm watches it)."""
+
+
 def deliver(report: Report, config: Settings) -> dict[str, Any]:
-    """Store the report and publish its summary; a failure is recorded, never raised (the report stands)."""
+    """Store the report, then publish its summary; raise ``ReportNotStoredError`` if it was not stored.
+
+    The summary is tried even when the store failed (it says what was found, without a link), so a person
+    hears of the incident now; the raise then fails the invocation, so the idempotency record is not
+    completed and Lambda's retry stores the report. A summary that could not be published is counted and
+    recorded, not raised: the report is stored and the alarm on ``DeliveryFailures`` says so.
+    """
     delivery: dict[str, Any] = {}
     link = None
+    not_stored: AwsError | None = None
     if config.report_bucket:
         try:
             stored = store.store_report_s3(report, config.report_bucket)
         except AwsError as error:
+            not_stored = error
             delivery["store_error"] = f"{error.kind}: {error}"
+            metrics.add_metric(name=DELIVERY_FAILURES, unit="Count", value=1)
         else:
             delivery["stored"] = stored.files
             delivery["link"] = link = stored.link
@@ -174,6 +218,14 @@ def deliver(report: Report, config: Settings) -> dict[str, Any]:
             delivery["message_id"] = store.publish_summary(report, config.report_topic_arn, link=link)
         except AwsError as error:
             delivery["notify_error"] = f"{error.kind}: {error}"
+            metrics.add_metric(name=DELIVERY_FAILURES, unit="Count", value=1)
+    if not_stored is not None:
+        logger.error("report not stored; failing the invocation so it is retried", extra=delivery)
+        raise ReportNotStoredError(
+            f"report {report.report_id} not stored in {config.report_bucket}: {not_stored}",
+            code=not_stored.code,
+            operation=not_stored.operation,
+        ) from not_stored
     return delivery
 
 

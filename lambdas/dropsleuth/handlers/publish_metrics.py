@@ -1,22 +1,27 @@
 """Lambda ``publish_metrics`` (scheduled every 5 minutes): the site metrics AWS itself can measure.
 
 Per site of the registry: ``UploadThroughputMbps`` per minute from flow logs (the ``upload_throughput``
-query, site CIDR → its ``upload_destination``), ``RejectedIcmpCount`` per minute (``icmp_rejects``), and an
-in-VPC DF probe toward each of the site's ``probe_targets`` (``PathMtu``, ``PathMtuBlackHole``): UDP probes
-reading the socket error queue, because Lambda allows no raw sockets. Published with PutMetricData like
-the host agent's (exact dimensions, Site-only roll-ups for the alarms), each datapoint with the minute it
-describes.
+query, site CIDR → its ``upload_destination``) and ``RejectedIcmpCount`` per minute (``icmp_rejects``).
+Published with PutMetricData like the host agent's (exact dimensions, Site-only roll-ups for the alarms),
+each datapoint with the minute it describes.
+
+No path-MTU probe runs here. This function has no VPC configuration, so a probe of a site's private
+``probe_targets`` would leave through Lambda's own network and never reach them: its "unreachable" would
+be published as if it were a measurement. A probe that means something needs an ENI in the VPC the site
+is reached from (one function per VPC, in the registry's subnets, with a security group allowing only the
+probes' egress, and endpoints or NAT for CloudWatch): not built yet. The site's host agent
+(``dropsleuth probe pmtu``/``run``) measures the path MTU from the site toward AWS and publishes the same
+``PathMtu`` and ``PathMtuBlackHole`` metrics.
 
 Flow logs reach S3 about ten minutes late (docs/reference/aws-facts.md), so the window ends ``lag_minutes``
-before now.
-Test event: ``events/publish_metrics.json`` (the schedule's event; ``{"sites": [...], "window_minutes": N,
-"lag_minutes": N, "probe": false}`` narrows a manual run).
+before now. Test event: ``events/publish_metrics.json`` (the schedule's event; ``{"sites": [...],
+"window_minutes": N, "lag_minutes": N}`` narrows a manual run).
 """
 
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -32,21 +37,21 @@ from dropsleuth.handlers.framing import error_response, parse_event
 from dropsleuth.observability import logger, tracer
 from dropsleuth.probe.agent import MAX_DATA_PER_CALL, make_sender, with_site_rollups
 from dropsleuth.probe.agent import PERMISSIONS as PUBLISH_PERMISSIONS
-from dropsleuth.probe.pmtu import Mode, PmtuResult, ProbeSettings, probe_path
 from dropsleuth.probe.spool import Datapoint
-from dropsleuth.rules.pmtu_verdict import PathVerdict
 from dropsleuth.sites import PERMISSIONS as SITES_PERMISSIONS
 from dropsleuth.sites import Site, SiteRegistry, load_registry_file, load_registry_parameter
 
 FUNCTION = FunctionSpec(
     name="publish_metrics",
     handler="dropsleuth.handlers.publish_metrics.handler",
-    description="Publish per-site upload throughput and REJECTed ICMP from flow logs, and in-VPC DF probes.",
+    description="Publish per-site upload throughput and REJECTed ICMP from flow logs.",
     permissions=(queries.PERMISSIONS, SITES_PERMISSIONS, PUBLISH_PERMISSIONS),
     timeout_s=240,
     memory_mb=256,
     required_settings=("athena_workgroup", "athena_database"),
     schedule_minutes=5,
+    # A tick older than two schedule periods is superseded by the next one.
+    max_event_age_s=600,
 )
 
 
@@ -58,7 +63,6 @@ class PublishRequest(BaseModel):
     sites: tuple[str, ...] = ()
     window_minutes: int = Field(15, ge=1, le=180)
     lag_minutes: int = Field(10, ge=0, le=120)
-    probe: bool = True
     time: datetime | None = None
     """EventBridge's ``time`` field: the schedule's tick."""
 
@@ -91,76 +95,42 @@ def _destination_params(site: Site) -> dict[str, str]:
 
 
 def site_datapoints(
-    site: Site,
-    engine: queries.FlowLogEngine,
-    *,
-    start: datetime,
-    end: datetime,
-    probe: Callable[[str, ProbeSettings], PmtuResult] | None = probe_path,
+    site: Site, engine: queries.FlowLogEngine, *, start: datetime, end: datetime
 ) -> tuple[list[Datapoint], list[str]]:
-    """The datapoints for one site over ``start``–``end`` and the problems met (a step that failed)."""
+    """The datapoints for one site over ``start``–``end`` and the problems met (a query that failed)."""
     points: list[Datapoint] = []
     problems: list[str] = []
     dims = {catalog.SITE_DIMENSION: site.name}
     source = _source_cidr(site)
     if source is None:
         problems.append(f"{site.name}: no IPv4 CIDR, flow-log metrics skipped")
-    else:
-        window = {"start": start, "end": end, "source_cidr": source}
-        try:
-            uploads = engine.run("upload_throughput", {**window, **_destination_params(site)})
-            points += [
-                Datapoint(
-                    catalog.UPLOAD_THROUGHPUT.name,
-                    float(row["mbps"]),
-                    catalog.UPLOAD_THROUGHPUT.unit,
-                    _epoch(row["minute"]),
-                    dims,
-                )
-                for row in uploads.rows
-            ]
-            rejects = engine.run("icmp_rejects", window)
-            points += [
-                Datapoint(
-                    catalog.REJECTED_ICMP.name,
-                    float(row["rejects"]),
-                    catalog.REJECTED_ICMP.unit,
-                    _epoch(row["minute"]),
-                    dims,
-                )
-                for row in rejects.rows
-            ]
-        except (AwsError, InputError) as error:
-            problems.append(f"{site.name}: flow-log query failed: {error}")
-    for target in site.probe_targets if probe is not None else ():
-        assert probe is not None
-        try:
-            result = probe(target, ProbeSettings(mode=Mode.udp, first_timeout_s=1.0))
-        except (OSError, InputError) as error:
-            problems.append(f"{site.name}: probe toward {target} failed: {error}")
-            continue
-        when = datetime.now(UTC).timestamp()
-        target_dims = {**dims, catalog.TARGET_DIMENSION: catalog.target_dimension(target)}
-        if result.verdict.path_mtu is not None:
-            points.append(
-                Datapoint(
-                    catalog.PATH_MTU.name,
-                    float(result.verdict.path_mtu),
-                    catalog.PATH_MTU.unit,
-                    when,
-                    target_dims,
-                )
+        return points, problems
+    window = {"start": start, "end": end, "source_cidr": source}
+    try:
+        uploads = engine.run("upload_throughput", {**window, **_destination_params(site)})
+        points += [
+            Datapoint(
+                catalog.UPLOAD_THROUGHPUT.name,
+                float(row["mbps"]),
+                catalog.UPLOAD_THROUGHPUT.unit,
+                _epoch(row["minute"]),
+                dims,
             )
-        if result.verdict.verdict is not PathVerdict.UNREACHABLE:
-            points.append(
-                Datapoint(
-                    catalog.PATH_MTU_BLACK_HOLE.name,
-                    1.0 if result.verdict.is_problem else 0.0,
-                    catalog.PATH_MTU_BLACK_HOLE.unit,
-                    when,
-                    target_dims,
-                )
+            for row in uploads.rows
+        ]
+        rejects = engine.run("icmp_rejects", window)
+        points += [
+            Datapoint(
+                catalog.REJECTED_ICMP.name,
+                float(row["rejects"]),
+                catalog.REJECTED_ICMP.unit,
+                _epoch(row["minute"]),
+                dims,
             )
+            for row in rejects.rows
+        ]
+    except (AwsError, InputError) as error:
+        problems.append(f"{site.name}: flow-log query failed: {error}")
     return points, problems
 
 
@@ -188,7 +158,6 @@ def publish(
     engine: queries.FlowLogEngine,
     *,
     now: datetime | None = None,
-    probe: Callable[[str, ProbeSettings], PmtuResult] | None = probe_path,
 ) -> dict[str, Any]:
     """Compute and emit every site's datapoints; returns what was published and what failed."""
     tick = now or request.time or datetime.now(UTC)
@@ -199,9 +168,7 @@ def publish(
     problems: list[str] = []
     for name in names:
         site = registry.get(name)
-        points, site_problems = site_datapoints(
-            site, engine, start=start, end=end, probe=probe if request.probe else None
-        )
+        points, site_problems = site_datapoints(site, engine, start=start, end=end)
         try:
             emit(points, settings().metrics_namespace)
         except AwsError as error:

@@ -19,7 +19,10 @@ if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
     from mypy_boto3_sns import SNSClient
 
-PERMISSIONS = declare("report_store", "s3:PutObject", "sns:Publish")
+# The report topic is encrypted with the stack's own KMS key: publishing to it needs kms:GenerateDataKey
+# and kms:Decrypt on that key, which SNS checks inside Publish (SNS Developer Guide, "Data encryption" →
+# "Key management", permissions of publishers to encrypted topics). The buckets use SSE-S3: no KMS there.
+PERMISSIONS = declare("report_store", "s3:PutObject", "sns:Publish", "kms:GenerateDataKey", "kms:Decrypt")
 
 _CONTENT_TYPES = {
     "json": "application/json",

@@ -43,6 +43,11 @@ class StepEnvironment:
     flow_logs: str | None = None
     reachability: str = "auto"
     extras: Mapping[str, Any] = field(default_factory=dict)
+    time_left_s: float | None = None
+    """The function's time left when the steps start (Lambda's remaining time); None: no limit but the
+    steps' own timeouts (the CLI). Caps every step's budget (``dropsleuth.deadlines``)."""
+    step_budget_s: float | None = None
+    """Set by the orchestrator for the running step: its budget, from which its inner timeouts derive."""
 
 
 StepFunction = Callable[[InvestigationContext, StepEnvironment], StepOutcome]

@@ -14,7 +14,15 @@ from typing import Any
 
 from dropsleuth.aws.errors import AwsError, DropsleuthError
 from dropsleuth.context import InvestigationContext, StepOutcome
-from dropsleuth.queries import AthenaEngine, FlowLogEngine, LocalEngine, QueryResult, load_query
+from dropsleuth.deadlines import ATHENA_STOP_RESERVE_S, inner_timeout
+from dropsleuth.queries import (
+    ATHENA_QUERY_TIMEOUT_S,
+    AthenaEngine,
+    FlowLogEngine,
+    LocalEngine,
+    QueryResult,
+    load_query,
+)
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
 QUERIES = ("upload_throughput", "icmp_rejects", "rejects_timeline", "top_rejected_flows", "stalled_flows")
@@ -29,7 +37,12 @@ def engine_for(environment: StepEnvironment) -> FlowLogEngine:
         return LocalEngine(environment.flow_logs)
     if settings.athena_workgroup and settings.athena_database:
         return AthenaEngine(
-            settings.athena_workgroup, settings.athena_database, settings.athena_table, settings.athena_output
+            settings.athena_workgroup,
+            settings.athena_database,
+            settings.athena_table,
+            settings.athena_output,
+            # A query still running then is stopped (StopQueryExecution) before the step gives up.
+            timeout_s=inner_timeout(ATHENA_QUERY_TIMEOUT_S, environment.step_budget_s, ATHENA_STOP_RESERVE_S),
         )
     if settings.flow_logs_bucket:
         prefix = settings.flow_logs_prefix.strip("/")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dropsleuth.aws.reachability import reachability_outcome
 from dropsleuth.context import InvestigationContext, StepOutcome
+from dropsleuth.deadlines import RA_CLEANUP_RESERVE_S, inner_timeout
 from dropsleuth.model import FindingCode
 from dropsleuth.steps import StepEnvironment, StepSpec
 
@@ -22,7 +23,10 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         context,
         mode=environment.reachability,
         max_analyses=environment.settings.max_reachability_analyses,
-        timeout_s=environment.settings.reachability_timeout_s,
+        # The poll ends early enough for the path and analysis to be deleted inside the step's budget.
+        timeout_s=inner_timeout(
+            environment.settings.reachability_timeout_s, environment.step_budget_s, RA_CLEANUP_RESERVE_S
+        ),
     )
     data = outcome.data
     checked = list(outcome.checked)
