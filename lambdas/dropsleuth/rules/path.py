@@ -372,6 +372,7 @@ class Hop:
             "kind": self.kind.value,
             "resource_id": self.resource_id,
             "mtu": self.mtu,
+            "mtu_max": self.rule.mtu_max,
             "sends_frag_needed": self.sends_frag_needed,
             "subnet_id": self.subnet_id,
             "address": self.address,
@@ -427,6 +428,10 @@ class PathAnalysis:
     no_route_reason: str = ""
     no_route_resource: str = ""
     assumptions: tuple[str, ...] = ()
+    mtu_uncertain: bool = False
+    """The limiting hop's MTU is a range (a VPN whose negotiated cipher and NAT-T are not known) and the
+    packet fits its upper end: the black hole holds only for some of what the tunnel may negotiate."""
+    mss_clamp: int | None = None
 
     @property
     def reachable(self) -> bool:
@@ -451,6 +456,8 @@ class PathAnalysis:
             "blocking_nacls": [b.to_dict() for b in self.blocking],
             "no_route_reason": self.no_route_reason,
             "assumptions": list(self.assumptions),
+            "mtu_uncertain": self.mtu_uncertain,
+            "mss_clamp": self.mss_clamp,
         }
 
     def findings(self) -> list[Finding]:
@@ -980,6 +987,23 @@ def _frag_needed_crossings(
     return crossings
 
 
+# The packet AWS's generated customer gateway configurations let through: `tcp adjust-mss 1379` + 40.
+AWS_CONFIG_PACKET = book.VPN_AWS_CONFIG_MSS + book.TCP_IP_HEADER_BYTES
+
+
+def _fits_range(hop: Hop, size: int, mss_clamp: int | None) -> str | None:
+    """Why a ``size``-byte packet may still fit a hop known only as an MTU range; None when it cannot."""
+    span = hop.rule.mtu_range
+    if span is None or not span[0] < size <= span[1]:
+        return None
+    what = f"MSS clamp {mss_clamp} ({size}-byte packets)" if mss_clamp is not None else f"{size}-byte packets"
+    return (
+        f"{what} fit {hop.kind.value} {hop.resource_id} only if its tunnels negotiated a cipher and NAT-T "
+        f"case with an MTU of at least {size} (its MTU is {span[0]}–{span[1]}: {hop.rule.note}); verify the "
+        f"negotiated phase 2 algorithms, or clamp to {span[0] - book.TCP_IP_HEADER_BYTES} to fit every case"
+    )
+
+
 _ENDPOINT_KINDS = frozenset({HopKind.ENI, HopKind.SITE, HopKind.INTERNET, HopKind.SERVICE, HopKind.LOCAL})
 
 
@@ -1030,6 +1054,7 @@ def analyse_path(
         "destination": _describe(destination),
         "port": port,
         "assumptions": tuple(walk.assumptions),
+        "mss_clamp": mss_clamp,
     }
     if walk.no_route:
         return PathAnalysis(
@@ -1069,12 +1094,25 @@ def analyse_path(
             continue
         first_limiting = first_limiting or hop
         if hop.sends_frag_needed is False:
+            fits = _fits_range(hop, size, mss_clamp)
+            if fits is not None:
+                common["assumptions"] = (*walk.assumptions, fits)
+            if fits is not None and mss_clamp is not None and size <= AWS_CONFIG_PACKET:
+                # AWS's own generated device configuration: not a black hole, a caveat to verify.
+                return PathAnalysis(
+                    hops=tuple(hops),
+                    verdict=Verdict.OK,
+                    packet_size=packet,
+                    path_mtu=path_mtu,
+                    **common,  # type: ignore[arg-type]
+                )
             return PathAnalysis(
                 hops=tuple(hops),
                 verdict=Verdict.PMTUD_BLACKHOLE,
                 packet_size=packet,
                 path_mtu=path_mtu,
                 limiting_hop=hop,
+                mtu_uncertain=fits is not None,
                 **common,  # type: ignore[arg-type]
             )
         crossings = _frag_needed_crossings(walk, position, index, destination_address)
@@ -1225,13 +1263,20 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
                 steps=fix_steps,
             )
         resource_ids = (hop.resource_id, *(c.network_acl_id for c in analysis.blocking))
+        span = hop.rule.mtu_range
+        mtu_text = f"{span[0]}–{span[1]}" if span and span[1] > span[0] else str(hop.mtu)
+        if analysis.mtu_uncertain:
+            detail += f" Uncertain: {analysis.assumptions[-1] if analysis.assumptions else mtu_text}."
+        # The configuration alone is a risk (docs/severity.md): the investigation raises it to high or
+        # critical only with symptoms of drops in its window (rules/ranking.py).
         findings.append(
             Finding(
                 code=FindingCode.PMTUD_BLACKHOLE,
-                severity=Severity.CRITICAL,
-                confidence=0.85,
-                title=f"PMTUD black hole at {hop.kind.value} {hop.resource_id} (MTU {hop.mtu} < "
-                f"{analysis.packet_size})",
+                severity=Severity.WARNING,
+                confidence=0.5 if analysis.mtu_uncertain else 0.85,
+                title=f"{'Possible ' if analysis.mtu_uncertain else ''}PMTUD black hole at {hop.kind.value} "
+                f"{hop.resource_id} (MTU {mtu_text} < {analysis.packet_size}): works only if every sender "
+                f"clamps MSS to ≤ {hop.mtu - book.TCP_IP_HEADER_BYTES}",
                 detail=detail,
                 resource_ids=resource_ids,
                 evidence=evidence_items,
@@ -1242,7 +1287,7 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
     findings.append(
         Finding(
             code=FindingCode.MTU_MISMATCH,
-            severity=Severity.WARNING if works else Severity.HIGH,
+            severity=Severity.WARNING,
             confidence=0.7 if works else 0.8,
             title=f"{hop.kind.value} {hop.resource_id} (MTU {hop.mtu}) is smaller than the "
             f"{analysis.packet_size}-byte packets sent",
