@@ -94,6 +94,8 @@ class Signals:
     source_mtu: int | None = None
     path_mtu: int | None = None
     limiting_hop: str | None = None
+    path_verdict: str | None = None
+    """The path model's verdict (ok / mtu_mismatch / pmtud_blackhole / no_route) when it ran."""
     reachable: bool | None = None
     stalled_checked: bool = False
     """The stalled-flow query ran (an empty result is then evidence, not a gap)."""
@@ -166,6 +168,7 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         path_mtu=_int_or_none(data.get("path_mtu")),
         limiting_hop=data.get("limiting_hop") if isinstance(data.get("limiting_hop"), str) else None,
         reachable=data.get("reachable") if isinstance(data.get("reachable"), bool) else None,
+        path_verdict=data.get("verdict") if isinstance(data.get("verdict"), str) else None,
         stalled_checked=isinstance(data.get("stalled_flows"), list | tuple),
         packet_sizes=tuple(r for r in _items(data.get("flow_packet_sizes")) if isinstance(r, Mapping)),
         black_hole_verdicts=_series(data.get("black_hole_verdicts"), "at", "value"),
@@ -419,7 +422,7 @@ def black_hole_symptoms(signals: Signals) -> list[Observation]:
         found.append(
             Observation(
                 f"TCP retransmissions at the site rose from {rise.isoformat()} (host agent TcpRetransSegs)",
-                0.10,
+                0.15,
                 (
                     Evidence(
                         kind="metric",
@@ -831,6 +834,10 @@ def _no_route(signals: Signals) -> list[Finding]:
 def _mtu_gap(signals: Signals) -> tuple[str, list[Evidence], str] | None:
     """(reason, evidence, short text) when a hop is smaller than what the source sends, else None."""
     verdicts = [f for code in _PATH_VERDICTS for f in signals.found(code)]
+    if signals.path_verdict == "ok" and not verdicts:
+        # The path model weighed what the raw figures cannot: an MSS clamp that fits the hop's MTU range
+        # (AWS's generated configuration over a VPN whose cipher is not known), an endpoint's MTU.
+        return None
     hop = _limiting_hop(signals)
     hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     source_mtu = signals.source_mtu
