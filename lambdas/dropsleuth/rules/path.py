@@ -71,6 +71,28 @@ class End:
     service: str | None = None
 
 
+def addressable(end: Any, topology: Topology) -> EndpointLike:
+    """An instance or subnet endpoint as the path model walks it: the instance's primary ENI, the subnet's
+    CIDR. Other endpoints are returned as they are; an unknown id stays as given (the walk says so)."""
+    instance_id = getattr(end, "instance_id", None)
+    subnet_id = getattr(end, "subnet_id", None)
+    if instance_id:
+        attached = [
+            eni
+            for eni in topology.network_interfaces
+            if (eni.get("Attachment") or {}).get("InstanceId") == instance_id
+        ]
+        attached.sort(key=lambda eni: (eni.get("Attachment") or {}).get("DeviceIndex", 0))
+        return (
+            End(eni_id=attached[0]["NetworkInterfaceId"]) if attached else End(eni_id=f"eni-of-{instance_id}")
+        )
+    if subnet_id:
+        subnet = next((s for s in topology.subnets if s.get("SubnetId") == subnet_id), None)
+        if subnet is not None:
+            return End(cidr=subnet["CidrBlock"])
+    return end  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The topology and its indexes
 # ---------------------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dropsleuth.aws.endpoints import ResolvedEndpoint, resolve_endpoint
 from dropsleuth.aws.errors import AwsError, DropsleuthError
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.deadlines import ATHENA_STOP_RESERVE_S, inner_timeout
@@ -81,6 +82,13 @@ def parameters_for(name: str, context: InvestigationContext) -> dict[str, Any] |
     return params
 
 
+def addressed(context: InvestigationContext) -> tuple[InvestigationContext, tuple[ResolvedEndpoint, ...]]:
+    """The context with ENI, instance and subnet endpoints replaced by their addresses."""
+    source, destination = resolve_endpoint(context.source), resolve_endpoint(context.destination)
+    update = {"source": source.address, "destination": destination.address}
+    return context.model_copy(update=update), (source, destination)
+
+
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
     engine = engine_for(environment)
     try:
@@ -93,6 +101,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
 
 
 def _run_queries(engine: FlowLogEngine, context: InvestigationContext) -> StepOutcome:
+    context, resolved = addressed(context)
     planned = {name: parameters_for(name, context) for name in QUERIES}
     runnable = {name: params for name, params in planned.items() if params is not None}
     if not runnable:
@@ -111,8 +120,24 @@ def _run_queries(engine: FlowLogEngine, context: InvestigationContext) -> StepOu
     if errors and not results:
         # Every query failed the same way (no bucket, no permission, Athena down): the step failed.
         raise next(iter(errors.values()))
-    return outcome_of(
+    outcome = outcome_of(
         results, errors, skipped=[n for n, p in planned.items() if p is None], location=location_of(engine)
+    )
+    named = [
+        f"{role} {r.describe()}" for role, r in zip(("source", "destination"), resolved, strict=True)
+        if r.address != r.given
+    ]  # fmt: skip
+    return outcome.model_copy(
+        update={
+            "checked": (*named, *outcome.checked),
+            "data": outcome.data
+            | {
+                "resolved_endpoints": {
+                    "source": resolved[0].describe(),
+                    "destination": resolved[1].describe(),
+                }
+            },
+        }
     )
 
 
