@@ -5,8 +5,9 @@ GetMetricData), paginated with ``NextToken``, at one-minute resolution:
 
 - namespace ``DropSleuth`` (the host agent, ``metrics_catalog``), dimension ``Site``:
   ``UploadThroughputMbps`` (Average), ``FragNeededCount`` (Sum), ``TcpRetransSegs`` (Sum); ``PathMtu``
-  (Minimum) and the agent's DF-probe verdict ``PathMtuBlackHole`` (Maximum) per probe target (dimensions ``Site``, ``Target`` =
-  ``metrics_catalog.target_dimension`` of the registry's address, as the agent publishes it);
+  (Minimum) and the agent's DF-probe verdict ``PathMtuBlackHole`` (Maximum) per probe target (dimensions
+  ``Site``, ``Target`` = ``metrics_catalog.target_dimension`` of the registry's address, as the agent
+  publishes it);
 - ``AWS/VPN`` ``TunnelState`` by ``VpnId`` (Minimum: a tunnel down inside the minute reads 0; Site-to-Site
   VPN User Guide, "Monitoring with CloudWatch");
 - ``AWS/NATGateway`` ``PacketsDropCount`` by ``NatGatewayId`` (Sum; "Monitor NAT gateways with

@@ -42,7 +42,7 @@ from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
 from dropsleuth.rules.other_drops import assess_other_drops
 from dropsleuth.rules.severity import Observation, incident_severity
-from dropsleuth.rules.site_measurements import interface_mtu_findings, with_agent_verdicts
+from dropsleuth.rules.site_measurements import interface_mtu_findings
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
 CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
@@ -104,6 +104,8 @@ class Signals:
     black_hole_verdicts: tuple[Point, ...] = ()
     """The host agent's ``PathMtuBlackHole`` (1: DF probes above the path MTU vanished without ICMP)."""
     retransmissions: tuple[Point, ...] = ()
+    measured_path_mtu: int | None = None
+    """The smallest path MTU the host agent's DF probes measured toward any target in the window."""
     mss_clamp: int | None = None
     flow_log_rows: int = 0
     """Flow-log records the queries found in the window (any query): flow logs exist somewhere."""
@@ -173,6 +175,7 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         packet_sizes=tuple(r for r in _items(data.get("flow_packet_sizes")) if isinstance(r, Mapping)),
         black_hole_verdicts=_series(data.get("black_hole_verdicts"), "at", "value"),
         retransmissions=_series(data.get("retransmissions"), "at", "value"),
+        measured_path_mtu=_measured_path_mtu(data.get("path_mtu_by_target")),
         mss_clamp=_int_or_none(data.get("mss_clamp")) or context.mss_clamp,
         flow_log_rows=sum(
             len(_items(data.get(name)))
@@ -231,8 +234,11 @@ def rank(
     """The report's findings, most likely root cause first."""
     signals = gather(context, outcomes)
     findings: list[Finding] = []
-    root = pmtud_hypothesis(context, signals) or mtu_mismatch_hypothesis(signals)
-    root = with_agent_verdicts(root, _merged_data(outcomes))
+    root = (
+        pmtud_hypothesis(context, signals)
+        or mtu_mismatch_hypothesis(signals)
+        or site_side_black_hole_hypothesis(context, signals)
+    )
     if root is not None:
         findings.append(root)
     rejected = flow_rejected_hypothesis(context, signals)
@@ -356,6 +362,76 @@ def pmtud_hypothesis(context: InvestigationContext, signals: Signals) -> Finding
         evidence=tuple(score.evidence),
         evidence_against=tuple(score.evidence_against),
         remediation=_black_hole_remediation(signals, change, direction),
+    )
+
+
+def site_side_black_hole_hypothesis(context: InvestigationContext, signals: Signals) -> Finding | None:
+    """A black hole only the host agent sees: its DF probes vanish, and AWS's side has no smaller hop.
+
+    The path model covers the AWS side (and the site's link into it); a hop it does not see — the site's
+    own gateway, a WAN link, a firewall on premises — shows only in the agent's probes. The probes failing
+    is itself a symptom, so this is never a latent risk.
+    """
+    if not any(v >= 1 for _, v in signals.black_hole_verdicts):
+        return None
+    score = _Score()
+    symptoms = black_hole_symptoms(signals)
+    for observation in symptoms:
+        score.observe(observation)
+    measured = signals.measured_path_mtu
+    if measured is not None and signals.source_mtu and measured < signals.source_mtu:
+        score.add(
+            0.20,
+            f"the agent measured a path MTU of {measured} toward its targets, below the {signals.source_mtu} "
+            "the site sends",
+        )
+    if signals.path_verdict == "ok" or (signals.path_mtu and measured and measured < signals.path_mtu):
+        score.add(0.15, "the AWS side of the path has no hop that small: the hop is outside what AWS shows")
+    for observation in black_hole_refutations(signals, measured):
+        score.observe(observation)
+    severity = incident_severity(symptoms, score.confidence, collapse=signals.collapse is not None)
+    where = f"larger than {measured} bytes" if measured else "above the path MTU"
+    source = context.source.describe()
+    fix = (
+        f"the site's own gateway or WAN link: find the hop with MTU {measured or '?'} (`tracepath`, the "
+        f"gateway's interface MTUs) and let it send frag-needed, or clamp the TCP MSS to "
+        f"{(measured or 1280) - 40} on the site's edge"
+    )
+    direction = Evidence(
+        kind="direction",
+        summary=f"Direction site → AWS: packets from {source} {where} are lost before they reach AWS; "
+        f"the device at that hop should send ICMP frag-needed to {source}; the fix goes at {fix}",
+        data={
+            "direction": "site → AWS",
+            "drops_at": "a hop on the site's side (not in AWS's configuration)",
+            "frag_needed_from": "the on-premises device in front of the smaller link",
+            "frag_needed_to": context.source.describe(),
+            "fix_at": fix,
+        },
+    )
+    score.evidence.append(direction)
+    return Finding(
+        code=FindingCode.PMTUD_BLACKHOLE,
+        severity=severity,
+        confidence=score.confidence,
+        title=f"Path MTU Discovery black hole on the site's side of {context.source.describe()}: the host "
+        f"agent's DF probes {where} vanish without ICMP",
+        detail=_detail(
+            "The host agent's probes with the Don't Fragment bit set are lost above a size and nothing "
+            "answers with frag-needed, while AWS's side of the path carries them: a device on the site's "
+            f"side drops them silently. {direction.summary}.",
+            score,
+        ),
+        evidence=tuple(score.evidence),
+        evidence_against=tuple(score.evidence_against),
+        remediation=Remediation(
+            summary="Find the site-side hop that drops large packets silently; let it send frag-needed or "
+            "clamp the MSS in front of it.",
+            steps=(
+                f"Where the fix goes (site → AWS): {fix}.",
+                "Re-run `dropsleuth probe pmtu` toward the same targets: the verdict must clear.",
+            ),
+        ),
     )
 
 
@@ -1130,6 +1206,13 @@ def _series(rows: object, time_key: str, value_keys: str | tuple[str, ...]) -> t
         if at is not None and numeric and math.isfinite(value):  # type: ignore[arg-type]
             points.append((at, float(value)))  # type: ignore[arg-type]
     return tuple(sorted(points))
+
+
+def _measured_path_mtu(by_target: object) -> int | None:
+    if not isinstance(by_target, Mapping):
+        return None
+    values = [value for rows in by_target.values() for _, value in _series(rows, "at", "value")]
+    return int(min(values)) if values else None
 
 
 def _time_or_none(value: object) -> datetime | None:
