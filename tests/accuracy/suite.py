@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +45,11 @@ class AccuracyClass:
     top_severities: frozenset[Severity]
     not_above_warning: frozenset[FindingCode] = frozenset()
     """Findings that would be false alarms at high or critical (a healthy class: every code)."""
+
+    @property
+    def expected_text(self) -> str:
+        code = self.expected_top.value if self.expected_top else "none"
+        return f"{code} ({'/'.join(sorted(s.value for s in self.top_severities))})"
 
     @property
     def healthy(self) -> bool:
@@ -148,8 +154,12 @@ class Outcome:
         """Top-1: the expected top finding at an expected severity (healthy: no root cause above info)."""
         top = self.top
         if self.cls.expected_top is None:
-            return not any(f.code in ROOT_CAUSES and f.severity is not Severity.INFO for f in self.report.findings)
-        return top is not None and top.code is self.cls.expected_top and top.severity in self.cls.top_severities
+            return not any(
+                f.code in ROOT_CAUSES and f.severity is not Severity.INFO for f in self.report.findings
+            )
+        return (
+            top is not None and top.code is self.cls.expected_top and top.severity in self.cls.top_severities
+        )
 
     @property
     def top_text(self) -> str:
@@ -163,21 +173,55 @@ def false_alarms(cls: AccuracyClass, report: Report) -> list[Finding]:
 
 
 def run_class(cls: AccuracyClass) -> Outcome:
-    """Build the class's account and history in a fresh embedded account and investigate it."""
+    """Build the class's account and history and investigate it (inside ``embedded_account``)."""
     scenario = cls.scenario()
     started = time.perf_counter()
-    with embedded_account(scenario.region):
-        prepared = replay.prepare(scenario)
-        clients.reset()
-        done = replay.run(prepared)
+    prepared = replay.prepare(scenario)
+    clients.reset()
+    done = replay.run(prepared)
     if done.response.get("status") != "investigated":
         raise AssertionError(f"{cls.name}: the handler answered {done.response}")
     report = done.report
     return Outcome(cls, report, time.perf_counter() - started, false_alarms(cls, report))
 
 
+class AccountPool:
+    """One embedded account per Region, shared by the classes of that Region (each builds its own VPC,
+    buckets, site and metrics, named by its scenario, so they do not see each other, and moto's backends
+    load once). Classes are run in turn; moving to another Region closes the previous account."""
+
+    def __init__(self) -> None:
+        self._stack: ExitStack | None = None
+        self._region: str | None = None
+        self.outcomes: dict[str, Outcome] = {}
+
+    def outcome(self, cls: AccuracyClass) -> Outcome:
+        if cls.name not in self.outcomes:
+            region = cls.scenario().region
+            if region != self._region:
+                self.close()
+                self._stack = ExitStack()
+                self._stack.enter_context(embedded_account(region))
+                self._region = region
+            self.outcomes[cls.name] = run_class(cls)
+        return self.outcomes[cls.name]
+
+    def close(self) -> None:
+        if self._stack is not None:
+            self._stack.close()
+        self._stack, self._region = None, None
+
+
 def run_all(classes: Iterable[AccuracyClass] = CLASSES) -> list[Outcome]:
-    return [run_class(cls) for cls in classes]
+    """Every class, grouped by Region, in the order given."""
+    classes = tuple(classes)
+    pool = AccountPool()
+    try:
+        for cls in sorted(classes, key=lambda c: c.scenario().region):
+            pool.outcome(cls)
+    finally:
+        pool.close()
+    return [pool.outcomes[cls.name] for cls in classes]
 
 
 def table(outcomes: list[Outcome]) -> str:
@@ -186,8 +230,7 @@ def table(outcomes: list[Outcome]) -> str:
     rows = [
         (
             o.cls.name,
-            f"{o.cls.expected_top.value if o.cls.expected_top else 'none'} "
-            f"({'/'.join(sorted(s.value for s in o.cls.top_severities))})",
+            o.cls.expected_text,
             o.top_text,
             "ok" if o.correct else "WRONG",
             str(len(o.false_alarms)) + ("" if not o.false_alarms else f" ({o.false_alarms[0].code.value})"),
@@ -196,10 +239,12 @@ def table(outcomes: list[Outcome]) -> str:
         for o in outcomes
     ]
     widths = [max(len(r[i]) for r in (header, *rows)) for i in range(len(header))]
-    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (header, *rows)]
+    lines = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in (header, *rows)
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     correct = sum(o.correct for o in outcomes)
-    healthy = [o for o in outcomes if o.cls.expected_top is None or o.cls.not_above_warning == EVERY_CODE]
+    healthy = [o for o in outcomes if o.cls.healthy]
     paged = sum(1 for o in healthy for f in o.report.findings if f.severity in PAGES)
     lines.append(
         f"top-1 accuracy {correct}/{len(outcomes)} ({correct / len(outcomes):.0%}); "
