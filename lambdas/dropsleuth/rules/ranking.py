@@ -407,6 +407,7 @@ def site_side_black_hole_hypothesis(context: InvestigationContext, signals: Sign
             "frag_needed_from": "the on-premises device in front of the smaller link",
             "frag_needed_to": context.source.describe(),
             "fix_at": fix,
+            "fix_device": "the site's own gateway or WAN link",
         },
     )
     score.evidence.append(direction)
@@ -606,24 +607,27 @@ def traffic_direction(
     nacls = signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)
     if kind == "vpn" and direction == "site → AWS":
         sender_of_icmp = "the customer gateway (it encapsulates the site's packets into the tunnel)"
+        device = "the customer gateway"
         fix_at = (
             "the customer gateway: clamp the TCP MSS on its tunnel interface (or fragment before encryption)"
         )
     elif kind == "vpn":
         sender_of_icmp = f"the AWS end of {hop_name}, which never does (Site-to-Site VPN has no PMTUD)"
+        device = "the customer gateway (what it advertises caps what AWS sends), or the sending instance"
         fix_at = (
             "the customer gateway: its MSS clamp rewrites the MSS the site advertises, which caps what AWS "
             "sends (or lower the sending instance's MTU toward the site)"
         )
     else:
         sender_of_icmp = hop_name
+        device = f"the sender's interface, or the edge in front of {hop_name}"
         fix_at = "the sender's interface MTU or an MSS clamp at the edge in front of the hop"
     if nacls:
-        fix_at = (
-            f"{', '.join(r for f in nacls for r in f.resource_ids)}: allow ICMP type 3 code 4; then " + fix_at
-        )
+        acls = ", ".join(r for f in nacls for r in f.resource_ids)
+        fix_at = f"{acls}: allow ICMP type 3 code 4; then {fix_at}"
+        device = f"{acls} first, then {device}"
     summary = (
-        f"Direction {direction}: packets from {source} larger than {hop_name} are lost there; "
+        f"Direction {direction}: packets from {source} larger than {hop_name}'s MTU are lost there; "
         f"{sender_of_icmp} should send ICMP frag-needed to {source}"
         + (" and a NACL on the way back denies it" if nacls else "")
         + f"; the fix goes at {fix_at}"
@@ -638,6 +642,7 @@ def traffic_direction(
             "frag_needed_from": sender_of_icmp,
             "frag_needed_to": source,
             "fix_at": fix_at,
+            "fix_device": device,
         },
     )
 
@@ -1017,7 +1022,9 @@ def _change_evidence(change: Change, onset: datetime | None) -> Evidence:
 
 
 def _black_hole_remediation(signals: Signals, change: Change | None, direction: Evidence) -> Remediation:
-    steps: list[str] = [f"Where the fix goes ({direction.data['direction']}): {direction.data['fix_at']}."]
+    # Where, not what: the steps below say what to change there (one MSS step, with the hop's figures).
+    where = direction.data.get("fix_device") or direction.data["fix_at"]
+    steps: list[str] = [f"Where the fix goes ({direction.data['direction']}): {where}."]
     commands: list[str] = []
     if change is not None:
         steps.append(f"Undo or correct the change made just before the onset: {change.summary}.")
