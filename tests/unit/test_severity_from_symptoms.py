@@ -268,6 +268,18 @@ def test_the_vpn_hop_is_a_range_from_its_tunnel_options(tunnels: Any, low: int, 
     assert book.vpn_rule(tunnels).mtu_range == (low, high)
 
 
+@pytest.mark.parametrize(
+    ("nat_traversal", "low", "high"), [(None, 1406, 1446), (True, 1406, 1438), (False, 1422, 1446)]
+)
+def test_a_known_nat_traversal_narrows_the_range(nat_traversal: bool | None, low: int, high: int) -> None:
+    assert book.vpn_rule(None, nat_traversal=nat_traversal).mtu_range == (low, high)
+    gcm = _tunnels((["AES256-GCM-16"], []))
+    assert book.vpn_rule(gcm, nat_traversal=nat_traversal).mtu_range == (
+        {None: 1438, True: 1438, False: 1446}[nat_traversal],
+        {None: 1446, True: 1438, False: 1446}[nat_traversal],
+    )
+
+
 def vpn_analysis(*, mss_clamp: int | None = None, source_mtu: int = 1500, vpn: dict[str, Any] | None = None):
     return analyse_path(
         topology(SITE_ROUTE, vpn_connections=(vpn or VPN_ON_VGW,)),
@@ -317,3 +329,25 @@ def test_the_registry_clamp_reaches_the_ranking_through_the_path_data() -> None:
     findings = ranking.rank(context(mss_clamp=book.VPN_AWS_CONFIG_MSS), steps)
     assert FindingCode.PMTUD_BLACKHOLE not in [f.code for f in findings]
     assert all(f.severity in {Severity.WARNING, Severity.INFO} for f in findings)
+
+
+def test_the_registry_nat_traversal_reaches_the_path_model_and_decides_a_borderline_clamp() -> None:
+    from dropsleuth.aws.topology import path_arguments
+    from dropsleuth.sites import Site
+
+    site = Site(name="depot", cidrs=(SITE,), mss_clamp=1400, nat_traversal=False)
+    arguments = path_arguments(context(site=site))
+    assert arguments["nat_traversal"] is False
+    gcm = {**VPN_ON_VGW, **_tunnels((["AES256-GCM-16"], []), (["AES256-GCM-16"], []))}
+    topo = topology(SITE_ROUTE, vpn_connections=(gcm,))
+    ends = (End(cidr=SITE), End(eni_id=APP_ENI))
+    # 1,440-byte packets: AES-GCM carries 1446 without NAT-T, 1438 with it.
+    unknown = analyse_path(topo, *ends, source_mtu=1500, mss_clamp=1400)
+    assert unknown.verdict is Verdict.PMTUD_BLACKHOLE
+    assert unknown.mtu_uncertain
+    assert (
+        analyse_path(topo, *ends, source_mtu=1500, mss_clamp=1400, nat_traversal=False).verdict is Verdict.OK
+    )
+    assert analyse_path(topo, *ends, source_mtu=1500, mss_clamp=1400, nat_traversal=True).verdict is (
+        Verdict.PMTUD_BLACKHOLE
+    )

@@ -187,6 +187,7 @@ def path_arguments(ctx: InvestigationContext, *, source_mtu: int | None = None) 
         "vpn_connection_id": ctx.vpn_connection_id or (site.vpn_connection_id if site else None),
         "site_link": site.link if site else None,
         "dx_mtu": site.dx_mtu if site else None,
+        "nat_traversal": site.nat_traversal if site else None,
     }
 
 

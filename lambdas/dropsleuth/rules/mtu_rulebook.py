@@ -7,6 +7,7 @@ Too Big); only then can Path MTU Discovery adapt the sender. Pure data and funct
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -293,7 +294,9 @@ def tunnel_mtu(profile: VpnTunnelProfile) -> tuple[int, str]:
     return mtu, f"{cipher}, {nat}{every}"
 
 
-def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
+def vpn_rule(
+    vpn_connection: Mapping[str, Any] | None = None, *, nat_traversal: bool | None = None
+) -> HopRule:
     """The VPN hop's MTU range from the connection's tunnel options: 1446 (AES-GCM, no NAT-T) down to 1406.
 
     Site-to-Site VPN "does not support Path MTU Discovery": it never sends frag-needed. Each tunnel's MTU is
@@ -306,6 +309,11 @@ def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
     ``describe_vpn_connections`` does not report.
     """
     profiles = tunnel_profiles(vpn_connection or {})
+    if nat_traversal is not None:
+        # Known from the site (its registry entry): every tunnel runs through the same NAT, or none does.
+        profiles = [dataclasses.replace(p, nat_traversal=nat_traversal) for p in profiles] or [
+            VpnTunnelProfile(None, (), (), nat_traversal)
+        ]
     if not profiles:
         return HopRule(
             HopKind.VPN,

@@ -504,6 +504,7 @@ class _Walk:
     site_link: str | None = None
     """The site registry's ``link`` (``vpn`` / ``direct_connect``), when given."""
     dx_mtu: int | None = None
+    nat_traversal: bool | None = None
 
 
 def _address_of(end: EndpointLike, index: TopologyIndex) -> IPAddress | None:
@@ -694,7 +695,8 @@ def _site_link_hop(
     if link.assumed:
         walk.assumptions.append(link.reason)
     if link.vpn is not None:
-        return Hop(HopKind.VPN, link.vpn["VpnConnectionId"], book.vpn_rule(link.vpn), via=via)
+        rule = book.vpn_rule(link.vpn, nat_traversal=walk.nat_traversal)
+        return Hop(HopKind.VPN, link.vpn["VpnConnectionId"], rule, via=via)
     transit = gateway_id.startswith("tgw-")
     attachment = index.direct_connect_attachment(gateway_id) if transit else None
     resource = str((attachment or {}).get("ResourceId") or gateway_id)
@@ -910,10 +912,13 @@ def walk_path(
     vpn_connection_id: str | None = None,
     site_link: str | None = None,
     dx_mtu: int | None = None,
+    nat_traversal: bool | None = None,
 ) -> _Walk:
     """The hops from source to destination (no verdict yet)."""
     index = topology.index
-    walk = _Walk(vpn_connection_id=vpn_connection_id, site_link=site_link, dx_mtu=dx_mtu)
+    walk = _Walk(
+        vpn_connection_id=vpn_connection_id, site_link=site_link, dx_mtu=dx_mtu, nat_traversal=nat_traversal
+    )
     source_address = _address_of(source, index)
     destination_address = _address_of(destination, index)
     if source.eni_id and source.eni_id not in index.enis:
@@ -1041,14 +1046,16 @@ def analyse_path(
     vpn_connection_id: str | None = None,
     site_link: str | None = None,
     dx_mtu: int | None = None,
+    nat_traversal: bool | None = None,
 ) -> PathAnalysis:
     """List the hops from ``source`` to ``destination`` and decide whether large packets get through.
 
     ``source_mtu`` is the MTU the sender sends with (a site's ``wan_mtu``, a host's measurement; default:
     its ENI's from the instance type). ``destination_mtu`` overrides the receiver's (TCP's MSS caps what the
     sender sends at the receiver's MTU). ``mss_clamp``: an MSS clamp known to be in place on the path.
-    ``vpn_connection_id``, ``site_link`` (``vpn`` / ``direct_connect``) and ``dx_mtu``: what the site
-    registry says about how the site is connected (``site_link`` decides the VPN or Direct Connect hop).
+    ``vpn_connection_id``, ``site_link`` (``vpn`` / ``direct_connect``), ``dx_mtu`` and ``nat_traversal``:
+    what the site registry says about how the site is connected (``site_link`` decides the VPN or Direct
+    Connect hop; ``nat_traversal`` narrows the VPN hop's MTU range).
     """
     walk = walk_path(
         topology,
@@ -1057,6 +1064,7 @@ def analyse_path(
         vpn_connection_id=vpn_connection_id,
         site_link=site_link,
         dx_mtu=dx_mtu,
+        nat_traversal=nat_traversal,
     )
     hops = list(walk.hops)
     # The ends' MTUs from the caller override the rule book's guesses.
