@@ -89,6 +89,8 @@ def test_a_vpn_that_could_black_hole_with_healthy_traffic_is_a_warning_with_its_
     assert top.code is FindingCode.PMTUD_BLACKHOLE
     assert top.severity is Severity.WARNING
     assert "Latent" in top.title
+    # The tunnel's MTU as a range: its cipher and NAT-T are not known.
+    assert "carries 1406–1446 bytes, the source sends 1500" in top.title
     # MSS = the tunnel's smallest MTU (1406) − 40 (RFC 879).
     assert "works only if the customer gateway clamps MSS to ≤ 1366; verify" in top.title
     assert "To verify:" in top.detail

@@ -562,8 +562,9 @@ def black_hole_refutations(signals: Signals, hop_mtu: int | None) -> list[Observ
         biggest = max(_number(r.get("bytes_per_packet")) for r in large)
         against.append(
             Observation(
-                f"{len(large)} flows from the source arrived averaging more than the hop's {hop_mtu} bytes "
-                f"per packet (up to {biggest:.0f}): packets larger than the hop do get through",
+                f"{len(large)} flow{'s' if len(large) != 1 else ''} from the source arrived averaging more "
+                f"than the hop's {hop_mtu} bytes per packet (up to {biggest:.0f}): packets larger than the "
+                "hop do get through",
                 -0.30,
                 (
                     Evidence(
@@ -924,7 +925,10 @@ def _mtu_gap(signals: Signals) -> tuple[str, list[Evidence], str] | None:
     source_mtu = signals.source_mtu
     hop_name = _hop_name(hop) if hop else "a hop"
     if source_mtu and hop_mtu and hop_mtu < source_mtu:
-        text = f"{hop_name} carries {hop_mtu} bytes, the source sends {source_mtu}"
+        # A hop known only as a range (a VPN whose negotiated cipher and NAT-T are not known) says so.
+        low, most = (_int_or_none(hop.get("mtu")), _int_or_none(hop.get("mtu_max"))) if hop else (None, None)
+        carries = f"{hop_mtu}–{most}" if most and low == hop_mtu and most > hop_mtu else str(hop_mtu)
+        text = f"{hop_name} carries {carries} bytes, the source sends {source_mtu}"
     elif verdicts:
         text = verdicts[0].title
     else:
