@@ -14,7 +14,7 @@ metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}],
                     ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}],
                     ``black_hole_verdicts`` [{at, value}], ``retransmissions`` [{at, value}]
 path_mtu            ``hops`` [{name, kind, mtu, mtu_max, sends_frag_needed, resource_id}], ``path_mtu``,
-                    ``source_mtu``, ``mss_clamp``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
+                    ``source_mtu``, ``verdict``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
 recent_changes      ``changes`` [{at, summary, event_name, actor, resource_ids}]
 icmp_audit          findings NACL_BLOCKS_ICMP_FRAG_NEEDED / SG_MISSING_ICMP_FRAG_NEEDED
 reachability        ``reachable`` bool | None, ``mode`` aws | static
@@ -106,7 +106,6 @@ class Signals:
     retransmissions: tuple[Point, ...] = ()
     measured_path_mtu: int | None = None
     """The smallest path MTU the host agent's DF probes measured toward any target in the window."""
-    mss_clamp: int | None = None
     flow_log_rows: int = 0
     """Flow-log records the queries found in the window (any query): flow logs exist somewhere."""
     flow_log_location: str | None = None
@@ -176,7 +175,6 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         black_hole_verdicts=_series(data.get("black_hole_verdicts"), "at", "value"),
         retransmissions=_series(data.get("retransmissions"), "at", "value"),
         measured_path_mtu=_measured_path_mtu(data.get("path_mtu_by_target")),
-        mss_clamp=_int_or_none(data.get("mss_clamp")) or context.mss_clamp,
         flow_log_rows=sum(
             len(_items(data.get(name)))
             for name in ("upload_throughput", "rejects_timeline", "stalled_flows", "flow_packet_sizes")
