@@ -212,6 +212,14 @@ class InterfaceChangeSpec(_Data):
     up: bool | None = None
 
 
+class PathChangeSpec(_Data):
+    """What changed on the path toward the agent's targets at ``minute`` (a new firewall, a WAN link)."""
+
+    minute: int = Field(ge=0)
+    path_mtu: int = Field(ge=68, le=65535)
+    frag_needed_returns: bool = False
+
+
 class AgentSpec(_Data):
     """The site host the agent runs on, and what happened to it. The replay runs the agent's own cycle
     (``probe/agent.py``) once a minute over this host, so the metrics and change records the account holds
@@ -227,6 +235,8 @@ class AgentSpec(_Data):
     frag_needed_returns: bool = False
     """Whether the path's ICMP frag-needed reaches the host (False: larger probes vanish silently)."""
     interface_changes: tuple[InterfaceChangeSpec, ...] = ()
+    path_changes: tuple[PathChangeSpec, ...] = ()
+    """Later states of the path (``path_mtu`` and ``frag_needed_returns`` from their minute on)."""
 
 
 class AlarmSpec(_Data):

@@ -42,7 +42,7 @@ from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
 from dropsleuth.rules.other_drops import assess_other_drops
 from dropsleuth.rules.severity import Observation, incident_severity
-from dropsleuth.rules.site_measurements import interface_mtu_findings
+from dropsleuth.rules.site_measurements import agent_black_hole_evidence, interface_mtu_findings
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
 CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
@@ -103,6 +103,8 @@ class Signals:
     """Flows with their average packet size (bytes ÷ packets), from ``flow_packet_sizes``."""
     black_hole_verdicts: tuple[Point, ...] = ()
     """The host agent's ``PathMtuBlackHole`` (1: DF probes above the path MTU vanished without ICMP)."""
+    agent_verdicts: tuple[Evidence, ...] = ()
+    """The same verdicts as evidence, one per probe target that saw a black hole."""
     retransmissions: tuple[Point, ...] = ()
     measured_path_mtu: int | None = None
     """The smallest path MTU the host agent's DF probes measured toward any target in the window."""
@@ -173,6 +175,7 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         stalled_checked=isinstance(data.get("stalled_flows"), list | tuple),
         packet_sizes=tuple(r for r in _items(data.get("flow_packet_sizes")) if isinstance(r, Mapping)),
         black_hole_verdicts=_series(data.get("black_hole_verdicts"), "at", "value"),
+        agent_verdicts=tuple(agent_black_hole_evidence(data)),
         retransmissions=_series(data.get("retransmissions"), "at", "value"),
         measured_path_mtu=_measured_path_mtu(data.get("path_mtu_by_target")),
         flow_log_rows=sum(
@@ -247,7 +250,12 @@ def rank(
     findings.extend(assess_other_drops(_merged_data(outcomes).get(OTHER_DROPS), signals.onset).findings)
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
-    black_hole_now = root is not None and root.code is FindingCode.PMTUD_BLACKHOLE
+    # A black hole happening now, not a latent risk (docs/severity.md): only then is an interface the cause.
+    black_hole_now = (
+        root is not None
+        and root.code is FindingCode.PMTUD_BLACKHOLE
+        and root.severity is not Severity.WARNING
+    )
     findings.extend(
         interface_mtu_findings(_merged_data(outcomes), signals.onset, black_hole_now=black_hole_now)
     )
@@ -482,7 +490,9 @@ def black_hole_symptoms(signals: Signals) -> list[Observation]:
                 f"the host agent's DF probes above the path MTU vanished without ICMP in {len(failing)} "
                 "intervals (PathMtuBlackHole)",
                 0.20,
-                (
+                # One piece of evidence per probe target (``rules/site_measurements.py``).
+                signals.agent_verdicts
+                or (
                     Evidence(
                         kind="metric",
                         summary="host agent PathMtuBlackHole = 1",
