@@ -205,6 +205,8 @@ def syn_rst_by_destination(
         key=lambda x: (-x["unanswered"], -x["reset_attempts"], -x["attempts"], x["dstaddr"], x["dstport"])
     )
     return rows[:50]
+
+
 def flow_packet_sizes(
     records: list[Record], start: datetime, end: datetime, source_cidr: str, *, min_packets: int = 10
 ) -> list[dict[str, Any]]:
