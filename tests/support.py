@@ -80,6 +80,8 @@ def site_behind_a_vpn(
     m5.large instance in the default security group, which admits the site on ``admit_site_port`` if given."""
     import boto3
 
+    from dropsleuth.demo.account import amazon_linux_image
+
     ec2 = boto3.client("ec2", region_name="eu-west-1")
     vpc = ec2.create_vpc(CidrBlock=vpc_cidr)["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock=subnet_cidr)["Subnet"]["SubnetId"]
@@ -102,7 +104,7 @@ def site_behind_a_vpn(
                 {"IpProtocol": "tcp", "FromPort": port, "ToPort": port, "IpRanges": [{"CidrIp": site_cidr}]}
             ],
         )
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_linux_image(ec2)
     instance = ec2.run_instances(
         ImageId=ami, InstanceType="m5.large", MinCount=1, MaxCount=1, SubnetId=subnet
     )

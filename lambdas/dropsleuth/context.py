@@ -15,32 +15,48 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from dropsleuth.model import Evidence, Finding
 from dropsleuth.sites import Site
 
+_ENDPOINT_FIELDS = ("cidr", "ip", "eni_id", "instance_id", "subnet_id", "service")
+
 
 class Endpoint(BaseModel):
-    """One end of the traffic: exactly one of a CIDR, an IP, an ENI id, or an AWS service name."""
+    """One end of the traffic: exactly one of a CIDR, an IP, an ENI, an instance, a subnet, or an AWS
+    service name. ENIs, instances and subnets are resolved to addresses (``dropsleuth.aws.endpoints``)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     cidr: str | None = None
     ip: str | None = None
     eni_id: str | None = None
+    instance_id: str | None = None
+    subnet_id: str | None = None
     service: str | None = Field(None, description='An AWS service reached by the traffic, e.g. "S3"')
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Endpoint:
-        given = [name for name in ("cidr", "ip", "eni_id", "service") if getattr(self, name)]
+        given = [name for name in _ENDPOINT_FIELDS if getattr(self, name)]
         if len(given) != 1:
-            raise ValueError("give exactly one of cidr, ip, eni_id, service")
+            raise ValueError(f"give exactly one of {', '.join(_ENDPOINT_FIELDS)}")
         if self.cidr:
             ipaddress.ip_network(self.cidr, strict=False)
         if self.ip:
             ipaddress.ip_address(self.ip)
         if self.eni_id and not self.eni_id.startswith("eni-"):
             raise ValueError(f"not an ENI id: {self.eni_id}")
+        if self.instance_id and not self.instance_id.startswith("i-"):
+            raise ValueError(f"not an instance id: {self.instance_id}")
+        if self.subnet_id and not self.subnet_id.startswith("subnet-"):
+            raise ValueError(f"not a subnet id: {self.subnet_id}")
         return self
 
     def describe(self) -> str:
-        return self.cidr or self.ip or self.eni_id or f"service:{self.service}"
+        return (
+            self.cidr
+            or self.ip
+            or self.eni_id
+            or self.instance_id
+            or self.subnet_id
+            or f"service:{self.service}"
+        )
 
 
 class Window(BaseModel):

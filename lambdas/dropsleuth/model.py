@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-REPORT_SCHEMA_VERSION = "1.0"
+REPORT_SCHEMA_VERSION = "1.1"
 
 
 class FindingCode(enum.StrEnum):
@@ -103,6 +103,8 @@ class Finding(_Model):
     detail: str = ""
     resource_ids: tuple[str, ...] = ()
     evidence: tuple[Evidence, ...] = ()
+    evidence_against: tuple[Evidence, ...] = ()
+    """What argues against this finding (steady throughput, large packets getting through …)."""
     remediation: Remediation | None = None
 
     @field_validator("confidence")

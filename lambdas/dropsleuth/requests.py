@@ -295,7 +295,8 @@ def _window(value: object, *, now: datetime, lookback: timedelta) -> Window:
 
 
 def parse_endpoint(value: object, name: str) -> Endpoint:
-    """An endpoint from ``{"cidr"|"ip"|"eni_id"|"service": …}`` or a bare string (CIDR, IP, ENI, service)."""
+    """An endpoint from ``{"cidr"|"ip"|"eni_id"|"instance_id"|"subnet_id"|"service": …}`` or a bare string
+    (CIDR, IP, ``eni-…``, ``i-…``, ``subnet-…``, else a service name)."""
     if isinstance(value, str):
         value = _endpoint_from_text(value)
     if not isinstance(value, dict):
@@ -306,8 +307,9 @@ def parse_endpoint(value: object, name: str) -> Endpoint:
 
 def _endpoint_from_text(text: str) -> dict[str, str]:
     text = text.strip()
-    if text.startswith("eni-"):
-        return {"eni_id": text}
+    for prefix, key in (("eni-", "eni_id"), ("i-", "instance_id"), ("subnet-", "subnet_id")):
+        if text.startswith(prefix):
+            return {key: text}
     if "/" in text:
         return {"cidr": text}
     try:

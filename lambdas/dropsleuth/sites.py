@@ -45,6 +45,9 @@ class Site(BaseModel):
     dx_mtu: Literal[1500, 8500, 9001] | None = None
     # An MSS clamp in place on the site's router (the path model counts it as covering larger packets).
     mss_clamp: int | None = Field(None, ge=536, le=9176)
+    # Whether the customer gateway reaches AWS through a NAT (NAT-T in use), when the operator knows:
+    # describe_vpn_connections does not say, and NAT-T costs the tunnel 8-16 bytes (docs/severity.md).
+    nat_traversal: bool | None = None
     probe_targets: tuple[str, ...] = ()
     # The destination the site's uploads go to: a CIDR, an IP, or an AWS service name such as "S3".
     upload_destination: str | None = None

@@ -113,8 +113,8 @@ def test_query_ids_are_valid_and_unique() -> None:
         transit_gateway_ids=(TGW,),
     )
     ids = [q.query_id for q in queries]
-    # throughput, frag_needed, PathMtu and PathMtuBlackHole per target, tunnel, one NAT, two per TGW.
-    assert len(ids) == len(set(ids)) == 10
+    # site: throughput, frag-needed, retransmissions; per target: PathMtu, PathMtuBlackHole; VPN; NAT; 2 TGW
+    assert len(ids) == len(set(ids)) == 11
     # GetMetricData: an Id starts with a lowercase letter, then letters, digits and underscores.
     assert all(i[0].islower() and i.replace("_", "").isalnum() for i in ids)
 

@@ -12,6 +12,7 @@ import pytest
 from dropsleuth.aws.permissions import record_api_calls
 from dropsleuth.aws.topology import PERMISSIONS as TOPOLOGY_PERMISSIONS
 from dropsleuth.cli.main import run
+from dropsleuth.demo.account import amazon_linux_image
 
 REGION = "eu-west-1"
 SITE_CIDR = "192.168.10.0/24"
@@ -53,7 +54,7 @@ def _account(instance_type: str = "m5.large") -> Account:
         if a["SubnetId"] == subnet_id
     )
     ec2.replace_network_acl_association(AssociationId=association, NetworkAclId=nacl_id)
-    ami = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+    ami = amazon_linux_image(ec2)
     instance = ec2.run_instances(
         ImageId=ami, InstanceType=instance_type, MinCount=1, MaxCount=1, SubnetId=subnet_id
     )["Instances"][0]

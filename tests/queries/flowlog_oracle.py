@@ -205,3 +205,35 @@ def syn_rst_by_destination(
         key=lambda x: (-x["unanswered"], -x["reset_attempts"], -x["attempts"], x["dstaddr"], x["dstport"])
     )
     return rows[:50]
+
+
+def flow_packet_sizes(
+    records: list[Record], start: datetime, end: datetime, source_cidr: str, *, min_packets: int = 10
+) -> list[dict[str, Any]]:
+    keys = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport")
+    groups: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
+    for r in windowed(records, start, end):
+        if r["action"] == "ACCEPT" and r["protocol"] == 6 and in_cidr(r["srcaddr"], source_cidr):
+            groups[tuple(r[k] for k in keys)].append(r)
+    rows = []
+    for key, rs in groups.items():
+        packets = sum(r["packets"] for r in rs)
+        nbytes = sum(r["bytes"] for r in rs)
+        if packets < min_packets:
+            continue
+        rows.append(
+            dict(zip(keys, key, strict=True))
+            | {
+                "records": len(rs),
+                "total_packets": packets,
+                "total_bytes": nbytes,
+                "bytes_per_packet": nbytes / packets,
+            }
+        )
+    rows.sort(
+        key=lambda x: (
+            -x["bytes_per_packet"], -x["total_packets"], x["srcaddr"], x["srcport"], x["dstaddr"],
+            x["dstport"], x["interface_id"],
+        )
+    )  # fmt: skip
+    return rows[:100]

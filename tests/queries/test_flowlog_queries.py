@@ -69,6 +69,8 @@ def expected(
         return oracle.stalled_flows(records, start, end, SITE)
     if name == "syn_rst_by_destination":
         return oracle.syn_rst_by_destination(records, start, end, SITE)
+    if name == "flow_packet_sizes":
+        return oracle.flow_packet_sizes(records, start, end, SITE)
     if name == "upload_throughput":
         if timeline.destination.service:
             return oracle.upload_throughput(

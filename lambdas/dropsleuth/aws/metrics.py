@@ -4,9 +4,10 @@ One ``GetMetricData`` request per 500 queries (the most one call takes: CloudWat
 GetMetricData), paginated with ``NextToken``, at one-minute resolution:
 
 - namespace ``DropSleuth`` (the host agent, ``metrics_catalog``), dimension ``Site``:
-  ``UploadThroughputMbps`` (Average), ``FragNeededCount`` (Sum); ``PathMtu`` (Minimum) and the agent's
-  DF-probe verdict ``PathMtuBlackHole`` (Maximum) per probe target (dimensions ``Site``, ``Target`` =
-  ``metrics_catalog.target_dimension`` of the registry's address, as the agent publishes it);
+  ``UploadThroughputMbps`` (Average), ``FragNeededCount`` (Sum), ``TcpRetransSegs`` (Sum); ``PathMtu``
+  (Minimum) and the agent's DF-probe verdict ``PathMtuBlackHole`` (Maximum) per probe target (dimensions
+  ``Site``, ``Target`` = ``metrics_catalog.target_dimension`` of the registry's address, as the agent
+  publishes it);
 - ``AWS/VPN`` ``TunnelState`` by ``VpnId`` (Minimum: a tunnel down inside the minute reads 0; Site-to-Site
   VPN User Guide, "Monitoring with CloudWatch");
 - ``AWS/NATGateway`` ``PacketsDropCount`` by ``NatGatewayId`` (Sum; "Monitor NAT gateways with
@@ -36,6 +37,7 @@ from dropsleuth.metrics_catalog import (
     PATH_MTU_BLACK_HOLE,
     SITE_DIMENSION,
     TARGET_DIMENSION,
+    TCP_RETRANS,
     UPLOAD_THROUGHPUT,
     target_dimension,
 )
@@ -104,6 +106,7 @@ class MetricsContext:
     """By probe target."""
     black_hole: dict[str, tuple[Point, ...]] = field(default_factory=dict)
     """The agent's DF-probe verdict (1 = black hole) by probe target."""
+    retransmissions: tuple[Point, ...] = ()
     tunnel_state: tuple[Point, ...] = ()
     drop_counters: tuple[DropCounter, ...] = ()
     queried: tuple[MetricQuery, ...] = ()
@@ -124,6 +127,7 @@ def metric_queries(
         dims = ((SITE_DIMENSION, site),)
         queries.append(MetricQuery("throughput", namespace, UPLOAD_THROUGHPUT.name, dims, "Average", site))
         queries.append(MetricQuery("frag_needed", namespace, FRAG_NEEDED.name, dims, "Sum", site))
+        queries.append(MetricQuery("retransmissions", namespace, TCP_RETRANS.name, dims, "Sum", site))
         for index, target in enumerate(dict.fromkeys(probe_targets)):
             target_dims = (*dims, (TARGET_DIMENSION, target_dimension(target)))
             queries.append(
@@ -210,6 +214,7 @@ def metrics_context(
         black_hole={
             q.resource_id: series[q.query_id] for q in queries if q.metric == PATH_MTU_BLACK_HOLE.name
         },
+        retransmissions=series.get("retransmissions", ()),
         tunnel_state=series.get("tunnel_state", ()),
         drop_counters=tuple(
             DropCounter(q.namespace, q.metric, q.resource_id, series[q.query_id])

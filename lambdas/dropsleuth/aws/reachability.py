@@ -63,6 +63,7 @@ from dropsleuth.rules.path import (
     PathAnalysis,
     Topology,
     TopologyIndex,
+    addressable,
     analyse_path,
     subnet_crossings,
 )
@@ -727,7 +728,12 @@ def reachability_for(
     from dropsleuth.aws.topology import collect_topology, path_arguments  # noqa: PLC0415
 
     topology = collect_topology(ctx.vpc_id, ec2=ec2)
-    path = analyse_path(topology, ctx.source, ctx.destination, **path_arguments(ctx))
+    path = analyse_path(
+        topology,
+        addressable(ctx.source, topology),
+        addressable(ctx.destination, topology),
+        **path_arguments(ctx),
+    )
     analyzer = AwsReachabilityAnalyzer(ec2=ec2, max_analyses=max_analyses, timeout_s=timeout_s)
     return path, analyse_reachability(path, topology, mode=mode, analyzer=analyzer)
 

@@ -15,7 +15,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from dropsleuth.aws import clients
 from dropsleuth.aws.errors import translate
 from dropsleuth.aws.permissions import declare
-from dropsleuth.rules.path import PathAnalysis, Topology, analyse_path
+from dropsleuth.rules.path import PathAnalysis, Topology, addressable, analyse_path
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -187,6 +187,7 @@ def path_arguments(ctx: InvestigationContext, *, source_mtu: int | None = None) 
         "vpn_connection_id": ctx.vpn_connection_id or (site.vpn_connection_id if site else None),
         "site_link": site.link if site else None,
         "dx_mtu": site.dx_mtu if site else None,
+        "nat_traversal": site.nat_traversal if site else None,
     }
 
 
@@ -195,7 +196,12 @@ def path_analysis_for(
 ) -> PathAnalysis:
     """The path analysis of an investigation's source → destination, with the site's MTU, link and clamp."""
     topology = collect_topology(ctx.vpc_id, ec2=ec2)
-    return analyse_path(topology, ctx.source, ctx.destination, **path_arguments(ctx, source_mtu=source_mtu))
+    return analyse_path(
+        topology,
+        addressable(ctx.source, topology),
+        addressable(ctx.destination, topology),
+        **path_arguments(ctx, source_mtu=source_mtu),
+    )
 
 
 def packet_filter_ids(vpc_id: str, *, ec2: EC2Client | None = None) -> tuple[str, ...]:

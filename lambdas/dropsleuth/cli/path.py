@@ -28,12 +28,15 @@ _SERVICE_NAME = re.compile(r"^[a-z][a-z0-9-]{1,62}$")
 
 
 def parse_endpoint(text: str, *, field: str) -> Endpoint:
-    """A CIDR, an IP, an ``eni-…`` id or an AWS service name (``s3``) → ``Endpoint``; else InputError."""
+    """A CIDR, an IP, an ``eni-…``/``i-…``/``subnet-…`` id or an AWS service name (``s3``) → ``Endpoint``;
+    else InputError."""
     value = text.strip()
-    if value.startswith("eni-"):
-        if not re.fullmatch(r"eni-[0-9a-f]{8,17}", value):
-            raise InputError(f"--{field}: not an ENI id: {value!r}", field=field)
-        return Endpoint(eni_id=value)
+    for prefix, key, what in (("eni-", "eni_id", "ENI"), ("i-", "instance_id", "instance"),
+                              ("subnet-", "subnet_id", "subnet")):  # fmt: skip
+        if value.startswith(prefix):
+            if not re.fullmatch(rf"{prefix}[0-9a-f]{{8,17}}", value):
+                raise InputError(f"--{field}: not an {what} id: {value!r}", field=field)
+            return Endpoint(**{key: value})
     if "/" in value:
         try:
             ipaddress.ip_network(value, strict=False)
@@ -113,7 +116,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Hop MTUs and the PMTUD verdict between a source and a destination (exit 1 on a black hole)."""
         from dropsleuth.aws.topology import collect_topology  # noqa: PLC0415 -- keep CLI start-up light
-        from dropsleuth.rules.path import analyse_path  # noqa: PLC0415
+        from dropsleuth.rules.path import addressable, analyse_path  # noqa: PLC0415
 
         if not re.fullmatch(r"vpc-[0-9a-f]{8,17}", vpc):
             raise InputError(f"--vpc: not a VPC id: {vpc!r}", field="vpc")
@@ -123,8 +126,8 @@ def register(app: typer.Typer) -> None:
         topology = collect_topology(vpc)
         analysis = analyse_path(
             topology,
-            source_end,
-            destination_end,
+            addressable(source_end, topology),
+            addressable(destination_end, topology),
             port=port,
             source_mtu=source_mtu,
             destination_mtu=destination_mtu,

@@ -69,6 +69,13 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
     if net.vpn:
         _build_vpn(ec2, built, vpc_id)
 
+    if net.transit_gateway:
+        tgw = ec2.create_transit_gateway(Description=f"{net.vpc.name} transit gateway")["TransitGateway"]
+        ids["tgw"] = tgw["TransitGatewayId"]
+        ec2.create_transit_gateway_vpc_attachment(
+            TransitGatewayId=ids["tgw"], VpcId=vpc_id, SubnetIds=[ids[f"subnet:{net.subnets[0].name}"]]
+        )
+
     for table in net.route_tables:
         _build_route_table(ec2, built, vpc_id, table)
 
@@ -104,7 +111,7 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
         _apply_sg_rules(ec2, built, group.name, group.ingress, group.egress)
 
     if net.instances:
-        image_id = ec2.describe_images(Owners=["amazon"])["Images"][0]["ImageId"]
+        image_id = amazon_linux_image(ec2)
         for instance in net.instances:
             made_instance = ec2.run_instances(
                 ImageId=image_id,
@@ -121,6 +128,15 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
 
     built.site = _site(built)
     return built
+
+
+def amazon_linux_image(ec2: EC2Client) -> str:
+    """An Amazon Linux 2 image id. Filtered by name: moto lists some 1,400 Amazon images, and serializing
+    them all takes seconds per call."""
+    images = ec2.describe_images(
+        Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*-x86_64-gp2"]}]
+    )["Images"]
+    return (images or ec2.describe_images(Owners=["amazon"])["Images"])[0]["ImageId"]
 
 
 def _build_vpn(ec2: EC2Client, built: BuiltAccount, vpc_id: str) -> None:
@@ -160,6 +176,11 @@ def _build_route_table(ec2: EC2Client, built: BuiltAccount, vpc_id: str, table: 
     for route in table.routes:
         # Targets are logical ("igw", "vgw") or literal gateway ids.
         gateway = ids.get(route.target, route.target)
+        if gateway.startswith("tgw-"):
+            ec2.create_route(
+                RouteTableId=table_id, DestinationCidrBlock=route.destination, TransitGatewayId=gateway
+            )
+            continue
         ec2.create_route(RouteTableId=table_id, DestinationCidrBlock=route.destination, GatewayId=gateway)
 
 
@@ -243,6 +264,9 @@ def _site(built: BuiltAccount) -> Site:
         vpn_connection_id=built.ids.get("vpn"),
         expected_mtus=spec.expected_mtus,
         wan_mtu=spec.wan_mtu,
+        mss_clamp=spec.mss_clamp,
+        link=spec.link,
+        dx_mtu=spec.dx_mtu,
         probe_targets=spec.probe_targets,
         upload_destination=spec.upload_destination,
         min_upload_mbps=spec.min_upload_mbps,

@@ -128,6 +128,11 @@ def prepare(scenario: Scenario, *, now: datetime | None = None) -> Replay:
             "window": {"start": start.isoformat(), "end": end.isoformat()},
         }
     )
+    if scenario.request is not None:
+        for key in ("source", "destination"):
+            value = getattr(scenario.request, key)
+            if value is not None:
+                replay.event[key] = built.id("eni", value[4:]) if value.startswith("eni:") else value
     return replay
 
 
@@ -228,6 +233,8 @@ def traffic_timeline(
         baseline_mbps=scenario.traffic.baseline_mbps,
         black_holes=scenario.traffic.black_holes,
         scans=scenario.traffic.scans,
+        return_rejects=scenario.traffic.return_rejects,
+        packet_bytes=scenario.traffic.packet_bytes,
     )
 
 

@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from dropsleuth.aws.errors import InputError
-from dropsleuth.flowlogs.synth import BlackHole, PortScan
+from dropsleuth.flowlogs.synth import BlackHole, PortScan, ReturnRejects
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -87,7 +87,7 @@ class VpnSpec(_Data):
 
 class RouteSpec(_Data):
     destination: str
-    target: Literal["igw", "vgw", "nat", "local", "s3-endpoint"] | str
+    target: Literal["igw", "vgw", "tgw", "nat", "local", "s3-endpoint"] | str
 
 
 class RouteTableSpec(_Data):
@@ -100,6 +100,8 @@ class NetworkSpec(_Data):
     vpc: VpcSpec
     subnets: tuple[SubnetSpec, ...]
     internet_gateway: bool = False
+    transit_gateway: bool = False
+    """A transit gateway with a VPC attachment on the first subnet (route target ``tgw``)."""
     vpn: VpnSpec | None = None
     gateway_endpoints: tuple[str, ...] = ()
     route_tables: tuple[RouteTableSpec, ...] = ()
@@ -115,6 +117,10 @@ class SiteSpec(_Data):
     cidrs: tuple[str, ...]
     expected_mtus: dict[str, int] = Field(default_factory=dict)
     wan_mtu: int | None = None
+    mss_clamp: int | None = None
+    """The customer gateway's MSS clamp, as the operator recorded it in the registry."""
+    link: Literal["vpn", "direct_connect"] | None = None
+    dx_mtu: Literal[1500, 8500, 9001] | None = None
     probe_targets: tuple[str, ...] = ()
     upload_destination: str | None = None
     min_upload_mbps: float | None = None
@@ -132,6 +138,9 @@ class TrafficSpec(_Data):
     """How many of the site's hosts upload (addresses .10, .11 … of the site's first CIDR)."""
     black_holes: tuple[BlackHole, ...] = ()
     scans: tuple[PortScan, ...] = ()
+    return_rejects: tuple[ReturnRejects, ...] = ()
+    packet_bytes: int = Field(1400, ge=576, le=9216)
+    """Bytes per full data packet that reach the VPC (what the site's MTU or clamp lets through)."""
 
 
 class MetricWindowSpec(_Data):
@@ -203,6 +212,14 @@ class InterfaceChangeSpec(_Data):
     up: bool | None = None
 
 
+class PathChangeSpec(_Data):
+    """What changed on the path toward the agent's targets at ``minute`` (a new firewall, a WAN link)."""
+
+    minute: int = Field(ge=0)
+    path_mtu: int = Field(ge=68, le=65535)
+    frag_needed_returns: bool = False
+
+
 class AgentSpec(_Data):
     """The site host the agent runs on, and what happened to it. The replay runs the agent's own cycle
     (``probe/agent.py``) once a minute over this host, so the metrics and change records the account holds
@@ -218,6 +235,8 @@ class AgentSpec(_Data):
     frag_needed_returns: bool = False
     """Whether the path's ICMP frag-needed reaches the host (False: larger probes vanish silently)."""
     interface_changes: tuple[InterfaceChangeSpec, ...] = ()
+    path_changes: tuple[PathChangeSpec, ...] = ()
+    """Later states of the path (``path_mtu`` and ``frag_needed_returns`` from their minute on)."""
 
 
 class AlarmSpec(_Data):
@@ -226,6 +245,14 @@ class AlarmSpec(_Data):
     metric: str = "UploadThroughputMbps"
     minute: int | None = Field(None, ge=0)
     """When it goes to ALARM; None: the alarm does not fire and the investigation is a manual request."""
+
+
+class RequestSpec(_Data):
+    """A manual request instead of the site's default (its CIDR toward its upload destination):
+    ``eni:<instance name>`` or a literal CIDR / IP / service for each end."""
+
+    source: str | None = None
+    destination: str | None = None
 
 
 class Scenario(BaseModel):
@@ -244,6 +271,7 @@ class Scenario(BaseModel):
     changes: tuple[ChangeSpec, ...] = ()
     agent: AgentSpec | None = None
     alarm: AlarmSpec = Field(default_factory=AlarmSpec)
+    request: RequestSpec | None = None
 
 
 def scenario_names() -> list[str]:

@@ -30,6 +30,17 @@ from dropsleuth.rules.pmtu_verdict import (
 )
 
 
+def path_at(spec: AgentSpec, minute: int) -> AgentSpec:
+    """The host as it probes at ``minute``: the path's latest change up to then applied."""
+    changes = [c for c in sorted(spec.path_changes, key=lambda c: c.minute) if c.minute <= minute]
+    if not changes:
+        return spec
+    latest = changes[-1]
+    return spec.model_copy(
+        update={"path_mtu": latest.path_mtu, "frag_needed_returns": latest.frag_needed_returns}
+    )
+
+
 def host_snapshot(spec: AgentSpec, minute: int) -> dict[str, Any]:
     """The host's interfaces at ``minute`` (``probe.interfaces.snapshot``'s shape), changes applied."""
     interfaces = {
@@ -140,7 +151,7 @@ def _cycles(
         points = agent.collect(
             config,
             state,
-            probe=simulated_probe(spec, route_mtu),
+            probe=simulated_probe(path_at(spec, minute), route_mtu),
             now=lambda when=when: when,  # type: ignore[misc]
             read_interfaces=lambda snapshot=snapshot: snapshot,  # type: ignore[misc]
         )

@@ -104,6 +104,15 @@ class PortScan(_Model):
     attempts_per_minute: int = Field(3, ge=1)
 
 
+class ReturnRejects(_Model):
+    """The VPC's answers to the site REJECTed on the way out (a NACL without the ephemeral port range):
+    the site's SYNs are ACCEPTed inbound, the SYN-ACKs from the destination port are REJECTed outbound."""
+
+    start_minute: int = Field(0, ge=0)
+    end_minute: int | None = None
+    attempts_per_host_per_minute: int = Field(3, ge=1)
+
+
 class TrafficTimeline(_Model):
     """A site's traffic through a VPC over ``duration_minutes`` from ``start``, as data."""
 
@@ -129,6 +138,9 @@ class TrafficTimeline(_Model):
     flow_lifetime_minutes: int = Field(5, ge=1)
     black_holes: tuple[BlackHole, ...] = ()
     scans: tuple[PortScan, ...] = ()
+    return_rejects: tuple[ReturnRejects, ...] = ()
+    packet_bytes: int = Field(_MSS_PAYLOAD, ge=576, le=9216)
+    """Bytes per full data packet the site's hosts get through (their MSS or clamp + 40)."""
     noise_flows_per_minute: int = Field(6, ge=0)
     flow_log_id: str = "fl-0a1b2c3d4e5f60718"
 
@@ -273,6 +285,10 @@ def synthesize(t: TrafficTimeline) -> list[Record]:
                                 direction="ingress",
                             )
                         )
+        for rejects in t.return_rejects:
+            end = t.duration_minutes if rejects.end_minute is None else rejects.end_minute
+            if rejects.start_minute <= minute < end:
+                records.extend(_return_reject_minute(t, rng, at, rejects))
         records.extend(_noise_minute(t, rng, at))
         for idle in t.idle_eni_ids:
             record: Record = {f.column: None for f in FIELDS}
@@ -290,6 +306,26 @@ def synthesize(t: TrafficTimeline) -> list[Record]:
             )
             records.append(record)
     records.sort(key=lambda r: (r["start"], r["interface_id"], r["srcaddr"] or "", r["srcport"] or 0))
+    return records
+
+
+def _return_reject_minute(
+    t: TrafficTimeline, rng: random.Random, at: int, rejects: ReturnRejects
+) -> list[Record]:
+    records = []
+    for h, host in enumerate(t.site_hosts):
+        eni = h % len(t.eni_ids)
+        for _ in range(rejects.attempts_per_host_per_minute):
+            sport = rng.randint(32768, 60999)
+            common = {"eni": eni, "protocol": TCP, "packets": 1, "nbytes": 60}
+            records.append(
+                _flow(t, rng, at, src=host, dst=t.eni_ips[eni], sport=sport, dport=t.destination.port,
+                      action="ACCEPT", flags=SYN, direction="ingress", **common)  # type: ignore[arg-type]
+            )  # fmt: skip
+            records.append(
+                _flow(t, rng, at, src=t.eni_ips[eni], dst=host, sport=t.destination.port, dport=sport,
+                      action="REJECT", flags=SYN_ACK, direction="egress", **common)  # type: ignore[arg-type]
+            )  # fmt: skip
     return records
 
 
@@ -312,7 +348,7 @@ def _upload_minute(
         sport = 32768 + (h * 7919 + generation * t.flows_per_host + f) % 28000
         dst = _destination_ip(t, h * t.flows_per_host + f)
         nbytes = int(per_flow * rng.uniform(0.9, 1.1))
-        packets = max(1, nbytes // _MSS_PAYLOAD)
+        packets = max(1, nbytes // t.packet_bytes)
         flags = (SYN if age == 0 else 0) | (FIN if age == life - 1 else 0)
         records.append(
             _flow(
@@ -425,7 +461,7 @@ def _black_hole_minute(
         )
     hosts = len(t.site_hosts)
     surviving = hole.degraded_mbps / hosts * 1_000_000 / 8 * 60 - small_bytes
-    if surviving > _MSS_PAYLOAD:
+    if surviving > t.packet_bytes:
         nbytes = int(surviving * rng.uniform(0.95, 1.05))
         records.append(
             _flow(
@@ -438,7 +474,7 @@ def _black_hole_minute(
                 sport=60000 + h,
                 dport=port,
                 protocol=TCP,
-                packets=nbytes // _MSS_PAYLOAD,
+                packets=nbytes // t.packet_bytes,
                 nbytes=nbytes,
                 action="ACCEPT",
                 flags=0,

@@ -45,6 +45,7 @@ _CALLING_MODULES = (
     "dropsleuth.report.store",
     "dropsleuth.aws.inventory",
     "dropsleuth.aws.topology",
+    "dropsleuth.aws.endpoints",
     "dropsleuth.queries",
     "dropsleuth.aws.flowlogs",
     "dropsleuth.aws.reachability",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
-from dropsleuth.model import Finding, Report, Severity, StepStatus
+from dropsleuth.model import Evidence, Finding, Report, Severity, StepStatus
 from dropsleuth.report.chart import timeline_svg
 from dropsleuth.report.runbook import runbook_link
 
@@ -99,13 +99,14 @@ def _finding_markdown(index: int, finding: Finding) -> list[str]:
         lines += [finding.detail, ""]
     if finding.resource_ids:
         lines += ["Resources: " + ", ".join(f"`{r}`" for r in finding.resource_ids), ""]
-    if finding.evidence:
-        lines.append("Evidence:")
-        lines += [
-            f"- *{e.kind}*: {e.summary}" + (f" ({', '.join(e.resource_ids)})" if e.resource_ids else "")
-            for e in finding.evidence
-        ]
-        lines.append("")
+    for heading, items in (("Evidence:", finding.evidence), ("Evidence against:", finding.evidence_against)):
+        if items:
+            lines.append(heading)
+            lines += [
+                f"- *{e.kind}*: {e.summary}" + (f" ({', '.join(e.resource_ids)})" if e.resource_ids else "")
+                for e in items
+            ]
+            lines.append("")
     if finding.remediation:
         lines += [f"**Fix:** {finding.remediation.summary}", ""]
         lines += [f"{n}. {step}" for n, step in enumerate(finding.remediation.steps, 1)]
@@ -166,14 +167,19 @@ svg {{ max-width: 100%; height: auto; }}
 """
 
 
-def _finding_html(index: int, finding: Finding) -> str:
-    color = _SEVERITY_COLOR[finding.severity]
-    evidence = "".join(
+def _evidence_items_html(items: tuple[Evidence, ...]) -> str:
+    return "".join(
         f"<li><em>{escape(e.kind)}</em>: {escape(e.summary)}"
         + (f" (<code>{escape(', '.join(e.resource_ids))}</code>)" if e.resource_ids else "")
         + "</li>"
-        for e in finding.evidence
+        for e in items
     )
+
+
+def _finding_html(index: int, finding: Finding) -> str:
+    color = _SEVERITY_COLOR[finding.severity]
+    evidence = _evidence_items_html(finding.evidence)
+    against = _evidence_items_html(finding.evidence_against)
     fix = ""
     if finding.remediation:
         steps = "".join(f"<li>{escape(s)}</li>" for s in finding.remediation.steps)
@@ -192,6 +198,7 @@ def _finding_html(index: int, finding: Finding) -> str:
         f"<p><strong>{escape(finding.title)}</strong></p>"
         f"<p class='detail'>{escape(finding.detail)}</p>"
         + (f"<ul>{evidence}</ul>" if evidence else "")
+        + (f"<p><strong>Evidence against:</strong></p><ul>{against}</ul>" if against else "")
         + fix
         + runbook
         + "</div>"

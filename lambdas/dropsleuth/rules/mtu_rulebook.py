@@ -7,6 +7,7 @@ Too Big); only then can Path MTU Discovery adapt the sender. Pure data and funct
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -81,6 +82,16 @@ class HopRule:
     """None: not applicable (an endpoint) or not documented."""
     citation: str
     note: str = ""
+    mtu_max: int | None = None
+    """The largest MTU the hop may have when only a range is known (a VPN whose cipher and NAT-T are not
+    known); ``mtu`` is then the smallest. None: ``mtu`` is exact."""
+
+    @property
+    def mtu_range(self) -> tuple[int, int] | None:
+        """(smallest, largest) MTU the hop may have; None when the hop has no limit of its own."""
+        if self.mtu is None:
+            return None
+        return self.mtu, max(self.mtu, self.mtu_max or self.mtu)
 
     @property
     def mss(self) -> int | None:
@@ -256,6 +267,15 @@ def _negotiable_rows(profile: VpnTunnelProfile) -> list[str]:
     return rows
 
 
+def tunnel_mtu_range(profile: VpnTunnelProfile) -> tuple[int, int]:
+    """The smallest and largest MTU the tunnel may have over what it may negotiate (NAT-T both ways when
+    unknown): a packet at or below the first always fits, one above the second never does."""
+    rows = _negotiable_rows(profile)
+    nat_cases = [True, False] if profile.nat_traversal is None else [profile.nat_traversal]
+    values = [_VPN_MTU_TABLE[r][1 if nat else 0] for r in rows for nat in nat_cases]
+    return min(values), max(values)
+
+
 def tunnel_mtu(profile: VpnTunnelProfile) -> tuple[int, str]:
     """The MTU that fits every algorithm the tunnel may negotiate, and with NAT-T unless known absent.
 
@@ -274,15 +294,26 @@ def tunnel_mtu(profile: VpnTunnelProfile) -> tuple[int, str]:
     return mtu, f"{cipher}, {nat}{every}"
 
 
-def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
-    """The VPN hop's MTU from the connection's tunnel options: 1446 (AES-GCM, no NAT-T) down to 1406.
+def vpn_rule(
+    vpn_connection: Mapping[str, Any] | None = None, *, nat_traversal: bool | None = None
+) -> HopRule:
+    """The VPN hop's MTU range from the connection's tunnel options: 1446 (AES-GCM, no NAT-T) down to 1406.
 
     Site-to-Site VPN "does not support Path MTU Discovery": it never sends frag-needed. Each tunnel's MTU is
     the smallest over the algorithms it may negotiate and counts NAT-T unless it is known absent
     (``tunnel_mtu``); the hop takes the smallest tunnel's, so the MSS to clamp to fits every cipher and NAT-T
     case the connection allows. Unknown options (no ``TunnelOptions``): 1406, the table's smallest.
+
+    ``mtu_max`` is the largest MTU any tunnel may have (its best negotiable cipher, without NAT-T unless known
+    present): between the two, whether a packet fits depends on what the tunnels negotiated, which
+    ``describe_vpn_connections`` does not report.
     """
     profiles = tunnel_profiles(vpn_connection or {})
+    if nat_traversal is not None:
+        # Known from the site (its registry entry): every tunnel runs through the same NAT, or none does.
+        profiles = [dataclasses.replace(p, nat_traversal=nat_traversal) for p in profiles] or [
+            VpnTunnelProfile(None, (), (), nat_traversal)
+        ]
     if not profiles:
         return HopRule(
             HopKind.VPN,
@@ -291,10 +322,18 @@ def vpn_rule(vpn_connection: Mapping[str, Any] | None = None) -> HopRule:
             DOC_VPN_CGW,
             f"tunnel options unknown: {VPN_WORST_MTU}–{VPN_BEST_MTU} by cipher and NAT-T; the smallest is "
             f"used; no Path MTU Discovery (AWS device configs use MSS {VPN_AWS_CONFIG_MSS})",
+            mtu_max=VPN_BEST_MTU,
         )
     mtu, why = min(tunnel_mtu(p) for p in profiles)
+    best = max(tunnel_mtu_range(p)[1] for p in profiles)
+    span = f" (up to {best} by the negotiated cipher and NAT-T)" if best > mtu else ""
     return HopRule(
-        HopKind.VPN, mtu, False, DOC_VPN_CGW, f"{why}; Site-to-Site VPN does not support Path MTU Discovery"
+        HopKind.VPN,
+        mtu,
+        False,
+        DOC_VPN_CGW,
+        f"{why}{span}; Site-to-Site VPN does not support Path MTU Discovery",
+        mtu_max=best,
     )
 
 

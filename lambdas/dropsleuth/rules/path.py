@@ -71,6 +71,28 @@ class End:
     service: str | None = None
 
 
+def addressable(end: Any, topology: Topology) -> EndpointLike:
+    """An instance or subnet endpoint as the path model walks it: the instance's primary ENI, the subnet's
+    CIDR. Other endpoints are returned as they are; an unknown id stays as given (the walk says so)."""
+    instance_id = getattr(end, "instance_id", None)
+    subnet_id = getattr(end, "subnet_id", None)
+    if instance_id:
+        attached = [
+            eni
+            for eni in topology.network_interfaces
+            if (eni.get("Attachment") or {}).get("InstanceId") == instance_id
+        ]
+        attached.sort(key=lambda eni: (eni.get("Attachment") or {}).get("DeviceIndex", 0))
+        return (
+            End(eni_id=attached[0]["NetworkInterfaceId"]) if attached else End(eni_id=f"eni-of-{instance_id}")
+        )
+    if subnet_id:
+        subnet = next((s for s in topology.subnets if s.get("SubnetId") == subnet_id), None)
+        if subnet is not None:
+            return End(cidr=subnet["CidrBlock"])
+    return end  # type: ignore[no-any-return]
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The topology and its indexes
 # ---------------------------------------------------------------------------------------------------------
@@ -372,6 +394,7 @@ class Hop:
             "kind": self.kind.value,
             "resource_id": self.resource_id,
             "mtu": self.mtu,
+            "mtu_max": self.rule.mtu_max,
             "sends_frag_needed": self.sends_frag_needed,
             "subnet_id": self.subnet_id,
             "address": self.address,
@@ -427,6 +450,10 @@ class PathAnalysis:
     no_route_reason: str = ""
     no_route_resource: str = ""
     assumptions: tuple[str, ...] = ()
+    mtu_uncertain: bool = False
+    """The limiting hop's MTU is a range (a VPN whose negotiated cipher and NAT-T are not known) and the
+    packet fits its upper end: the black hole holds only for some of what the tunnel may negotiate."""
+    mss_clamp: int | None = None
 
     @property
     def reachable(self) -> bool:
@@ -451,6 +478,8 @@ class PathAnalysis:
             "blocking_nacls": [b.to_dict() for b in self.blocking],
             "no_route_reason": self.no_route_reason,
             "assumptions": list(self.assumptions),
+            "mtu_uncertain": self.mtu_uncertain,
+            "mss_clamp": self.mss_clamp,
         }
 
     def findings(self) -> list[Finding]:
@@ -475,6 +504,7 @@ class _Walk:
     site_link: str | None = None
     """The site registry's ``link`` (``vpn`` / ``direct_connect``), when given."""
     dx_mtu: int | None = None
+    nat_traversal: bool | None = None
 
 
 def _address_of(end: EndpointLike, index: TopologyIndex) -> IPAddress | None:
@@ -665,7 +695,8 @@ def _site_link_hop(
     if link.assumed:
         walk.assumptions.append(link.reason)
     if link.vpn is not None:
-        return Hop(HopKind.VPN, link.vpn["VpnConnectionId"], book.vpn_rule(link.vpn), via=via)
+        rule = book.vpn_rule(link.vpn, nat_traversal=walk.nat_traversal)
+        return Hop(HopKind.VPN, link.vpn["VpnConnectionId"], rule, via=via)
     transit = gateway_id.startswith("tgw-")
     attachment = index.direct_connect_attachment(gateway_id) if transit else None
     resource = str((attachment or {}).get("ResourceId") or gateway_id)
@@ -881,10 +912,13 @@ def walk_path(
     vpn_connection_id: str | None = None,
     site_link: str | None = None,
     dx_mtu: int | None = None,
+    nat_traversal: bool | None = None,
 ) -> _Walk:
     """The hops from source to destination (no verdict yet)."""
     index = topology.index
-    walk = _Walk(vpn_connection_id=vpn_connection_id, site_link=site_link, dx_mtu=dx_mtu)
+    walk = _Walk(
+        vpn_connection_id=vpn_connection_id, site_link=site_link, dx_mtu=dx_mtu, nat_traversal=nat_traversal
+    )
     source_address = _address_of(source, index)
     destination_address = _address_of(destination, index)
     if source.eni_id and source.eni_id not in index.enis:
@@ -980,6 +1014,23 @@ def _frag_needed_crossings(
     return crossings
 
 
+# The packet AWS's generated customer gateway configurations let through: `tcp adjust-mss 1379` + 40.
+AWS_CONFIG_PACKET = book.VPN_AWS_CONFIG_MSS + book.TCP_IP_HEADER_BYTES
+
+
+def _fits_range(hop: Hop, size: int, mss_clamp: int | None) -> str | None:
+    """Why a ``size``-byte packet may still fit a hop known only as an MTU range; None when it cannot."""
+    span = hop.rule.mtu_range
+    if span is None or not span[0] < size <= span[1]:
+        return None
+    what = f"MSS clamp {mss_clamp} ({size}-byte packets)" if mss_clamp is not None else f"{size}-byte packets"
+    return (
+        f"{what} fit {hop.kind.value} {hop.resource_id} only if its tunnels negotiated a cipher and NAT-T "
+        f"case with an MTU of at least {size} (its MTU is {span[0]}–{span[1]}: {hop.rule.note}); verify the "
+        f"negotiated phase 2 algorithms, or clamp to {span[0] - book.TCP_IP_HEADER_BYTES} to fit every case"
+    )
+
+
 _ENDPOINT_KINDS = frozenset({HopKind.ENI, HopKind.SITE, HopKind.INTERNET, HopKind.SERVICE, HopKind.LOCAL})
 
 
@@ -995,14 +1046,16 @@ def analyse_path(
     vpn_connection_id: str | None = None,
     site_link: str | None = None,
     dx_mtu: int | None = None,
+    nat_traversal: bool | None = None,
 ) -> PathAnalysis:
     """List the hops from ``source`` to ``destination`` and decide whether large packets get through.
 
     ``source_mtu`` is the MTU the sender sends with (a site's ``wan_mtu``, a host's measurement; default:
     its ENI's from the instance type). ``destination_mtu`` overrides the receiver's (TCP's MSS caps what the
     sender sends at the receiver's MTU). ``mss_clamp``: an MSS clamp known to be in place on the path.
-    ``vpn_connection_id``, ``site_link`` (``vpn`` / ``direct_connect``) and ``dx_mtu``: what the site
-    registry says about how the site is connected (``site_link`` decides the VPN or Direct Connect hop).
+    ``vpn_connection_id``, ``site_link`` (``vpn`` / ``direct_connect``), ``dx_mtu`` and ``nat_traversal``:
+    what the site registry says about how the site is connected (``site_link`` decides the VPN or Direct
+    Connect hop; ``nat_traversal`` narrows the VPN hop's MTU range).
     """
     walk = walk_path(
         topology,
@@ -1011,6 +1064,7 @@ def analyse_path(
         vpn_connection_id=vpn_connection_id,
         site_link=site_link,
         dx_mtu=dx_mtu,
+        nat_traversal=nat_traversal,
     )
     hops = list(walk.hops)
     # The ends' MTUs from the caller override the rule book's guesses.
@@ -1030,6 +1084,7 @@ def analyse_path(
         "destination": _describe(destination),
         "port": port,
         "assumptions": tuple(walk.assumptions),
+        "mss_clamp": mss_clamp,
     }
     if walk.no_route:
         return PathAnalysis(
@@ -1069,12 +1124,25 @@ def analyse_path(
             continue
         first_limiting = first_limiting or hop
         if hop.sends_frag_needed is False:
+            fits = _fits_range(hop, size, mss_clamp)
+            if fits is not None:
+                common["assumptions"] = (*walk.assumptions, fits)
+            if fits is not None and mss_clamp is not None and size <= AWS_CONFIG_PACKET:
+                # AWS's own generated device configuration: not a black hole, a caveat to verify.
+                return PathAnalysis(
+                    hops=tuple(hops),
+                    verdict=Verdict.OK,
+                    packet_size=packet,
+                    path_mtu=path_mtu,
+                    **common,  # type: ignore[arg-type]
+                )
             return PathAnalysis(
                 hops=tuple(hops),
                 verdict=Verdict.PMTUD_BLACKHOLE,
                 packet_size=packet,
                 path_mtu=path_mtu,
                 limiting_hop=hop,
+                mtu_uncertain=fits is not None,
                 **common,  # type: ignore[arg-type]
             )
         crossings = _frag_needed_crossings(walk, position, index, destination_address)
@@ -1225,13 +1293,20 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
                 steps=fix_steps,
             )
         resource_ids = (hop.resource_id, *(c.network_acl_id for c in analysis.blocking))
+        span = hop.rule.mtu_range
+        mtu_text = f"{span[0]}–{span[1]}" if span and span[1] > span[0] else str(hop.mtu)
+        if analysis.mtu_uncertain:
+            detail += f" Uncertain: {analysis.assumptions[-1] if analysis.assumptions else mtu_text}."
+        # The configuration alone is a risk (docs/severity.md): the investigation raises it to high or
+        # critical only with symptoms of drops in its window (rules/ranking.py).
         findings.append(
             Finding(
                 code=FindingCode.PMTUD_BLACKHOLE,
-                severity=Severity.CRITICAL,
-                confidence=0.85,
-                title=f"PMTUD black hole at {hop.kind.value} {hop.resource_id} (MTU {hop.mtu} < "
-                f"{analysis.packet_size})",
+                severity=Severity.WARNING,
+                confidence=0.5 if analysis.mtu_uncertain else 0.85,
+                title=f"{'Possible ' if analysis.mtu_uncertain else ''}PMTUD black hole at {hop.kind.value} "
+                f"{hop.resource_id} (MTU {mtu_text} < {analysis.packet_size}): works only if every sender "
+                f"clamps MSS to ≤ {hop.mtu - book.TCP_IP_HEADER_BYTES}",
                 detail=detail,
                 resource_ids=resource_ids,
                 evidence=evidence_items,
@@ -1242,7 +1317,7 @@ def path_findings(analysis: PathAnalysis) -> list[Finding]:
     findings.append(
         Finding(
             code=FindingCode.MTU_MISMATCH,
-            severity=Severity.WARNING if works else Severity.HIGH,
+            severity=Severity.WARNING,
             confidence=0.7 if works else 0.8,
             title=f"{hop.kind.value} {hop.resource_id} (MTU {hop.mtu}) is smaller than the "
             f"{analysis.packet_size}-byte packets sent",

@@ -8,19 +8,23 @@ step                data keys
 ==================  =========================================================================================
 flow_log_queries    ``upload_throughput`` [{minute, mbps}], ``icmp_rejects`` [{minute, rejects|packets}],
                     ``rejects_timeline`` [{minute, rejects, packets}], ``top_rejected_flows`` [{srcaddr,
-                    dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows]
+                    dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows],
+                    ``flow_packet_sizes`` [{interface_id, …, bytes_per_packet}], ``flow_log_location``
 metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}], ``tunnel_flaps`` [at],
-                    ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}]
-path_mtu            ``hops`` [{name, kind, mtu, sends_frag_needed, resource_id}], ``path_mtu``,
-                    ``source_mtu``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
+                    ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}],
+                    ``black_hole_verdicts`` [{at, value}], ``retransmissions`` [{at, value}]
+path_mtu            ``hops`` [{name, kind, mtu, mtu_max, sends_frag_needed, resource_id}], ``path_mtu``,
+                    ``source_mtu``, ``verdict``; findings MTU_MISMATCH / PMTUD_BLACKHOLE / NO_ROUTE
 recent_changes      ``changes`` [{at, summary, event_name, actor, resource_ids}]
 icmp_audit          findings NACL_BLOCKS_ICMP_FRAG_NEEDED / SG_MISSING_ICMP_FRAG_NEEDED
 reachability        ``reachable`` bool | None, ``mode`` aws | static
 ==================  =========================================================================================
 
 The hypotheses are scored from how many independent pieces of evidence agree, and how they agree in time
-(a change just before the onset counts; one a day earlier does not). Only a root-cause hypothesis can be
-critical; the symptoms and supporting findings are kept beside it, ranked below.
+(a change just before the onset counts; one a day earlier does not); evidence against a hypothesis lowers
+its confidence and is shown beside it. Severity comes from symptoms (docs/severity.md): a configuration
+that could drop packets is a risk (warning) until the window shows drops happening. Only a root-cause
+hypothesis can be critical; the symptoms and supporting findings are kept beside it, ranked below.
 """
 
 from __future__ import annotations
@@ -37,13 +41,16 @@ from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed
 from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
 from dropsleuth.rules.other_drops import assess_other_drops
-from dropsleuth.rules.site_measurements import interface_mtu_findings, with_agent_verdicts
+from dropsleuth.rules.severity import Observation, incident_severity
+from dropsleuth.rules.site_measurements import agent_black_hole_evidence, interface_mtu_findings
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
 CHANGE_SUSPECT_BEFORE_ONSET = timedelta(minutes=45)
 # Flaps within this distance of the onset are counted as part of the incident.
 FLAP_NEAR_ONSET = timedelta(minutes=60)
 MIN_FLAPS = 2
+# A throughput series this long without a collapse is steady traffic: evidence against a black hole.
+STEADY_MIN_POINTS = 10
 TCP = 6
 ICMP_PROTOCOLS = {1, 58}
 
@@ -87,13 +94,41 @@ class Signals:
     source_mtu: int | None = None
     path_mtu: int | None = None
     limiting_hop: str | None = None
+    path_verdict: str | None = None
+    """The path model's verdict (ok / mtu_mismatch / pmtud_blackhole / no_route) when it ran."""
     reachable: bool | None = None
+    stalled_checked: bool = False
+    """The stalled-flow query ran (an empty result is then evidence, not a gap)."""
+    packet_sizes: tuple[Mapping[str, Any], ...] = ()
+    """Flows with their average packet size (bytes ÷ packets), from ``flow_packet_sizes``."""
+    black_hole_verdicts: tuple[Point, ...] = ()
+    """The host agent's ``PathMtuBlackHole`` (1: DF probes above the path MTU vanished without ICMP)."""
+    agent_verdicts: tuple[Evidence, ...] = ()
+    """The same verdicts as evidence, one per probe target that saw a black hole."""
+    retransmissions: tuple[Point, ...] = ()
+    measured_path_mtu: int | None = None
+    """The smallest path MTU the host agent's DF probes measured toward any target in the window."""
+    flow_log_rows: int = 0
+    """Flow-log records the queries found in the window (any query): flow logs exist somewhere."""
+    flow_log_location: str | None = None
     gateway_drops: tuple[Mapping[str, Any], ...] = ()
     """NAT/TGW drop counters that counted drops in the window."""
     findings: Mapping[FindingCode, tuple[Finding, ...]] = field(default_factory=dict)
 
     def found(self, code: FindingCode) -> tuple[Finding, ...]:
         return self.findings.get(code, ())
+
+    @property
+    def drops_seen(self) -> bool:
+        """Any sign in the window that traffic is being dropped now (docs/severity.md's symptoms)."""
+        return bool(
+            self.collapse
+            or self.icmp_rejects_total > 0
+            or self.stalled_flows
+            or self.symptom_rejects
+            or any(v >= 1 for _, v in self.black_hole_verdicts)
+            or frag_needed_rise(self.retransmissions)
+        )
 
     @property
     def icmp_rejects_total(self) -> float:
@@ -136,6 +171,20 @@ def gather(context: InvestigationContext, outcomes: Mapping[str, StepOutcome]) -
         path_mtu=_int_or_none(data.get("path_mtu")),
         limiting_hop=data.get("limiting_hop") if isinstance(data.get("limiting_hop"), str) else None,
         reachable=data.get("reachable") if isinstance(data.get("reachable"), bool) else None,
+        path_verdict=data.get("verdict") if isinstance(data.get("verdict"), str) else None,
+        stalled_checked=isinstance(data.get("stalled_flows"), list | tuple),
+        packet_sizes=tuple(r for r in _items(data.get("flow_packet_sizes")) if isinstance(r, Mapping)),
+        black_hole_verdicts=_series(data.get("black_hole_verdicts"), "at", "value"),
+        agent_verdicts=tuple(agent_black_hole_evidence(data)),
+        retransmissions=_series(data.get("retransmissions"), "at", "value"),
+        measured_path_mtu=_measured_path_mtu(data.get("path_mtu_by_target")),
+        flow_log_rows=sum(
+            len(_items(data.get(name)))
+            for name in ("upload_throughput", "rejects_timeline", "stalled_flows", "flow_packet_sizes")
+        ),
+        flow_log_location=data.get("flow_log_location")
+        if isinstance(data.get("flow_log_location"), str)
+        else None,
         gateway_drops=tuple(
             c
             for c in _items(data.get("drop_counters"))
@@ -155,13 +204,22 @@ class _Score:
     value: float = 0.0
     reasons: list[str] = field(default_factory=list)
     evidence: list[Evidence] = field(default_factory=list)
+    against: list[str] = field(default_factory=list)
+    evidence_against: list[Evidence] = field(default_factory=list)
 
     def add(self, weight: float, reason: str, *evidence: Evidence) -> None:
         self.value += weight
-        self.reasons.append(f"{reason} (+{weight:.2f})" if weight >= 0 else f"{reason} ({weight:.2f})")
+        if weight < 0:
+            self.against.append(f"{reason} ({weight:.2f})")
+            self.evidence_against.extend(item for item in evidence if item not in self.evidence_against)
+            return
+        self.reasons.append(f"{reason} (+{weight:.2f})")
         # Two supporting findings often rest on the same fact (MTU_MISMATCH and PMTUD_BLACKHOLE both carry
         # the path's hops): show it once.
         self.evidence.extend(item for item in evidence if item not in self.evidence)
+
+    def observe(self, observation: Observation) -> None:
+        self.add(observation.weight, observation.reason, *observation.evidence)
 
     @property
     def confidence(self) -> float:
@@ -177,8 +235,11 @@ def rank(
     """The report's findings, most likely root cause first."""
     signals = gather(context, outcomes)
     findings: list[Finding] = []
-    root = pmtud_hypothesis(context, signals) or mtu_mismatch_hypothesis(signals)
-    root = with_agent_verdicts(root, _merged_data(outcomes))
+    root = (
+        pmtud_hypothesis(context, signals)
+        or mtu_mismatch_hypothesis(signals)
+        or site_side_black_hole_hypothesis(context, signals)
+    )
     if root is not None:
         findings.append(root)
     rejected = flow_rejected_hypothesis(context, signals)
@@ -189,7 +250,12 @@ def rank(
     findings.extend(assess_other_drops(_merged_data(outcomes).get(OTHER_DROPS), signals.onset).findings)
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
-    black_hole_now = root is not None and root.code is FindingCode.PMTUD_BLACKHOLE
+    # A black hole happening now, not a latent risk (docs/severity.md): only then is an interface the cause.
+    black_hole_now = (
+        root is not None
+        and root.code is FindingCode.PMTUD_BLACKHOLE
+        and root.severity is not Severity.WARNING
+    )
     findings.extend(
         interface_mtu_findings(_merged_data(outcomes), signals.onset, black_hole_now=black_hole_now)
     )
@@ -234,7 +300,11 @@ def order(findings: Iterable[Finding]) -> tuple[Finding, ...]:
 
 
 def pmtud_hypothesis(context: InvestigationContext, signals: Signals) -> Finding | None:
-    """A PMTUD black hole: a hop smaller than what the source sends, and no frag-needed getting back."""
+    """A PMTUD black hole: a hop smaller than what the source sends, and no frag-needed getting back.
+
+    Its confidence is the configuration evidence plus the symptoms minus the evidence against; its
+    severity comes from the symptoms alone (``rules/severity.py``): without one it is a latent risk.
+    """
     gap = _mtu_gap(signals)
     if gap is None:
         return None
@@ -246,18 +316,6 @@ def pmtud_hypothesis(context: InvestigationContext, signals: Signals) -> Finding
         return None
     for reason, evidence in blocked:
         score.add(0.25 / len(blocked), reason, *evidence)
-    if rejects > 0:
-        score.add(
-            0.15,
-            f"{rejects:g} ICMP packets toward the source were REJECTed in the window (flow logs)",
-            Evidence(
-                kind="query_rows",
-                summary="REJECTed ICMP toward the source, per minute",
-                data={"query": "icmp_rejects", "rows": _points_json(signals.icmp_rejects)},
-            ),
-        )
-    if signals.collapse:
-        score.add(0.15, signals.collapse.describe(), _collapse_evidence(signals.collapse))
     change = _change_before_onset(signals)
     if change is not None:
         minutes = (signals.onset - change.at).total_seconds() / 60 if signals.onset else 0
@@ -266,36 +324,362 @@ def pmtud_hypothesis(context: InvestigationContext, signals: Signals) -> Finding
             f"{change.summary} ({minutes:.0f} min before the onset)",
             _change_evidence(change, signals.onset),
         )
-    received = signals.frag_needed_after_onset()
-    if received is not None and received <= 0:
-        score.add(0.05, "the site's hosts received no ICMP frag-needed after the onset (host counter)")
-    elif received is not None and received > 0:
-        score.add(
-            -0.20, f"the site's hosts did receive {received:g} frag-needed messages: PMTUD partly works"
-        )
-    if signals.stalled_flows:
-        score.add(
-            0.05, f"{len(signals.stalled_flows)} stalled-flow candidates (packets sent, few bytes moved)"
-        )
-    severity = Severity.CRITICAL if signals.collapse and score.confidence >= 0.5 else Severity.HIGH
+    symptoms = black_hole_symptoms(signals)
+    for observation in symptoms:
+        score.observe(observation)
+    hop = _limiting_hop(signals)
+    hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
+    for observation in black_hole_refutations(signals, hop_mtu):
+        score.observe(observation)
+    severity = incident_severity(symptoms, score.confidence, collapse=signals.collapse is not None)
+    direction = traffic_direction(context, signals, hop)
+    score.evidence.append(direction)
     hop_text = gap[2]
+    if severity is Severity.WARNING:
+        title = (
+            f"Latent PMTUD black-hole risk between {context.source.describe()} and "
+            f"{context.destination.describe()}: {hop_text}; {_risk_condition(hop, hop_mtu)}"
+        )
+        prose = (
+            "A configuration that can drop large packets without telling the sender, with no sign in this "
+            "window that it is doing so (no throughput collapse, stalled flows, rejected ICMP toward the "
+            "sender or failing DF probes): a risk to verify, not an incident. "
+            f"{direction.summary}. To verify: {_how_to_verify(hop, hop_mtu)}"
+        )
+    else:
+        title = (
+            f"Path MTU Discovery black hole between {context.source.describe()} and "
+            f"{context.destination.describe()}: {hop_text}"
+        )
+        prose = (
+            "Packets larger than a hop on the path are dropped there, and the ICMP 'fragmentation needed' "
+            "message that would tell the sender to use smaller packets never reaches it: small packets "
+            "(handshakes, health checks) pass, large transfers stall. Flow logs cannot show the drop itself "
+            "(it is not an SG/NACL decision); the evidence below shows it from every side. "
+            f"{direction.summary}."
+        )
     return Finding(
         code=FindingCode.PMTUD_BLACKHOLE,
         severity=severity,
         confidence=score.confidence,
-        title=f"Path MTU Discovery black hole between {context.source.describe()} and "
-        f"{context.destination.describe()}: {hop_text}",
-        detail=_detail(
-            "Packets larger than a hop on the path are dropped there, and the ICMP 'fragmentation needed' "
-            "message that would tell the sender to use smaller packets never reaches it: small packets "
-            "(handshakes, health checks) pass, large transfers stall. Flow logs cannot show the drop itself "
-            "(it is not an SG/NACL decision); the evidence below shows it from every side.",
-            score,
-        ),
+        title=title,
+        detail=_detail(prose, score),
         resource_ids=_resource_ids(score.evidence, signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)),
         evidence=tuple(score.evidence),
-        remediation=_black_hole_remediation(signals, change),
+        evidence_against=tuple(score.evidence_against),
+        remediation=_black_hole_remediation(signals, change, direction),
     )
+
+
+def site_side_black_hole_hypothesis(context: InvestigationContext, signals: Signals) -> Finding | None:
+    """A black hole only the host agent sees: its DF probes vanish, and AWS's side has no smaller hop.
+
+    The path model covers the AWS side (and the site's link into it); a hop it does not see — the site's
+    own gateway, a WAN link, a firewall on premises — shows only in the agent's probes. The probes failing
+    is itself a symptom, so this is never a latent risk.
+    """
+    if not any(v >= 1 for _, v in signals.black_hole_verdicts):
+        return None
+    score = _Score()
+    symptoms = black_hole_symptoms(signals)
+    for observation in symptoms:
+        score.observe(observation)
+    measured = signals.measured_path_mtu
+    if measured is not None and signals.source_mtu and measured < signals.source_mtu:
+        score.add(
+            0.20,
+            f"the agent measured a path MTU of {measured} toward its targets, below the {signals.source_mtu} "
+            "the site sends",
+        )
+    if signals.path_verdict == "ok" or (signals.path_mtu and measured and measured < signals.path_mtu):
+        score.add(0.15, "the AWS side of the path has no hop that small: the hop is outside what AWS shows")
+    for observation in black_hole_refutations(signals, measured):
+        score.observe(observation)
+    severity = incident_severity(symptoms, score.confidence, collapse=signals.collapse is not None)
+    where = f"larger than {measured} bytes" if measured else "above the path MTU"
+    source = context.source.describe()
+    fix = (
+        f"the site's own gateway or WAN link: find the hop with MTU {measured or '?'} (`tracepath`, the "
+        f"gateway's interface MTUs) and let it send frag-needed, or clamp the TCP MSS to "
+        f"{(measured or 1280) - 40} on the site's edge"
+    )
+    direction = Evidence(
+        kind="direction",
+        summary=f"Direction site → AWS: packets from {source} {where} are lost before they reach AWS; "
+        f"the device at that hop should send ICMP frag-needed to {source}; the fix goes at {fix}",
+        data={
+            "direction": "site → AWS",
+            "drops_at": "a hop on the site's side (not in AWS's configuration)",
+            "frag_needed_from": "the on-premises device in front of the smaller link",
+            "frag_needed_to": context.source.describe(),
+            "fix_at": fix,
+            "fix_device": "the site's own gateway or WAN link",
+        },
+    )
+    score.evidence.append(direction)
+    return Finding(
+        code=FindingCode.PMTUD_BLACKHOLE,
+        severity=severity,
+        confidence=score.confidence,
+        title=f"Path MTU Discovery black hole on the site's side of {context.source.describe()}: the host "
+        f"agent's DF probes {where} vanish without ICMP",
+        detail=_detail(
+            "The host agent's probes with the Don't Fragment bit set are lost above a size and nothing "
+            "answers with frag-needed, while AWS's side of the path carries them: a device on the site's "
+            f"side drops them silently. {direction.summary}.",
+            score,
+        ),
+        evidence=tuple(score.evidence),
+        evidence_against=tuple(score.evidence_against),
+        remediation=Remediation(
+            summary="Find the site-side hop that drops large packets silently; let it send frag-needed or "
+            "clamp the MSS in front of it.",
+            steps=(
+                f"Where the fix goes (site → AWS): {fix}.",
+                "Re-run `dropsleuth probe pmtu` toward the same targets: the verdict must clear.",
+            ),
+        ),
+    )
+
+
+def black_hole_symptoms(signals: Signals) -> list[Observation]:
+    """Signs in the window that large packets are being dropped now (each one independent evidence)."""
+    found: list[Observation] = []
+    if signals.collapse:
+        found.append(
+            Observation(signals.collapse.describe(), 0.15, (_collapse_evidence(signals.collapse),), True)
+        )
+    rejects = signals.icmp_rejects_total
+    if rejects > 0:
+        found.append(
+            Observation(
+                f"{rejects:g} ICMP packets toward the source were REJECTed in the window (flow logs)",
+                0.15,
+                (
+                    Evidence(
+                        kind="query_rows",
+                        summary="REJECTed ICMP toward the source, per minute",
+                        data={"query": "icmp_rejects", "rows": _points_json(signals.icmp_rejects)},
+                    ),
+                ),
+                True,
+            )
+        )
+    if signals.stalled_flows:
+        found.append(
+            Observation(
+                f"{len(signals.stalled_flows)} stalled-flow candidates (packets sent, few bytes moved)",
+                0.10,
+                (
+                    Evidence(
+                        kind="query_rows",
+                        summary="stalled-flow candidates",
+                        data={
+                            "query": "stalled_flows",
+                            "rows": [_jsonable(r) for r in signals.stalled_flows],
+                        },
+                    ),
+                ),
+                True,
+            )
+        )
+    failing = [(t, v) for t, v in signals.black_hole_verdicts if v >= 1]
+    if failing:
+        found.append(
+            Observation(
+                f"the host agent's DF probes above the path MTU vanished without ICMP in {len(failing)} "
+                "intervals (PathMtuBlackHole)",
+                0.20,
+                # One piece of evidence per probe target (``rules/site_measurements.py``).
+                signals.agent_verdicts
+                or (
+                    Evidence(
+                        kind="metric",
+                        summary="host agent PathMtuBlackHole = 1",
+                        data={"points": _points_json(failing)},
+                    ),
+                ),
+                True,
+            )
+        )
+    rise = frag_needed_rise(signals.retransmissions)
+    if rise is not None:
+        found.append(
+            Observation(
+                f"TCP retransmissions at the site rose from {rise.isoformat()} (host agent TcpRetransSegs)",
+                0.15,
+                (
+                    Evidence(
+                        kind="metric",
+                        summary="TcpRetransSegs rising",
+                        data={"rise_at": rise.isoformat(), "points": _points_json(signals.retransmissions)},
+                    ),
+                ),
+                True,
+            )
+        )
+    received = signals.frag_needed_after_onset()
+    if received and signals.collapse and signals.collapse.recovered_at is None:
+        found.append(
+            Observation(
+                f"the site's hosts received {received:g} frag-needed messages yet throughput did not "
+                "recover: the messages do not get the senders below the hop",
+                0.05,
+                symptom=True,
+            )
+        )
+    elif received is not None and received <= 0 and signals.collapse:
+        found.append(
+            Observation("the site's hosts received no ICMP frag-needed after the onset (host counter)", 0.05)
+        )
+    return found
+
+
+def black_hole_refutations(signals: Signals, hop_mtu: int | None) -> list[Observation]:
+    """Evidence that large packets do get through, or that nothing is stalling (negative weights)."""
+    against: list[Observation] = []
+    received = signals.frag_needed_after_onset()
+    if received and not (signals.collapse and signals.collapse.recovered_at is None):
+        against.append(
+            Observation(
+                f"the site's hosts did receive {received:g} frag-needed messages: PMTUD partly works", -0.20
+            )
+        )
+    throughput = signals.host_throughput or signals.flow_throughput
+    if signals.collapse is None and len(throughput) >= STEADY_MIN_POINTS:
+        source = "host agent" if signals.host_throughput else "flow logs"
+        values = [v for _, v in throughput]
+        against.append(
+            Observation(
+                f"throughput held steady over the window ({len(throughput)} minutes, "
+                f"{min(values):.1f}–{max(values):.1f} Mbps, {source})",
+                -0.15,
+                (
+                    Evidence(
+                        kind="metric",
+                        summary=f"steady throughput ({source})",
+                        data={"points": len(throughput), "min_mbps": min(values), "max_mbps": max(values)},
+                    ),
+                ),
+            )
+        )
+    if signals.stalled_checked and not signals.stalled_flows:
+        against.append(Observation("no stalled flows in the window (flow logs)", -0.05))
+    large = _flows_larger_than(signals, hop_mtu)
+    if large and hop_mtu:
+        biggest = max(_number(r.get("bytes_per_packet")) for r in large)
+        against.append(
+            Observation(
+                f"{len(large)} flow{'s' if len(large) != 1 else ''} from the source arrived averaging more "
+                f"than the hop's {hop_mtu} bytes per packet (up to {biggest:.0f}): packets larger than the "
+                "hop do get through",
+                -0.30,
+                (
+                    Evidence(
+                        kind="query_rows",
+                        summary=f"flows averaging more than {hop_mtu} bytes per packet",
+                        data={"query": "flow_packet_sizes", "rows": [_jsonable(r) for r in large[:20]]},
+                    ),
+                ),
+            )
+        )
+    return against
+
+
+def _flows_larger_than(signals: Signals, hop_mtu: int | None) -> list[Mapping[str, Any]]:
+    """Flows recorded beyond the hop whose average packet exceeds it: proof big packets crossed it.
+
+    Only where the source is the far side of the hop (a site sending into the VPC): the flow logs record
+    at the VPC's interfaces, after the hop. Packets an instance sends are recorded before they reach a hop
+    on their way out, so their size proves nothing about it.
+    """
+    if not hop_mtu or not signals.hops or signals.hops[0].get("kind") != "site":
+        return []
+    return [r for r in signals.packet_sizes if _number(r.get("bytes_per_packet")) > hop_mtu]
+
+
+def traffic_direction(
+    context: InvestigationContext, signals: Signals, hop: Mapping[str, Any] | None
+) -> Evidence:
+    """Which way large packets are lost, who should send frag-needed to whom, and where the fix goes."""
+    first = signals.hops[0].get("kind") if signals.hops else None
+    last = signals.hops[-1].get("kind") if signals.hops else None
+    source = context.source.describe()
+    if first == "site":
+        direction = "site → AWS"
+    elif last == "site":
+        direction = "AWS → site"
+    else:
+        direction = "within AWS" if last in {"eni", "local", "service"} else "AWS → outside"
+    hop_name = _hop_name(hop) if hop else "the smallest hop"
+    kind = str(hop.get("kind")) if hop else ""
+    nacls = signals.found(FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED)
+    if kind == "vpn" and direction == "site → AWS":
+        sender_of_icmp = "the customer gateway (it encapsulates the site's packets into the tunnel)"
+        device = "the customer gateway"
+        fix_at = (
+            "the customer gateway: clamp the TCP MSS on its tunnel interface (or fragment before encryption)"
+        )
+    elif kind == "vpn":
+        sender_of_icmp = f"the AWS end of {hop_name}, which never does (Site-to-Site VPN has no PMTUD)"
+        device = "the customer gateway (what it advertises caps what AWS sends), or the sending instance"
+        fix_at = (
+            "the customer gateway: its MSS clamp rewrites the MSS the site advertises, which caps what AWS "
+            "sends (or lower the sending instance's MTU toward the site)"
+        )
+    else:
+        sender_of_icmp = hop_name
+        device = f"the sender's interface, or the edge in front of {hop_name}"
+        fix_at = "the sender's interface MTU or an MSS clamp at the edge in front of the hop"
+    if nacls:
+        acls = ", ".join(r for f in nacls for r in f.resource_ids)
+        fix_at = f"{acls}: allow ICMP type 3 code 4; then {fix_at}"
+        device = f"{acls} first, then {device}"
+    summary = (
+        f"Direction {direction}: packets from {source} larger than {hop_name}'s MTU are lost there; "
+        f"{sender_of_icmp} should send ICMP frag-needed to {source}"
+        + (" and a NACL on the way back denies it" if nacls else "")
+        + f"; the fix goes at {fix_at}"
+    )
+    return Evidence(
+        kind="direction",
+        summary=summary,
+        resource_ids=(str(hop.get("resource_id")),) if hop and hop.get("resource_id") else (),
+        data={
+            "direction": direction,
+            "drops_at": hop_name,
+            "frag_needed_from": sender_of_icmp,
+            "frag_needed_to": source,
+            "fix_at": fix_at,
+            "fix_device": device,
+        },
+    )
+
+
+def _risk_condition(hop: Mapping[str, Any] | None, hop_mtu: int | None) -> str:
+    """The condition under which the risky path still works, in the operator's terms."""
+    if not hop_mtu:
+        return "works only if every sender's packets fit the smallest hop; verify"
+    mss = hop_mtu - 40  # IPv4 + TCP headers (RFC 879)
+    if hop and hop.get("kind") == "vpn":
+        return f"works only if the customer gateway clamps MSS to ≤ {mss}; verify"
+    return f"works only if senders clamp MSS to ≤ {mss} (or send at most {hop_mtu}-byte packets); verify"
+
+
+def _how_to_verify(hop: Mapping[str, Any] | None, hop_mtu: int | None) -> str:
+    steps = []
+    if hop and hop.get("kind") == "vpn":
+        steps.append(
+            "read the customer gateway's MSS clamp (Cisco `show run | include adjust-mss`, Linux "
+            "`iptables -t mangle -S | grep TCPMSS`)"
+        )
+        steps.append("record it as mss_clamp in the site registry so the next report knows")
+    if hop_mtu:
+        steps.append(
+            f"from a site host, `dropsleuth probe pmtu` toward an instance: DF probes of {hop_mtu + 1} bytes "
+            "that vanish without ICMP confirm the black hole"
+        )
+    return "; ".join(steps) or "run the host agent's DF probes toward the destination"
 
 
 def mtu_mismatch_hypothesis(signals: Signals) -> Finding | None:
@@ -410,7 +794,10 @@ def _supporting(signals: Signals, *, explained: bool) -> list[Finding]:
             continue  # merged into the hypotheses above, or re-graded below
         if code is FindingCode.THROUGHPUT_COLLAPSE:
             continue
-        findings.extend(_capped(f) for f in found)
+        if code is FindingCode.FLOW_LOGS_DISABLED:
+            findings.extend(_flow_logs_finding(f, signals) for f in found)
+            continue
+        findings.extend(_capped(f, signals) for f in found)
     findings.extend(_changes_findings(signals))
     collapse = signals.collapse
     if collapse is not None or signals.found(FindingCode.THROUGHPUT_COLLAPSE):
@@ -438,11 +825,46 @@ def _supporting(signals: Signals, *, explained: bool) -> list[Finding]:
     return findings
 
 
-def _capped(finding: Finding) -> Finding:
-    """Only a root-cause hypothesis is critical; a supporting finding is at most high."""
-    if finding.severity is Severity.CRITICAL:
-        return finding.model_copy(update={"severity": Severity.HIGH})
+def _capped(finding: Finding, signals: Signals) -> Finding:
+    """Only a root-cause hypothesis is critical; a supporting finding is at most high, and at most a
+    warning when nothing in the window shows traffic being dropped (configuration alone is a risk)."""
+    ceiling = Severity.HIGH if signals.drops_seen else Severity.WARNING
+    if finding.severity.rank < ceiling.rank:
+        return finding.model_copy(update={"severity": ceiling})
     return finding
+
+
+def _flow_logs_finding(finding: Finding, signals: Signals) -> Finding:
+    """FLOW_LOGS_DISABLED beside what the queries read: records in the window mean flow logs exist.
+
+    The describe call sees only flow logs defined in this account on the VPC, its subnets or ENIs; the
+    records may come from a flow log in another account (a central logging account) or one created since.
+    The finding stays, as information, and says where the data came from.
+    """
+    if signals.flow_log_rows <= 0:
+        return _capped(finding, signals)
+    where = signals.flow_log_location or "the configured flow-log location"
+    note = (
+        f"Yet the queries read {signals.flow_log_rows} result rows from flow-log records of this traffic in "
+        f"the window, from {where}: flow logs exist for these interfaces, defined where this account's "
+        "DescribeFlowLogs does not show them (another account delivering to the bucket, or a flow log "
+        "created since)."
+    )
+    return finding.model_copy(
+        update={
+            "severity": Severity.INFO,
+            "title": f"{finding.title} in this account's flow-log configuration; records found in {where}",
+            "detail": f"{finding.detail}\n\n{note}".strip(),
+            "evidence": (
+                *finding.evidence,
+                Evidence(
+                    kind="flow_log_records",
+                    summary=note,
+                    data={"rows": signals.flow_log_rows, "location": where},
+                ),
+            ),
+        }
+    )
 
 
 def _collapse_finding(signals: Signals, *, explained: bool) -> Finding:
@@ -488,7 +910,11 @@ def _no_route(signals: Signals) -> list[Finding]:
     found = signals.found(FindingCode.NO_ROUTE)
     if not found:
         return []
-    severity = Severity.CRITICAL if signals.collapse else Severity.HIGH
+    # A missing route drops everything it would carry; high once the window shows drops, else a risk.
+    if signals.collapse:
+        severity = Severity.CRITICAL
+    else:
+        severity = Severity.HIGH if signals.drops_seen else Severity.WARNING
     return [f.model_copy(update={"severity": severity}) for f in found]
 
 
@@ -498,12 +924,19 @@ def _no_route(signals: Signals) -> list[Finding]:
 def _mtu_gap(signals: Signals) -> tuple[str, list[Evidence], str] | None:
     """(reason, evidence, short text) when a hop is smaller than what the source sends, else None."""
     verdicts = [f for code in _PATH_VERDICTS for f in signals.found(code)]
+    if signals.path_verdict == "ok" and not verdicts:
+        # The path model weighed what the raw figures cannot: an MSS clamp that fits the hop's MTU range
+        # (AWS's generated configuration over a VPN whose cipher is not known), an endpoint's MTU.
+        return None
     hop = _limiting_hop(signals)
     hop_mtu = signals.path_mtu or (_int_or_none(hop.get("mtu")) if hop else None)
     source_mtu = signals.source_mtu
     hop_name = _hop_name(hop) if hop else "a hop"
     if source_mtu and hop_mtu and hop_mtu < source_mtu:
-        text = f"{hop_name} carries {hop_mtu} bytes, the source sends {source_mtu}"
+        # A hop known only as a range (a VPN whose negotiated cipher and NAT-T are not known) says so.
+        low, most = (_int_or_none(hop.get("mtu")), _int_or_none(hop.get("mtu_max"))) if hop else (None, None)
+        carries = f"{hop_mtu}–{most}" if most and low == hop_mtu and most > hop_mtu else str(hop_mtu)
+        text = f"{hop_name} carries {carries} bytes, the source sends {source_mtu}"
     elif verdicts:
         text = verdicts[0].title
     else:
@@ -600,8 +1033,10 @@ def _change_evidence(change: Change, onset: datetime | None) -> Evidence:
     )
 
 
-def _black_hole_remediation(signals: Signals, change: Change | None) -> Remediation:
-    steps: list[str] = []
+def _black_hole_remediation(signals: Signals, change: Change | None, direction: Evidence) -> Remediation:
+    # Where, not what: the steps below say what to change there (one MSS step, with the hop's figures).
+    where = direction.data.get("fix_device") or direction.data["fix_at"]
+    steps: list[str] = [f"Where the fix goes ({direction.data['direction']}): {where}."]
     commands: list[str] = []
     if change is not None:
         steps.append(f"Undo or correct the change made just before the onset: {change.summary}.")
@@ -643,7 +1078,10 @@ def _first_remediation(findings: Iterable[Finding]) -> Remediation | None:
 
 def _detail(prose: str, score: _Score) -> str:
     lines = "\n".join(f"- {reason}" for reason in score.reasons)
-    return f"{prose}\n\nEvidence that agrees:\n{lines}"
+    text = f"{prose}\n\nEvidence that agrees:\n{lines}"
+    if score.against:
+        text += "\n\nEvidence against:\n" + "\n".join(f"- {reason}" for reason in score.against)
+    return text
 
 
 def _resource_ids(evidence: Iterable[Evidence], findings: Iterable[Finding]) -> tuple[str, ...]:
@@ -787,6 +1225,13 @@ def _series(rows: object, time_key: str, value_keys: str | tuple[str, ...]) -> t
         if at is not None and numeric and math.isfinite(value):  # type: ignore[arg-type]
             points.append((at, float(value)))  # type: ignore[arg-type]
     return tuple(sorted(points))
+
+
+def _measured_path_mtu(by_target: object) -> int | None:
+    if not isinstance(by_target, Mapping):
+        return None
+    values = [value for rows in by_target.values() for _, value in _series(rows, "at", "value")]
+    return int(min(values)) if values else None
 
 
 def _time_or_none(value: object) -> datetime | None:

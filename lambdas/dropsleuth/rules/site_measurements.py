@@ -7,7 +7,8 @@ into:
 - ``INTERFACE_MTU_UNEXPECTED`` for an interface whose measured MTU at the onset differs from the registry's
   expectation: high when a black hole is found now (the symptom that makes it the cause), else a warning
   (configuration alone is a risk); its evidence is the measured series and the change record that set it;
-- evidence on the black hole from the agent's own DF-probe verdict toward each named target.
+- evidence on the black hole from the agent's own DF-probe verdict toward each named target (the ranking
+  counts the verdict as a symptom: ``rules/ranking.py`` ``black_hole_symptoms``).
 
 Kept apart from ``ranking.py`` so the ranking's severity rules and these measurements evolve separately.
 """
@@ -157,20 +158,3 @@ def agent_black_hole_evidence(data: Mapping[str, Any]) -> list[Evidence]:
             )
         )
     return evidence
-
-
-def with_agent_verdicts(root: Finding | None, data: Mapping[str, Any]) -> Finding | None:
-    """The black hole ``root`` with the agent's own verdicts added as evidence (and weight)."""
-    if root is None or root.code is not FindingCode.PMTUD_BLACKHOLE:
-        return root
-    evidence = agent_black_hole_evidence(data)
-    if not evidence:
-        return root
-    # The agent's probes see the drop itself (large DF packets vanish, small ones answer): direct evidence.
-    return root.model_copy(
-        update={
-            "evidence": (*root.evidence, *evidence),
-            "confidence": min(0.99, root.confidence + 0.10),
-            "detail": f"{root.detail}\n- " + "\n- ".join(f"{e.summary} (+0.10)" for e in evidence[:1]),
-        }
-    )

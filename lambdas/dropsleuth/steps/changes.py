@@ -38,7 +38,8 @@ def involved_resources(context: InvestigationContext) -> tuple[str, ...]:
     ids = [context.vpc_id, *context.subnet_ids, *context.eni_ids]
     if context.vpn_connection_id:
         ids.append(context.vpn_connection_id)
-    ids.extend(e.eni_id for e in (context.source, context.destination) if e.eni_id)
+    for end in (context.source, context.destination):
+        ids.extend(i for i in (end.eni_id, end.instance_id, end.subnet_id) if i)
     return tuple(dict.fromkeys(ids))
 
 

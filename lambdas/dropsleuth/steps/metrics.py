@@ -105,6 +105,11 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
             "tunnel_state": _points(read.tunnel_state),
             "path_mtu_by_target": {target: _points(p) for target, p in read.path_mtu.items()},
             "black_hole_by_target": {target: _points(p) for target, p in read.black_hole.items()},
+            # One series for the ranking: the worst verdict of any target at each time.
+            "black_hole_verdicts": _points(
+                tuple(sorted(p for points in read.black_hole.values() for p in points))
+            ),
+            "retransmissions": _points(read.retransmissions),
             "tunnel_flaps": [at.isoformat() for at in onset.tunnel_flaps(read.tunnel_state)],
             "onset": started.isoformat() if started else None,
             "drop_counters": [_counter(c) for c in read.drop_counters],

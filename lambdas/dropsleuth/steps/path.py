@@ -89,6 +89,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
     )
     if unread:
         checked.append(unread)
+    checked.extend(f"path caveat: {note}" for note in analysis.assumptions)
     return StepOutcome(findings=tuple(analysis.findings()), checked=tuple(checked), data=data)
 
 

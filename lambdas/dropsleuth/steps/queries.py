@@ -1,9 +1,10 @@
 """Step ``flow_log_queries``: the flow-log SQL of ``queries/`` over the window.
 
-REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute and
-stalled-flow candidates — on Athena when deployed, on DuckDB over the same files locally. The queries run
-at once: on Athena each takes seconds, mostly waiting; on DuckDB they share the window's files, listed
-(and downloaded) once, and overlap their fixed costs.
+REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute,
+stalled-flow candidates and the flows' average packet sizes — on Athena when deployed, on DuckDB over the
+same files locally. The queries run at once: on Athena each takes seconds, mostly waiting; on DuckDB they
+share the window's files, listed (and downloaded) once, and overlap their fixed costs. The outcome names
+where the records came from (``flow_log_location``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dropsleuth.aws.endpoints import ResolvedEndpoint, resolve_endpoint
 from dropsleuth.aws.errors import AwsError, DropsleuthError
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.deadlines import ATHENA_STOP_RESERVE_S, inner_timeout
@@ -25,7 +27,14 @@ from dropsleuth.queries import (
 )
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
-QUERIES = ("upload_throughput", "icmp_rejects", "rejects_timeline", "top_rejected_flows", "stalled_flows")
+QUERIES = (
+    "upload_throughput",
+    "icmp_rejects",
+    "rejects_timeline",
+    "top_rejected_flows",
+    "stalled_flows",
+    "flow_packet_sizes",
+)
 
 
 def engine_for(environment: StepEnvironment) -> FlowLogEngine:
@@ -73,6 +82,13 @@ def parameters_for(name: str, context: InvestigationContext) -> dict[str, Any] |
     return params
 
 
+def addressed(context: InvestigationContext) -> tuple[InvestigationContext, tuple[ResolvedEndpoint, ...]]:
+    """The context with ENI, instance and subnet endpoints replaced by their addresses."""
+    source, destination = resolve_endpoint(context.source), resolve_endpoint(context.destination)
+    update = {"source": source.address, "destination": destination.address}
+    return context.model_copy(update=update), (source, destination)
+
+
 def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutcome:
     engine = engine_for(environment)
     try:
@@ -85,6 +101,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
 
 
 def _run_queries(engine: FlowLogEngine, context: InvestigationContext) -> StepOutcome:
+    context, resolved = addressed(context)
     planned = {name: parameters_for(name, context) for name in QUERIES}
     runnable = {name: params for name, params in planned.items() if params is not None}
     if not runnable:
@@ -103,14 +120,46 @@ def _run_queries(engine: FlowLogEngine, context: InvestigationContext) -> StepOu
     if errors and not results:
         # Every query failed the same way (no bucket, no permission, Athena down): the step failed.
         raise next(iter(errors.values()))
-    return outcome_of(results, errors, skipped=[n for n, p in planned.items() if p is None])
+    outcome = outcome_of(
+        results, errors, skipped=[n for n, p in planned.items() if p is None], location=location_of(engine)
+    )
+    named = [
+        f"{role} {r.describe()}" for role, r in zip(("source", "destination"), resolved, strict=True)
+        if r.address != r.given
+    ]  # fmt: skip
+    return outcome.model_copy(
+        update={
+            "checked": (*named, *outcome.checked),
+            "data": outcome.data
+            | {
+                "resolved_endpoints": {
+                    "source": resolved[0].describe(),
+                    "destination": resolved[1].describe(),
+                }
+            },
+        }
+    )
+
+
+def location_of(engine: FlowLogEngine) -> str:
+    """Where the flow-log records come from, as the report names it."""
+    if isinstance(engine, AthenaEngine):
+        return f"Athena table {engine.database}.{engine.table} (workgroup {engine.workgroup})"
+    source = getattr(engine, "source", None)
+    return str(source) if source else getattr(engine, "engine", "flow-log engine")
 
 
 def outcome_of(
-    results: Mapping[str, QueryResult], errors: Mapping[str, DropsleuthError], *, skipped: list[str]
+    results: Mapping[str, QueryResult],
+    errors: Mapping[str, DropsleuthError],
+    *,
+    skipped: list[str],
+    location: str | None = None,
 ) -> StepOutcome:
     """Rows by query name (the ranking's keys), with bytes scanned and the queries that failed."""
     data: dict[str, Any] = {name: result.to_json()["rows"] for name, result in results.items()}
+    if location:
+        data["flow_log_location"] = location
     data["queries"] = {
         name: {
             "engine": r.engine,
@@ -126,6 +175,8 @@ def outcome_of(
             for name, e in errors.items()
         }
     checked = [f"flow-log query {name}: {len(r.rows)} rows ({r.engine})" for name, r in results.items()]
+    if location:
+        checked.insert(0, f"flow-log records read from {location}")
     checked += [f"flow-log query {name} FAILED: {data['failed_queries'][name]}" for name in errors]
     checked += [f"flow-log query {name} not run: no CIDR for its endpoints" for name in skipped]
     return StepOutcome(checked=tuple(checked), data=data)
@@ -133,7 +184,8 @@ def outcome_of(
 
 STEP = StepSpec(
     name="flow_log_queries",
-    checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput and stalled flows",
+    checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput, stalled flows and packet "
+    "sizes",
     run=run,
     timeout_s=60.0,
 )
