@@ -3,7 +3,7 @@
 Start-up is what an operator waits for (``dropsleuth --help``, ``dropsleuth probe pmtu`` on a site host), so
 the root group lists its commands from the static table below and imports a command module only when that
 command is run or its own help is asked for (the idiom click documents as lazily loaded subcommands).
-tests/unit/test_cli_lazy.py fails when the table drifts from the modules' real commands.
+tests/unit/test_cli_startup.py fails when the table drifts from the modules' real commands.
 """
 
 from __future__ import annotations
