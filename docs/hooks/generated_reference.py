@@ -2,7 +2,7 @@
 
 - ``<!-- dropsleuth-cli-reference -->`` (docs/cli.md) becomes Typer's own Markdown rendering of every
   command, option and help text (``typer.cli.get_docs_for_click`` over
-  ``typer.main.get_command(build_app())``).
+  ``dropsleuth.cli.main.full_command()``, the app with every command module imported).
 - ``<!-- dropsleuth-include: events/<name>.json -->`` (the test events on docs/lambdas.md, the SQL files on
   docs/flow-logs.md, the agent's commented ``deploy/agent/site.yaml`` on docs/agent.md) becomes that file as
   a code block, as it is.
@@ -25,12 +25,11 @@ _LANGUAGE = {".json": "json", ".yaml": "yaml", ".yml": "yaml", ".sql": "sql", ".
 def cli_reference_markdown() -> str:
     """Every command of ``dropsleuth`` in Markdown, its top heading at level 2."""
     import typer  # noqa: PLC0415 -- imported by the build, not when the hook module is loaded
-    import typer.main  # noqa: PLC0415
     from typer.cli import get_docs_for_click  # noqa: PLC0415
 
-    from dropsleuth.cli.main import build_app  # noqa: PLC0415
+    from dropsleuth.cli.main import full_command  # noqa: PLC0415
 
-    command = typer.main.get_command(build_app())
+    command = full_command()
     context = typer.Context(command, info_name="dropsleuth")
     text = get_docs_for_click(obj=command, ctx=context, indent=1, name="dropsleuth")
     return text.strip() + "\n"

@@ -9,9 +9,8 @@ from pathlib import Path
 from types import ModuleType
 
 import click
-import typer.main
 
-from dropsleuth.cli.main import build_app
+from dropsleuth.cli.main import full_command
 
 ROOT = Path(__file__).resolve().parents[2]
 README_LIMIT = 12_000
@@ -123,7 +122,7 @@ def test_cli_reference_is_generated_from_the_typer_app_with_every_command() -> N
     rendered = hook.on_page_markdown(page, page=None, config=None, files=None)
 
     assert hook.MARKER not in rendered
-    command = typer.main.get_command(build_app())
+    command = full_command()
     for path in _command_paths(command):
         assert f"`{path}`" in rendered, f"{path} is missing from the generated CLI reference"
     assert "--flow-logs" in rendered  # options come with their help text

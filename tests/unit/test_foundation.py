@@ -119,7 +119,7 @@ def test_no_client_is_created_at_import_time() -> None:
         "import botocore.session as s; made = []; original = s.Session.create_client\n"
         "s.Session.create_client = lambda self, *a, **k: made.append(a) or original(self, *a, **k)\n"
         "import dropsleuth.cli.main, dropsleuth.audit, dropsleuth.functions\n"
-        "dropsleuth.functions.catalog(); dropsleuth.cli.main.build_app()\n"
+        "dropsleuth.functions.catalog(); dropsleuth.cli.main.full_command()\n"
         "print(len([a for a in made if a[0] != 'xray']))"
     )
     done = subprocess.run(

@@ -8,16 +8,6 @@ from __future__ import annotations
 
 import re
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    ConnectTimeoutError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    ReadTimeoutError,
-)
-from botocore.parsers import ResponseParserError
-
 
 class DropsleuthError(Exception):
     """Base of every error dropsleuth raises on purpose."""
@@ -109,6 +99,18 @@ def _is_unsupported(code: str, message: str, status: int | None) -> bool:
 
 def translate(error: Exception, *, operation: str = "") -> AwsError:
     """Map a botocore exception to the domain error a caller can act on (``raise translate(e) from e``)."""
+    # botocore loads here, not with the module: InputError is raised by code that never calls AWS (the
+    # site agent's probes, the CLI's argument checks), which must start without botocore's 0.2 s import.
+    from botocore.exceptions import (  # noqa: PLC0415
+        BotoCoreError,
+        ClientError,
+        ConnectTimeoutError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        ReadTimeoutError,
+    )
+    from botocore.parsers import ResponseParserError  # noqa: PLC0415
+
     if isinstance(error, AwsError):
         return error
     if isinstance(error, ClientError):

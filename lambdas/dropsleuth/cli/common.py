@@ -1,5 +1,8 @@
 """What every command shares: the account options, output formats and the exit-code contract.
 
+Light on purpose: every command module imports it, and ``dropsleuth --help`` and ``dropsleuth probe …``
+must start without boto3, pydantic or Rich's renderer, so those load inside the functions that use them.
+
 Exit codes: 0 success; 1 it ran and found a problem worth a page; 2 bad input (one clear line);
 3 it could not complete because AWS refused or failed (one clear line).
 """
@@ -9,15 +12,15 @@ from __future__ import annotations
 import enum
 import json
 import sys
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-from rich.console import Console
-from rich.table import Table
+import typer.core
+from typer._click import Context
+from typer._coercion import PassThroughRuntimeParam
 
-from dropsleuth.aws import clients
-from dropsleuth.model import Report, Severity
-from dropsleuth.report.runbook import runbook_link
+if TYPE_CHECKING:
+    from dropsleuth.model import Report
 
 EXIT_OK = 0
 EXIT_PROBLEM = 1
@@ -39,9 +42,28 @@ RegionOption = Annotated[str | None, typer.Option("--region", help="AWS Region t
 OutputOption = Annotated[OutputFormat, typer.Option("--output", "-o", help="Output format.")]
 
 
+class LightGroup(typer.core.TyperGroup):
+    """A Typer group whose ``--help`` flag starts without pydantic.
+
+    Typer 0.29 coerces every parameter through a pydantic ``TypeAdapter`` that it builds on first use, even
+    for a group's ``--help`` flag when it is absent (value ``None``): 0.25 s of pydantic to reach a
+    subcommand. The flag is a plain boolean that never needs coercing, so it gets Typer's pass-through.
+    """
+
+    def get_help_option(self, ctx: Context) -> Any:
+        option = super().get_help_option(ctx)
+        if isinstance(option, typer.core.TyperOption) and option._runtime_param is None:
+            option._runtime_param = PassThroughRuntimeParam(
+                parameter_info=option.type_descriptor.parameter_info, annotation=bool
+            )
+        return option
+
+
 def connect(profile: str | None, region: str | None) -> None:
     """Point every client at the account and Region the user chose (``AWS_ENDPOINT_URL`` still applies)."""
     if profile or region:
+        from dropsleuth.aws import clients  # noqa: PLC0415 -- boto3, only for commands that call AWS
+
         clients.configure(profile=profile, region=region)
 
 
@@ -65,6 +87,11 @@ def render_report(report: Report, output: OutputFormat) -> None:
 
         sys.stdout.write(to_markdown(report) + "\n")
         return
+    from rich.console import Console  # noqa: PLC0415 -- Rich's renderer only when a table is printed
+    from rich.table import Table  # noqa: PLC0415
+
+    from dropsleuth.report.runbook import runbook_link  # noqa: PLC0415
+
     console = Console(width=max(Console().width, 120))
     if not report.findings:
         console.print("[green]No findings.[/green]")
@@ -94,9 +121,10 @@ def render_report(report: Report, output: OutputFormat) -> None:
         console.print(f"[dim]checked {len(report.checked)} things; --output json lists them[/dim]")
 
 
+# Keyed by ``Severity`` values (a StrEnum, so its members look these up) to keep pydantic out of start-up.
 _SEVERITY_STYLE = {
-    Severity.CRITICAL: "bold red",
-    Severity.HIGH: "red",
-    Severity.WARNING: "yellow",
-    Severity.INFO: "cyan",
+    "critical": "bold red",
+    "high": "red",
+    "warning": "yellow",
+    "info": "cyan",
 }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -18,6 +18,7 @@ from dropsleuth.cli.common import (
     EXIT_OK,
     EXIT_PROBLEM,
     EXIT_UNKNOWN,
+    LightGroup,
     OutputFormat,
     OutputOption,
     ProfileOption,
@@ -25,14 +26,17 @@ from dropsleuth.cli.common import (
     connect,
     print_json,
 )
-from dropsleuth.model import Finding
 from dropsleuth.rules.pmtu_verdict import PathVerdict
+
+if TYPE_CHECKING:  # pydantic's models load with the checks that return findings, not at start-up
+    from dropsleuth.model import Finding
 
 probe_app = typer.Typer(
     name="probe",
     help="The host-side agent: path-MTU probes, interfaces, counters, firewall, upload, the scheduled agent.",
     no_args_is_help=True,
     rich_markup_mode=None,
+    cls=LightGroup,
 )
 
 
@@ -41,6 +45,7 @@ netplan_app = typer.Typer(
     help="Guarded netplan changes: validate, record, apply, test the path MTU, revert on failure.",
     no_args_is_help=True,
     rich_markup_mode=None,
+    cls=LightGroup,
 )
 
 
