@@ -81,3 +81,19 @@ def test_the_cli_says_so_in_one_line(profile_files: None, capsys: pytest.Capture
     assert err.strip().splitlines() == [
         "dropsleuth: error: unknown AWS profile 'no-such-profile' (not in the AWS config or credentials file)"
     ]
+
+
+def test_no_region_anywhere_is_bad_input_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    clients.configure()
+    with pytest.raises(InputError) as error:
+        clients.ec2()
+    assert error.value.field == "region"
+    code = run(["flowlogs", "status", "--vpc", "vpc-0a1b2c3d"])
+    assert code == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "dropsleuth: error: no AWS Region: give --region, set AWS_REGION, or set a region in the AWS profile"
+    ]

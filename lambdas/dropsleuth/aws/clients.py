@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import ProfileNotFound
+from botocore.exceptions import NoRegionError, ProfileNotFound
 
 from dropsleuth.aws.errors import InputError
 
@@ -90,7 +90,13 @@ def _session(target: Target) -> boto3.session.Session:
 
 @functools.cache
 def _client(service: str, target: Target) -> Any:
-    return _session(target).client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    try:
+        return _session(target).client(service, config=CLIENT_CONFIG)  # type: ignore[call-overload]
+    except NoRegionError as error:
+        # No --region, no AWS_REGION, no Region in the profile: bad input (one line, exit 2), not a crash.
+        raise InputError(
+            "no AWS Region: give --region, set AWS_REGION, or set a region in the AWS profile", field="region"
+        ) from error
 
 
 def client(service: str) -> Any:
