@@ -5,12 +5,12 @@ files exactly; record apply and revert. The lab test does it for real (tests/net
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
 
-from dropsleuth.aws.errors import InputError
+from dropsleuth.aws.errors import AwsTimeoutError, InputError
 from dropsleuth.change_records import ChangeRecord
 from dropsleuth.probe import pmtu
 from dropsleuth.probe.netplan_guard import GuardPlan, GuardTarget, apply_guarded
@@ -84,3 +84,32 @@ def test_without_targets_nothing_is_applied(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="no probe targets"):
         _guard(_plan(tmp_path, targets=()), confirmed=True)
     assert (tmp_path / "netplan" / "50-site.yaml").read_text() == OLD
+
+
+def _guard_with_upload(plan: GuardPlan, upload: Callable[[], float]) -> object:
+    return apply_guarded(
+        plan, confirm=lambda: True, record=lambda _r: None, probe=_works, run=lambda _c: None,
+        sleep=lambda _s: None, upload=upload,
+    )  # fmt: skip
+
+
+def test_the_site_upload_test_runs_after_the_probes_and_keeps_a_good_change(tmp_path: Path) -> None:
+    outcome = _guard_with_upload(_plan(tmp_path), lambda: 41.5)
+    assert outcome.status == "kept"  # type: ignore[attr-defined]
+    assert outcome.upload_mbps == 41.5  # type: ignore[attr-defined]
+
+
+def test_an_upload_that_does_not_finish_reverts_the_change_although_the_probes_passed(tmp_path: Path) -> None:
+    def stalled() -> float:
+        raise AwsTimeoutError("UploadPart: read timeout")
+
+    outcome = _guard_with_upload(_plan(tmp_path), stalled)
+    assert outcome.status == "reverted"  # type: ignore[attr-defined]
+    assert "the upload test did not finish" in outcome.reason  # type: ignore[attr-defined]
+    assert (tmp_path / "netplan" / "50-site.yaml").read_text() == OLD
+
+
+def test_an_upload_below_the_minimum_reverts_the_change(tmp_path: Path) -> None:
+    outcome = _guard_with_upload(_plan(tmp_path, min_upload_mbps=10.0), lambda: 1.8)
+    assert outcome.status == "reverted"  # type: ignore[attr-defined]
+    assert "1.8 Mbps, below the 10 Mbps required" in outcome.reason  # type: ignore[attr-defined]

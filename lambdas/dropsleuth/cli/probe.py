@@ -446,6 +446,10 @@ def netplan_apply_command(
     revert_command: Annotated[
         str, typer.Option("--revert-command", help="Applies the restored files.")
     ] = "netplan apply",
+    min_upload_mbps: Annotated[
+        float,
+        typer.Option("--min-upload-mbps", min=0, help="With site.yaml's upload test: the least to keep it."),
+    ] = 0.0,
     output: OutputOption = OutputFormat.table,
 ) -> int:
     """Validate, record, apply, test DF probes for --test-duration, keep on success, else revert."""
@@ -483,7 +487,21 @@ def netplan_apply_command(
         every_s=every,
         force=force,
         ticket=ticket,
+        min_upload_mbps=min_upload_mbps,
     )
+    upload_test = None
+    if settings.upload is not None:
+        from dropsleuth.probe import upload  # noqa: PLC0415
+
+        configured = settings.upload
+
+        def upload_test() -> float:
+            return upload.measure_upload(
+                configured.bucket,
+                size_bytes=upload.parse_size(configured.size),
+                key_prefix=upload.site_prefix(settings.site),
+            ).mbps
+
     # The agent's own state file (its pending change records): loaded so its counter snapshot is kept.
     state = agent.AgentState.load(
         agent.state_path(settings), boot_id=read_boot_id(), now=time.time(), max_age_s=float("inf")
@@ -500,7 +518,7 @@ def netplan_apply_command(
             state.save()
 
     outcome = apply_guarded(plan, confirm=(lambda: True) if yes else lambda: _ask_to_keep(confirm_timeout),
-                            record=record)  # fmt: skip
+                            record=record, upload=upload_test)  # fmt: skip
     data = {
         "status": outcome.status,
         "reason": outcome.reason,
@@ -508,6 +526,7 @@ def netplan_apply_command(
         "findings": [f.model_dump(mode="json") for f in outcome.findings],
         "test_runs": outcome.test_runs,
         "test_failures": outcome.test_failures,
+        "upload_mbps": outcome.upload_mbps,
         "records": [r.model_dump(mode="json", by_alias=True) for r in outcome.records],
     }
     lines = [f"changes: {line}" for line in outcome.changes] + _finding_lines(outcome.findings)
@@ -516,7 +535,8 @@ def netplan_apply_command(
         {
             "refused": f"REFUSED: {outcome.reason}",
             "kept": f"KEPT: {outcome.test_runs} test rounds passed toward "
-            f"{', '.join(t.address for t in plan.targets)}",
+            f"{', '.join(t.address for t in plan.targets)}"
+            + (f"; upload test {outcome.upload_mbps:.1f} Mbps" if outcome.upload_mbps is not None else ""),
             "reverted": f"REVERTED: {outcome.reason}",
         }[outcome.status]
     )

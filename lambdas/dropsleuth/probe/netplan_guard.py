@@ -10,6 +10,8 @@
    ``netplan apply``).
 4. **Test** for ``duration_s`` (default 5 minutes): DF probes toward every target at the outgoing
    interface's MTU, every ``every_s`` seconds; any black hole, mixed verdict or lost reachability fails it.
+   Then, when the site configures an upload test, one large upload: it must finish (a black hole stalls
+   large transfers while probes of a fixed size may still pass) and reach ``min_upload_mbps``.
 5. **Keep** the change only when the test passed *and* the operator confirmed; otherwise restore the
    backed-up files, run the revert command (default ``netplan apply`` again, over the old files) and record
    a ``netplan_revert`` with the reason. The same safety ``netplan try`` gives, plus the path-MTU check.
@@ -30,7 +32,7 @@ from typing import Any
 
 import yaml
 
-from dropsleuth.aws.errors import InputError
+from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.change_records import ChangeKind, ChangeRecord
 from dropsleuth.model import Finding
 from dropsleuth.probe.netplan import yaml_problem
@@ -68,6 +70,8 @@ class GuardPlan:
     every_s: float = 5.0
     force: bool = False
     ticket: str | None = None
+    min_upload_mbps: float = 0.0
+    """With an upload test: the least throughput that keeps the change (0: it must only finish)."""
 
 
 @dataclass
@@ -79,6 +83,8 @@ class GuardOutcome:
     """What the new files change, one line per interface setting."""
     test_runs: int = 0
     test_failures: list[str] = field(default_factory=list)
+    upload_mbps: float | None = None
+    """The post-change upload's throughput, when the site configures an upload test and it finished."""
     reason: str = ""
     records: list[ChangeRecord] = field(default_factory=list)
 
@@ -210,6 +216,17 @@ def post_change_test(
         sleep(min(every_s, remaining))
 
 
+def upload_test(upload: Callable[[], float], *, min_mbps: float) -> tuple[float | None, str | None]:
+    """One large upload after the change: (megabits per second, None) or (what it measured, why it fails)."""
+    try:
+        mbps = upload()
+    except (OSError, AwsError, InputError) as error:
+        return None, f"the upload test did not finish: {error}"
+    if mbps < min_mbps:
+        return mbps, f"the upload test reached {mbps:.1f} Mbps, below the {min_mbps:g} Mbps required"
+    return mbps, None
+
+
 def _record(plan: GuardPlan, kind: ChangeKind, summary: str, before: Any, after: Any) -> ChangeRecord:
     return ChangeRecord(
         site=plan.site,
@@ -232,8 +249,11 @@ def apply_guarded(
     probe: Callable[[str, ProbeSettings], PmtuResult] = probe_path,
     run: Callable[[Sequence[str]], str | None] = _run,
     sleep: Callable[[float], None] = time.sleep,
+    upload: Callable[[], float] | None = None,
 ) -> GuardOutcome:
-    """Validate, record, apply, test, and keep or revert (see the module's docstring)."""
+    """Validate, record, apply, test, and keep or revert (see the module's docstring).
+
+    ``upload``: the site's upload test (returns megabits per second), run once after the probes passed."""
     if not plan.targets:
         raise InputError(
             "no probe targets: the post-change test would test nothing (site.yaml targets, or --target)",
@@ -257,6 +277,10 @@ def apply_guarded(
         outcome.test_runs, outcome.test_failures = post_change_test(
             plan.targets, duration_s=plan.duration_s, every_s=plan.every_s, probe=probe, sleep=sleep
         )
+        if not outcome.test_failures and upload is not None:
+            outcome.upload_mbps, upload_failure = upload_test(upload, min_mbps=plan.min_upload_mbps)
+            if upload_failure:
+                outcome.test_failures.append(upload_failure)
         if outcome.test_failures:
             failure = f"the post-change test failed: {outcome.test_failures[0]}"
         elif not confirm():
