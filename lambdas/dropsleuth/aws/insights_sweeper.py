@@ -32,10 +32,9 @@ from dropsleuth.aws.permissions import (
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
 
-PERMISSIONS = declare(
-    "insights_sweeper",
-    "ec2:DescribeNetworkInsightsPaths",
-    "ec2:DescribeNetworkInsightsAnalyses",
+# Deleting Network Insights paths and analyses: only those the toolkit tagged when it created them. Shared
+# with aws/reachability.py, which deletes what it created in the same way.
+DELETE_TOOLKIT_INSIGHTS = (
     scoped(
         "ec2:DeleteNetworkInsightsAnalysis",
         resources=ec2_arns("network-insights-analysis"),
@@ -48,6 +47,13 @@ PERMISSIONS = declare(
         conditions=(created_by_toolkit(),),
         reason="path ids are made at run time; only paths tagged by the toolkit on creation",
     ),
+)
+
+PERMISSIONS = declare(
+    "insights_sweeper",
+    "ec2:DescribeNetworkInsightsPaths",
+    "ec2:DescribeNetworkInsightsAnalyses",
+    *DELETE_TOOLKIT_INSIGHTS,
 )
 
 MAX_AGE = timedelta(hours=1)

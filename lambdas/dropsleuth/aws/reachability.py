@@ -36,10 +36,10 @@ from dropsleuth.aws.errors import (
     UnsupportedError,
     translate,
 )
+from dropsleuth.aws.insights_sweeper import DELETE_TOOLKIT_INSIGHTS
 from dropsleuth.aws.permissions import (
     TOOLKIT_TAG_KEY,
     TOOLKIT_TAG_VALUE,
-    created_by_toolkit,
     declare,
     ec2_arns,
     scoped,
@@ -166,18 +166,7 @@ PERMISSIONS = declare(
     "ec2:StartNetworkInsightsAnalysis",
     "ec2:DescribeNetworkInsightsAnalyses",
     "ec2:DescribeNetworkInsightsPaths",
-    scoped(
-        "ec2:DeleteNetworkInsightsAnalysis",
-        resources=ec2_arns("network-insights-analysis"),
-        conditions=(created_by_toolkit(),),
-        reason="analysis ids are made at run time; only analyses tagged by the toolkit on creation",
-    ),
-    scoped(
-        "ec2:DeleteNetworkInsightsPath",
-        resources=ec2_arns("network-insights-path"),
-        conditions=(created_by_toolkit(),),
-        reason="path ids are made at run time; only paths tagged by the toolkit on creation",
-    ),
+    *DELETE_TOOLKIT_INSIGHTS,
     scoped(
         "ec2:CreateTags",
         resources=ec2_arns("network-insights-path", "network-insights-analysis"),
