@@ -9,6 +9,7 @@ PY := $(VENV)/bin/python
 # Python, so a fresh clone needs nothing but python3 (3.11+), Node and apt.
 UV_VERSION := 0.13.9
 UV := .tools/bin/uv
+UV_STAMP := .tools/.uv-$(UV_VERSION)
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 # The lock is the truth: never re-resolve behind the developer's back (`make lock` does that on purpose).
 UV_SYNC := $(UV) sync --frozen --all-extras --quiet
@@ -20,30 +21,33 @@ export JSII_SILENCE_WARNING_UNTESTED_NODE_VERSION := 1
 
 .PHONY: demo test lint typecheck unit bench venv node system-packages synth clean lock upgrade docs docs-check dist
 
-$(UV):
+# The stamp names the version: changing UV_VERSION installs that uv on the next make.
+$(UV_STAMP):
 	@python3 -m venv .tools
 	.tools/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION) 2>&1 | $(QUIET_PIP)
+	@touch $@
 
 # Every target that runs project code syncs the venv to the lock first (a no-op in ~0.1 s when it matches).
-venv: $(UV)
+venv: $(UV_STAMP)
 	$(UV_SYNC)
 
 # Re-resolve within pyproject.toml's ranges, on purpose, as a reviewed commit of its own (README, Development).
-lock: $(UV)
+lock: $(UV_STAMP)
 	$(UV) lock --upgrade
 	$(UV_SYNC)
 
 upgrade: lock
 
 # The wheel and the plain install's locked versions, for a site host (docs/agent.md): `pip install -c`.
-dist: $(UV)
+dist: $(UV_STAMP)
 	rm -rf dist build/lib
 	$(UV) build --wheel --out-dir dist --quiet
 	$(UV) export --frozen --no-dev --no-emit-project --no-hashes --no-header --no-annotate \
 	  --format requirements-txt -o dist/constraints.txt --quiet
 
-node_modules/.installed: package.json
-	npm install --no-audit --no-fund --loglevel=error
+# npm ci installs exactly package-lock.json (the pinned CDK CLI), like uv sync --frozen for Python.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
 	@touch $@
 
 node: node_modules/.installed
