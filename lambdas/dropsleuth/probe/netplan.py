@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -20,11 +21,8 @@ def yaml_problem(error: yaml.YAMLError) -> str:
     return f"{where}{problem}"
 
 
-def check_file(
-    path: str | Path, expected: dict[str, int], *, current_default: str | None = None
-) -> list[Finding]:
-    """Findings for the netplan file at ``path``; the default-route interface is read from this host
-    unless given."""
+def load_netplan_file(path: str | Path) -> dict[str, Any]:
+    """The YAML of a netplan file; unreadable, invalid YAML or no ``network:`` mapping is an InputError."""
     try:
         document = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     except OSError as error:
@@ -33,6 +31,15 @@ def check_file(
         raise InputError(f"{path} is not valid YAML: {yaml_problem(error)}", field="file") from error
     if not isinstance(document, dict) or not isinstance(document.get("network"), dict):
         raise InputError(f"{path} has no `network:` mapping: not a netplan file", field="file")
+    return document
+
+
+def check_file(
+    path: str | Path, expected: dict[str, int], *, current_default: str | None = None
+) -> list[Finding]:
+    """Findings for the netplan file at ``path``; the default-route interface is read from this host
+    unless given."""
+    document = load_netplan_file(path)
     if current_default is None:
         defaults = default_route_interfaces()
         current_default = defaults[0] if defaults else None

@@ -30,12 +30,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from dropsleuth.aws.errors import AwsError, InputError
 from dropsleuth.change_records import ChangeKind, ChangeRecord
 from dropsleuth.model import Finding
-from dropsleuth.probe.netplan import yaml_problem
+from dropsleuth.probe.netplan import load_netplan_file
 from dropsleuth.probe.pmtu import PmtuResult, ProbeSettings, probe_path
 from dropsleuth.rules.netplan import check_netplan, interfaces_of
 from dropsleuth.rules.pmtu_verdict import PathVerdict
@@ -89,18 +87,6 @@ class GuardOutcome:
     records: list[ChangeRecord] = field(default_factory=list)
 
 
-def _load(path: Path) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise InputError(f"cannot read {path}: {error.strerror}", field="file") from error
-    except yaml.YAMLError as error:
-        raise InputError(f"{path} is not valid YAML: {yaml_problem(error)}", field="file") from error
-    if not isinstance(document, dict) or not isinstance(document.get("network"), dict):
-        raise InputError(f"{path} has no `network:` mapping: not a netplan file", field="file")
-    return document
-
-
 def _merged(documents: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """netplan merges its files in lexical order; for the checks, later files' interfaces win."""
     merged: dict[str, Any] = {"network": {}}
@@ -123,7 +109,7 @@ def _installed_documents(
         if name in replacing:
             documents.append(dict(replacing[name]))
         else:
-            documents.append(_load(netplan_dir / name))
+            documents.append(load_netplan_file(netplan_dir / name))
     return documents
 
 
@@ -146,8 +132,8 @@ def describe_changes(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
 
 def validate(plan: GuardPlan) -> tuple[list[Finding], list[str], dict[str, Any], dict[str, Any]]:
     """Findings for the change, the per-interface lines, and the merged configuration before and after."""
-    replacing = {path.name: _load(path) for path in plan.files}
-    before = _merged([_load(p) for p in sorted(plan.netplan_dir.glob("*.yaml"))])
+    replacing = {path.name: load_netplan_file(path) for path in plan.files}
+    before = _merged([load_netplan_file(p) for p in sorted(plan.netplan_dir.glob("*.yaml"))])
     after = _merged(_installed_documents(plan.netplan_dir, replacing))
     findings = check_netplan(after, plan.expected_mtus, plan.current_default)
     if plan.current_default:
