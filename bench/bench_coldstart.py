@@ -20,15 +20,8 @@ import time
 from pathlib import Path
 
 from bench.harness import Figure
+from dropsleuth.functions import handler_modules
 
-HANDLERS = (
-    "investigate",
-    "audit_icmp",
-    "enable_flow_logs",
-    "query_rejects",
-    "reachability",
-    "publish_metrics",
-)
 REPEAT = 5
 _TIMED_IMPORT = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
 
@@ -72,13 +65,13 @@ def run() -> list[Figure]:
     figures = [
         Figure(
             "coldstart",
-            f"import dropsleuth.handlers.{name} (fresh interpreter)",
-            import_time(f"dropsleuth.handlers.{name}"),
+            f"import {module} (fresh interpreter)",
+            import_time(module),
             "import boto3 (fresh interpreter)",
             boto3,
             note="goal ≤ 0.25 s absolute",
         )
-        for name in HANDLERS
+        for module in handler_modules()
     ]
     cli = str(Path(sys.executable).with_name("dropsleuth"))
     boto3_process = process_time([sys.executable, "-c", "import boto3"])

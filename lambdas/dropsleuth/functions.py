@@ -102,3 +102,8 @@ def catalog() -> dict[str, FunctionSpec]:
         if isinstance(spec, FunctionSpec):
             specs[spec.name] = spec
     return specs
+
+
+def handler_modules() -> list[str]:
+    """The module of every deployed handler (``dropsleuth.handlers.<name>``), sorted."""
+    return sorted({spec.handler.rpartition(".")[0] for spec in catalog().values()})

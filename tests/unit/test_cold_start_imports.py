@@ -10,14 +10,8 @@ import os
 import subprocess
 import sys
 
-HANDLERS = (
-    "investigate",
-    "audit_icmp",
-    "enable_flow_logs",
-    "query_rejects",
-    "reachability",
-    "publish_metrics",
-)
+from dropsleuth.functions import handler_modules
+
 HEAVY = ("sqlglot", "duckdb", "pyarrow", "aws_xray_sdk")
 
 
@@ -36,7 +30,7 @@ def imported_after(code: str, **env: str) -> set[str]:
 
 
 def test_no_handler_imports_the_local_engine_or_the_xray_sdk_outside_lambda() -> None:
-    modules = imported_after("\n".join(f"import dropsleuth.handlers.{name}" for name in HANDLERS))
+    modules = imported_after("\n".join(f"import {module}" for module in handler_modules()))
     assert "dropsleuth.handlers.investigate" in modules
     assert {m for m in modules if m.split(".")[0] in HEAVY} == set()
 
