@@ -108,30 +108,19 @@ def site_datapoints(
     window = {"start": start, "end": end, "source_cidr": source}
     try:
         uploads = engine.run("upload_throughput", {**window, **_destination_params(site)})
-        points += [
-            Datapoint(
-                catalog.UPLOAD_THROUGHPUT.name,
-                float(row["mbps"]),
-                catalog.UPLOAD_THROUGHPUT.unit,
-                _epoch(row["minute"]),
-                dims,
-            )
-            for row in uploads.rows
-        ]
+        points += _per_minute(catalog.UPLOAD_THROUGHPUT, uploads.rows, "mbps", dims)
         rejects = engine.run("icmp_rejects", window)
-        points += [
-            Datapoint(
-                catalog.REJECTED_ICMP.name,
-                float(row["rejects"]),
-                catalog.REJECTED_ICMP.unit,
-                _epoch(row["minute"]),
-                dims,
-            )
-            for row in rejects.rows
-        ]
+        points += _per_minute(catalog.REJECTED_ICMP, rejects.rows, "rejects", dims)
     except (AwsError, InputError) as error:
         problems.append(f"{site.name}: flow-log query failed: {error}")
     return points, problems
+
+
+def _per_minute(
+    spec: catalog.MetricSpec, rows: Sequence[dict[str, Any]], column: str, dims: dict[str, str]
+) -> list[Datapoint]:
+    """One datapoint of ``spec`` per query row: ``column``'s value at the row's ``minute``."""
+    return [Datapoint(spec.name, float(row[column]), spec.unit, _epoch(row["minute"]), dims) for row in rows]
 
 
 def _epoch(value: Any) -> float:
