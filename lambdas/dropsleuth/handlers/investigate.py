@@ -38,38 +38,32 @@ from dropsleuth.requests import InvestigationRequest, alarm_identity, episode_ke
 from dropsleuth.sites import SiteRegistry, load_registry_file, load_registry_parameter
 from dropsleuth.steps import StepEnvironment
 
-# The modules whose AWS calls an investigation makes; each declares ``PERMISSIONS`` beside its code.
-_CALLING_MODULES = (
-    "dropsleuth.sites",
-    "dropsleuth.idempotency",
-    "dropsleuth.report.store",
-    "dropsleuth.aws.inventory",
-    "dropsleuth.aws.topology",
-    "dropsleuth.aws.endpoints",
-    "dropsleuth.queries",
-    "dropsleuth.aws.flowlogs",
-    "dropsleuth.aws.reachability",
-    "dropsleuth.aws.changes",
-    "dropsleuth.aws.site_changes",
-    "dropsleuth.aws.cloudtrail",
-    "dropsleuth.aws.metrics",
-    "dropsleuth.aws.drop_metrics",
-    "dropsleuth.aws.cloudwatch",
-)
-
-
-_ATTRIBUTES = ("PERMISSIONS", "LOCAL_S3_PERMISSIONS")
+# The modules whose AWS calls an investigation makes, and which of their declarations (beside the code)
+# it needs.
+_ALL_DECLARATIONS = ("PERMISSIONS", "LOCAL_S3_PERMISSIONS")
+_CALLING_MODULES: dict[str, tuple[str, ...]] = {
+    "dropsleuth.sites": _ALL_DECLARATIONS,
+    "dropsleuth.idempotency": _ALL_DECLARATIONS,
+    "dropsleuth.report.store": _ALL_DECLARATIONS,
+    "dropsleuth.aws.inventory": _ALL_DECLARATIONS,
+    "dropsleuth.aws.topology": _ALL_DECLARATIONS,
+    "dropsleuth.aws.endpoints": _ALL_DECLARATIONS,
+    "dropsleuth.queries": _ALL_DECLARATIONS,
+    # The flow-log step only reads coverage: its status declarations, never the create grants.
+    "dropsleuth.aws.flowlogs": ("STATUS_PERMISSIONS",),
+    "dropsleuth.aws.reachability": _ALL_DECLARATIONS,
+    "dropsleuth.aws.changes": _ALL_DECLARATIONS,
+    "dropsleuth.aws.site_changes": _ALL_DECLARATIONS,
+    "dropsleuth.aws.metrics": _ALL_DECLARATIONS,
+    "dropsleuth.aws.drop_metrics": _ALL_DECLARATIONS,
+}
 
 
 def _declared_permissions() -> tuple[Permissions, ...]:
     found = []
-    for name in _CALLING_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError:
-            continue  # a capability not in this build: its step is skipped, it needs no permission
-        # The flow-log step only reads coverage: its module's STATUS_PERMISSIONS, never the create grants.
-        attributes = ("STATUS_PERMISSIONS",) if name == "dropsleuth.aws.flowlogs" else _ATTRIBUTES
+    for name, attributes in _CALLING_MODULES.items():
+        # A missing module fails the import: a renamed module must not drop its permissions silently.
+        module = importlib.import_module(name)
         for attribute in attributes:
             value = getattr(module, attribute, None)
             if isinstance(value, Permissions):
