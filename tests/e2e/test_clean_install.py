@@ -45,8 +45,8 @@ def _uv(*args: str, env: dict[str, str] | None = None) -> str:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("dist")
-    # --no-build-isolation is not used: the backend (setuptools) comes from the lock-independent build env,
-    # which uv caches; --offline keeps it from the network.
+    # The build backend (setuptools) comes from uv's cache: `make venv` built the editable install with it.
+    # --offline keeps the test off the network.
     _uv("build", "--wheel", "--offline", "--out-dir", str(out))
     (built,) = out.glob("dropsleuth-*.whl")
     return built
