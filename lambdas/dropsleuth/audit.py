@@ -1,11 +1,12 @@
 """The ICMP/PMTUD audit: do the NACLs and security groups on the path let "fragmentation needed" through?
 
-Path MTU Discovery works only if ICMP type 3 code 4 (IPv4) / ICMPv6 type 2 (IPv6) reaches the sender.
-AWS's VPC User Guide ("Path MTU Discovery", under network ACLs) says to allow it **inbound and outbound**
-wherever MTUs differ along a path; a NACL that denies it turns any MTU mismatch into a black hole. Security
-groups are stateful and, per the EC2 User Guide ("Network maximum transmission unit (MTU) for your EC2
-instance"), admit ICMP responses to outbound traffic, so a missing SG rule is reported as a warning, not a
-root cause.
+Path MTU Discovery works only if ICMP type 3 code 4 (IPv4) / ICMPv6 type 2 (IPv6) reaches the sender. AWS's
+VPC User Guide ("Path MTU Discovery", under network ACLs) says to allow it **inbound and outbound** wherever
+MTUs differ along a path; a NACL that denies it turns any MTU mismatch into a black hole. On its own that is
+configuration, a risk (warning, docs/severity.md): the investigation raises it to high when its window shows
+traffic being dropped (``rules.severity.CAUSE_ONCE_DROPPING``). Security groups are stateful and, per the EC2
+User Guide ("Network maximum transmission unit (MTU) for your EC2 instance"), admit ICMP responses to outbound
+traffic, so a missing SG rule is reported as a warning, not a root cause.
 
 ``audit_inventory`` is pure (the rules over an inventory); ``audit_icmp`` collects the inventory first.
 """
@@ -31,6 +32,7 @@ from dropsleuth.rules.icmp import (
     nacl_admits_range,
     security_groups_admit_range,
 )
+from dropsleuth.rules.severity import CONFIGURATION_RISK
 
 if TYPE_CHECKING:
     from mypy_boto3_ec2 import EC2Client
@@ -112,7 +114,7 @@ def _peers_for(version: int, peers: Sequence[IPNetwork]) -> list[IPNetwork]:
 
 
 def audit_inventory(inventory: NetworkInventory, peer_cidrs: Sequence[str] = ()) -> AuditResult:
-    """Audit NACLs (root causes) and security groups (warnings) of the subnets and ENIs in the inventory."""
+    """Audit the NACLs (a black hole wherever MTUs differ) and security groups (context) of the inventory."""
     peers = parse_peer_cidrs(peer_cidrs)
     findings: list[Finding] = []
     checked: list[str] = []
@@ -207,9 +209,10 @@ def _nacl_finding(
     what = _icmp_label(version)
     return Finding(
         code=FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED,
-        severity=Severity.HIGH,
+        severity=CONFIGURATION_RISK,
         confidence=0.85 if explicit else 0.75,
-        title=f"NACL {acl_id} denies {what} {direction.value} ({rule_text})",
+        title=f"NACL {acl_id} denies {what} {direction.value} ({rule_text}): a PMTUD black hole wherever "
+        "an MTU on the path is smaller",
         detail=(
             f"Network ACL {acl_id} ({', '.join(subnets)}) drops {what} {direction.value} "
             f"{_preposition(direction)} {', '.join(peers)} at {rule_text}. "

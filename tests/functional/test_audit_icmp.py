@@ -63,7 +63,8 @@ def test_incident_nacl_is_found_with_its_rule_and_the_fix_works(aws: None) -> No
     nacl_findings = [f for f in result.findings if f.code is FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED]
     assert len(nacl_findings) == 1
     finding = nacl_findings[0]
-    assert finding.severity is Severity.HIGH
+    # Configuration alone is a risk (docs/severity.md); an investigation with drops raises it.
+    assert finding.severity is Severity.WARNING
     evidence = finding.evidence[0].data
     assert evidence["network_acl_id"] == nacl_id
     assert evidence["rule_number"] == 90
@@ -94,6 +95,35 @@ def test_incident_nacl_is_found_with_its_rule_and_the_fix_works(aws: None) -> No
     # Then the audit no longer finds a NACL problem
     again = audit_icmp(built.id("vpc"), eni_ids=built.site.eni_ids if built.site else ())
     assert FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED not in [f.code for f in again.findings]
+
+
+def test_cli_exits_1_for_a_blocking_nacl_and_0_once_only_sg_warnings_remain(
+    aws: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the incident's account, whose NACL denies frag-needed inbound at rule 90
+    built = build(INCIDENT)
+    assert cli_run(["audit", "--vpc", built.id("vpc"), "--output", "json"]) == 1
+    before = json.loads(capsys.readouterr().out)
+    assert "NACL_BLOCKS_ICMP_FRAG_NEEDED" in [f["code"] for f in before["findings"]]
+    # When every NACL gap is closed as the findings say (the SG gap stays)
+    for finding in before["findings"]:
+        if finding["code"] != "NACL_BLOCKS_ICMP_FRAG_NEEDED":
+            continue
+        for command in finding["remediation"]["commands"]:
+            words = command.split()
+            clients.ec2().create_network_acl_entry(
+                NetworkAclId=words[words.index("--network-acl-id") + 1],
+                RuleNumber=int(words[words.index("--rule-number") + 1]),
+                Protocol="1",
+                RuleAction="allow",
+                Egress="--egress" in words,
+                CidrBlock=words[words.index("--cidr-block") + 1],
+                IcmpTypeCode={"Type": 3, "Code": 4},
+            )
+    # Then the audit exits 0: a missing SG rule is context, not a blocker
+    assert cli_run(["audit", "--vpc", built.id("vpc"), "--output", "json"]) == 0
+    after = json.loads(capsys.readouterr().out)
+    assert [f["code"] for f in after["findings"]] == ["SG_MISSING_ICMP_FRAG_NEEDED"]
 
 
 def test_default_nacl_and_narrow_sg_rule_give_no_findings(aws: None) -> None:
@@ -315,11 +345,13 @@ def test_cli_against_moto_server(moto_endpoint: str) -> None:
     built = build(INCIDENT)
     # When the CLI runs in another process with AWS_ENDPOINT_URL
     done = run_cli("audit", "--vpc", built.id("vpc"), "--output", "json", endpoint=moto_endpoint)
-    # Then it finds the NACL, prints the JSON report and exits 1 (a problem worth a page)
+    # Then it finds the NACL (a warning: configuration alone), prints the JSON report and exits 1 (a
+    # problem to fix)
     assert done.returncode == 1, done.stderr
     report = json.loads(done.stdout)
     top = report["findings"][0]
     assert top["code"] == "NACL_BLOCKS_ICMP_FRAG_NEEDED"
+    assert {f["severity"] for f in report["findings"]} == {"warning"}
     assert top["evidence"][0]["data"]["network_acl_id"] == built.id("nacl", "ingest-hardened")
 
     # And bad input gives one line and exit 2

@@ -39,7 +39,9 @@ def test_dropping_all_icmp_blocks_frag_needed_and_names_the_rule() -> None:
     assert blocker.certain
     (finding,) = findings([blocker])
     assert finding.code is FindingCode.HOST_FIREWALL_BLOCKS_ICMP
-    assert finding.severity is Severity.HIGH
+    # Configuration alone: a risk (warning), certain of its match (docs/severity.md).
+    assert finding.severity is Severity.WARNING
+    assert finding.confidence == 0.9
     assert finding.remediation is not None
     assert finding.remediation.commands == (
         "iptables -I INPUT 1 -p icmp --icmp-type fragmentation-needed -j ACCEPT",

@@ -198,8 +198,9 @@ def test_a_blocking_nacl_is_where_the_fix_goes_first() -> None:
 
 
 def test_a_blocking_nacl_alone_is_a_warning_and_high_once_drops_show() -> None:
+    # As the audit reports it: configuration alone, a warning.
     nacl = Finding(
-        code=FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED, severity=Severity.HIGH, confidence=0.9,
+        code=FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED, severity=Severity.WARNING, confidence=0.9,
         title="acl-0123 rule 50 denies ICMP type 3", resource_ids=("acl-0123",),
     )  # fmt: skip
     quiet = outcomes()
@@ -353,3 +354,15 @@ def test_the_registry_nat_traversal_reaches_the_path_model_and_decides_a_borderl
     assert analyse_path(topo, *ends, source_mtu=1500, mss_clamp=1400, nat_traversal=True).verdict is (
         Verdict.PMTUD_BLACKHOLE
     )
+
+
+def test_a_supporting_finding_is_never_raised_past_what_its_configuration_can_cause() -> None:
+    # A missing SG rule is context (SGs are stateful): drops in the window do not make it high.
+    sg = Finding(
+        code=FindingCode.SG_MISSING_ICMP_FRAG_NEEDED, severity=Severity.WARNING, confidence=0.6,
+        title="sg-0123 admits no ICMP type 3 code 4", resource_ids=("sg-0123",),
+    )  # fmt: skip
+    dropping = outcomes(icmp_rejects=[{"minute": minute(n), "rejects": 3} for n in range(30, 60)])
+    dropping["icmp_audit"] = StepOutcome(findings=(sg,))
+    by_code = {f.code: f for f in ranking.rank(context(), dropping)}
+    assert by_code[FindingCode.SG_MISSING_ICMP_FRAG_NEEDED].severity is Severity.WARNING

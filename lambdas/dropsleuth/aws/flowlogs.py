@@ -184,14 +184,15 @@ class FlowLogsStatus(_Model):
         return not self.uncovered and not self.incomplete
 
     def findings(self) -> list[Finding]:
-        """``FLOW_LOGS_DISABLED`` for uncovered resources (high) and for incomplete formats (warning)."""
+        """``FLOW_LOGS_DISABLED`` for uncovered resources and incomplete formats (warnings: blind spots)."""
         findings: list[Finding] = []
         command = _remediation_command(self)
         if self.uncovered:
             findings.append(
                 Finding(
                     code=FindingCode.FLOW_LOGS_DISABLED,
-                    severity=Severity.HIGH,
+                    # A blind spot, not a drop: a warning (docs/report.md, docs/severity.md).
+                    severity=Severity.WARNING,
                     confidence=1.0,
                     title=f"No flow logs on {', '.join(self.uncovered)}",
                     detail="Without flow logs the REJECTs, ICMP rejects and throughput per minute of these "

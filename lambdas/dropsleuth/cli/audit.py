@@ -17,7 +17,7 @@ from dropsleuth.cli.common import (
     connect,
     render_report,
 )
-from dropsleuth.model import Severity
+from dropsleuth.model import FindingCode
 
 
 def audit(
@@ -34,14 +34,15 @@ def audit(
     profile: ProfileOption = None,
     region: RegionOption = None,
 ) -> None:
-    """Audit NACLs (root causes) and security groups (warnings) for blocked ICMP fragmentation-needed.
+    """Audit NACLs and security groups for blocked ICMP fragmentation-needed.
 
-    Exits 1 when a NACL blocks frag-needed (a black hole wherever MTUs differ), 0 otherwise.
+    Exits 1 when a NACL blocks frag-needed (a black hole wherever MTUs differ), 0 otherwise. Findings are
+    warnings: configuration alone is a risk; `dropsleuth investigate` says whether traffic drops now.
     """
     connect(profile, region)
     report = audit_report(vpc, subnet_ids=subnet or (), eni_ids=eni or (), peer_cidrs=peer_cidr or ())
     render_report(report, output)
-    blocking = any(f.severity in (Severity.CRITICAL, Severity.HIGH) for f in report.findings)
+    blocking = any(f.code is FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED for f in report.findings)
     raise typer.Exit(EXIT_PROBLEM if blocking else EXIT_OK)
 
 

@@ -45,7 +45,7 @@ COMMANDS: tuple[CommandEntry, ...] = (
     CommandEntry(
         "audit",
         "dropsleuth.cli.audit",
-        "Audit NACLs (root causes) and security groups (warnings) for blocked ICMP fragmentation-needed.",
+        "Audit NACLs and security groups for blocked ICMP fragmentation-needed.",
     ),
     CommandEntry(
         "demo",

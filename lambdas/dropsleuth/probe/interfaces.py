@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.rules.severity import CONFIGURATION_RISK
 
 
 @dataclass(frozen=True)
@@ -141,8 +142,10 @@ def check_interfaces(
         found.append(
             Finding(
                 code=FindingCode.INTERFACE_MTU_UNEXPECTED,
-                severity=Severity.HIGH if larger or carries_default else Severity.WARNING,
-                confidence=0.95,
+                # Configuration alone is a risk (docs/severity.md): the investigation raises it with the
+                # agent's black-hole verdict (rules/site_measurements.py).
+                severity=CONFIGURATION_RISK,
+                confidence=0.95 if larger or carries_default else 0.7,
                 title=f"interface {name} has MTU {state.mtu}, expected {want}{role}",
                 detail=(
                     f"{name} sends packets up to {state.mtu} bytes where the path was planned for {want}: "

@@ -15,7 +15,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.model import Evidence, Finding, FindingCode, Remediation
+from dropsleuth.rules.severity import CONFIGURATION_RISK
 
 Family = Literal["ipv4", "ipv6", "any"]
 Match = Literal["always", "maybe", "never"]
@@ -484,7 +485,8 @@ def findings(blockers: Sequence[Blocker]) -> list[Finding]:
         result.append(
             Finding(
                 code=FindingCode.HOST_FIREWALL_BLOCKS_ICMP,
-                severity=Severity.HIGH if blocker.certain else Severity.WARNING,
+                # A ruleset is configuration: a risk until something shows drops (docs/severity.md).
+                severity=CONFIGURATION_RISK,
                 confidence=0.9 if blocker.certain else 0.5,
                 title=f"{chain.source} {chain.table} {chain.name} drops {message}",
                 detail=(

@@ -41,7 +41,7 @@ from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed
 from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
 from dropsleuth.rules.other_drops import assess_other_drops
-from dropsleuth.rules.severity import Observation, incident_severity
+from dropsleuth.rules.severity import Observation, incident_severity, supporting_severity
 from dropsleuth.rules.site_measurements import agent_black_hole_evidence, interface_mtu_findings
 
 # A change this long before the onset is a suspect; earlier ones are background (a typical change window).
@@ -797,7 +797,7 @@ def _supporting(signals: Signals, *, explained: bool) -> list[Finding]:
         if code is FindingCode.FLOW_LOGS_DISABLED:
             findings.extend(_flow_logs_finding(f, signals) for f in found)
             continue
-        findings.extend(_capped(f, signals) for f in found)
+        findings.extend(_graded(f, signals) for f in found)
     findings.extend(_changes_findings(signals))
     collapse = signals.collapse
     if collapse is not None or signals.found(FindingCode.THROUGHPUT_COLLAPSE):
@@ -825,13 +825,10 @@ def _supporting(signals: Signals, *, explained: bool) -> list[Finding]:
     return findings
 
 
-def _capped(finding: Finding, signals: Signals) -> Finding:
-    """Only a root-cause hypothesis is critical; a supporting finding is at most high, and at most a
-    warning when nothing in the window shows traffic being dropped (configuration alone is a risk)."""
-    ceiling = Severity.HIGH if signals.drops_seen else Severity.WARNING
-    if finding.severity.rank < ceiling.rank:
-        return finding.model_copy(update={"severity": ceiling})
-    return finding
+def _graded(finding: Finding, signals: Signals) -> Finding:
+    """A supporting finding graded by the window's symptoms (``severity.supporting_severity``)."""
+    severity = supporting_severity(finding, drops_seen=signals.drops_seen)
+    return finding if severity is finding.severity else finding.model_copy(update={"severity": severity})
 
 
 def _flow_logs_finding(finding: Finding, signals: Signals) -> Finding:
@@ -842,7 +839,7 @@ def _flow_logs_finding(finding: Finding, signals: Signals) -> Finding:
     The finding stays, as information, and says where the data came from.
     """
     if signals.flow_log_rows <= 0:
-        return _capped(finding, signals)
+        return _graded(finding, signals)
     where = signals.flow_log_location or "the configured flow-log location"
     note = (
         f"Yet the queries read {signals.flow_log_rows} result rows from flow-log records of this traffic in "

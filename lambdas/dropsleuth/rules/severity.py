@@ -14,12 +14,23 @@ Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from dropsleuth.model import Evidence, Severity
+from dropsleuth.model import Evidence, Finding, FindingCode, Severity
 
 INCIDENT_CONFIDENCE = 0.5
 """Below this confidence (support minus evidence against) a hypothesis with symptoms stays a warning."""
+
+CONFIGURATION_RISK = Severity.WARNING
+"""What a check of configuration alone reports (the audit, ``probe firewall``, ``probe interfaces``)."""
+
+CAUSE_ONCE_DROPPING: Mapping[FindingCode, Severity] = {
+    # A NACL that denies frag-needed is the fix's place when the path is black-holing now (the audit
+    # alone reports it as a risk): an investigation whose window shows drops raises it to high.
+    FindingCode.NACL_BLOCKS_ICMP_FRAG_NEEDED: Severity.HIGH,
+}
+"""Configuration findings that become an incident's cause, and at what severity, once drops show."""
 
 
 @dataclass(frozen=True)
@@ -40,3 +51,13 @@ def incident_severity(
     if not symptoms or confidence < INCIDENT_CONFIDENCE:
         return Severity.WARNING
     return Severity.CRITICAL if collapse else Severity.HIGH
+
+
+def supporting_severity(finding: Finding, *, drops_seen: bool) -> Severity:
+    """A supporting finding's severity in an investigation: at most a warning without drops in the window,
+    at most high with them (only a root cause is critical), and raised to high with them when it is a
+    configuration that causes the drops (``CAUSE_ONCE_DROPPING``)."""
+    ceiling = Severity.HIGH if drops_seen else Severity.WARNING
+    severity = finding.severity if finding.severity.rank >= ceiling.rank else ceiling
+    raised = CAUSE_ONCE_DROPPING.get(finding.code) if drops_seen else None
+    return raised if raised is not None and raised.rank < severity.rank else severity
