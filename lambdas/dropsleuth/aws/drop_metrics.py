@@ -31,7 +31,10 @@ from dropsleuth.metrics_catalog import (
     CONNTRACK_USED,
     HOST_DIMENSION,
     HOST_DROP_METRICS,
+    HOST_FIREWALL_RULE_DROPS,
+    HOST_GAUGE_METRICS,
     NAMESPACE,
+    RULE_DIMENSION,
     SITE_DIMENSION,
 )
 from dropsleuth.rules.aws_drops import (
@@ -52,7 +55,9 @@ PERMISSIONS = declare(
     "elasticloadbalancing:DescribeLoadBalancers",
 )
 
-HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
+HOST_METRICS = {
+    spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED, *HOST_GAUGE_METRICS.values())
+}
 
 
 # Every agent publishes this one (``/proc/net/netstat`` exists on every Linux host): the site's hosts are
@@ -97,6 +102,43 @@ def host_drop_queries(
                 )
             )
     return queries
+
+
+def firewall_rule_queries(
+    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+) -> list[tuple[str, str, MetricQuery]]:
+    """(host, rule, query) for every ``HostFirewallRuleDrops`` series of the site's hosts.
+
+    The agent publishes a rule's series only in the minutes it counted, so the rules are listed, not known
+    in advance: one ListMetrics on that metric name, filtered on the site (bounded: the agent publishes at
+    most a few rules a cycle, and a rule is one series for as long as it exists).
+    """
+    client = cloudwatch or clients.cloudwatch()
+    found: list[tuple[str, str, MetricQuery]] = []
+    try:
+        pages = client.get_paginator("list_metrics").paginate(
+            Namespace=namespace,
+            MetricName=HOST_FIREWALL_RULE_DROPS.name,
+            Dimensions=[{"Name": SITE_DIMENSION, "Value": site}],
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                values = dict(listed)
+                if set(values) != {SITE_DIMENSION, HOST_DIMENSION, RULE_DIMENSION}:
+                    continue
+                query = MetricQuery(
+                    f"rule_{len(found)}",
+                    namespace,
+                    HOST_FIREWALL_RULE_DROPS.name,
+                    listed,
+                    HOST_FIREWALL_RULE_DROPS.alarm_statistic,
+                    values[HOST_DIMENSION],
+                )
+                found.append((values[HOST_DIMENSION], values[RULE_DIMENSION], query))
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return sorted(found, key=lambda f: (f[0], f[1]))
 
 
 def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
@@ -148,12 +190,13 @@ def read_other_drops(
     namespace: str = NAMESPACE,
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
-    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws_resources": [read],
-    "aws": [series]}``."""
+    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "firewall_rules": {host: {rule:
+    points}}, "aws_resources": [read], "aws": [series]}``."""
     client = cloudwatch or clients.cloudwatch()
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
+    rule_queries = firewall_rule_queries(site, namespace=namespace, cloudwatch=client) if site else []
     aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
-    queries = [*host_queries, *aws_queries]
+    queries = [*host_queries, *(q for _, _, q in rule_queries), *aws_queries]
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for query in host_queries:
@@ -162,8 +205,13 @@ def read_other_drops(
         # left out, so the rules say "unknown", never "clean".
         if series[query.query_id]:
             points[query.metric] = _points(series[query.query_id])
+    firewall_rules: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for host, rule, query in rule_queries:
+        if series[query.query_id]:
+            firewall_rules.setdefault(host, {})[rule] = _points(series[query.query_id])
     return {
         "hosts": hosts,
+        "firewall_rules": firewall_rules,
         "aws_resources": [
             {"namespace": q.namespace, "resource_id": q.resource_id}
             for q in {(q.namespace, q.resource_id): q for q in aws_queries}.values()
