@@ -2,8 +2,10 @@
 
 Measured: what the agent adds per cycle (``probe/host_drop_metrics.host_drop_points``): every source of
 ``probe/host_counters`` read once (netstat, snmp, the interfaces' statistics, softnet, conntrack, settings,
-``ethtool -S`` where an ENA interface exists), the deltas against the previous reading, the datapoints, the
-state file written. Baseline: reading and parsing ``/proc/net/netstat`` alone, in the same run.
+``ethtool -S`` where an ENA interface exists, and the commands ``tc -s qdisc show``, ``ss -ltnH``,
+``iptables-save -c``, ``ip6tables-save -c``, ``nft -j``/``nft -a list ruleset``), the deltas against the
+previous reading, the datapoints, the state file written. Baseline: reading and parsing
+``/proc/net/netstat`` alone, in the same run.
 
 Goal (issue #15): one cycle reads all of this in well under a second; the figure says whether it was met.
 """
