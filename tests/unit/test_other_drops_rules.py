@@ -272,6 +272,7 @@ def test_the_published_settings_are_evidence_and_set_the_fix() -> None:
     # somaxconn is not the limit: raising it would change nothing.
     assert not any("somaxconn=" in c for c in finding.remediation.commands)
     assert "the application asked for 128" in finding.remediation.steps[0]
+    assert not any("raise both" in step for step in finding.remediation.steps)
 
     rpf = clean_host(
         "router-1",
@@ -285,6 +286,22 @@ def test_the_published_settings_are_evidence_and_set_the_fix() -> None:
     assert any("all.rp_filter = 1 (strict)" in e.summary for e in finding.evidence)
     assert finding.remediation is not None
     assert "sysctl -w net.ipv4.conf.all.rp_filter=2" in finding.remediation.commands
+
+    loose = clean_host(
+        "router-1",
+        IpReversePathFilterDrops=series(0, 50),
+        RpFilterAll=series(2, 2),
+        RpFilterStrictInterfaces=series(0, 0),
+    )
+    finding = next(
+        f
+        for f in assess_host_drops([loose], ONSET).findings
+        if f.code is FindingCode.REVERSE_PATH_FILTER_DROPS
+    )
+    assert finding.remediation is not None
+    # Nothing strict: loose mode drops only sources without any route, so the fix is the route.
+    assert "no route to at all" in finding.remediation.steps[0]
+    assert not any("rp_filter=2" in c for c in finding.remediation.commands)
 
     conntrack = clean_host("nat-1", ConntrackDrop=series(0, 40), NfConntrackMax=series(65536, 65536))
     finding = next(

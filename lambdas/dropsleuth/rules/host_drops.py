@@ -391,27 +391,26 @@ def _assess_conntrack_level(hosts: Sequence[HostSeries], out: Assessment) -> Non
     if not near:
         return
     conntrack = next(c for c in HOST_CAUSES if c.code is FindingCode.CONNTRACK_TABLE_FULL)
-    out.findings.append(
-        Finding(
-            code=FindingCode.CONNTRACK_TABLE_FULL,
-            severity=Severity.WARNING,
-            confidence=0.5,
-            title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
-            f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
-            detail="At 100% the kernel drops new connections.",
-            resource_ids=tuple(h for h, _ in near),
-            evidence=tuple(
-                Evidence(
-                    kind="metric",
-                    summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
-                    resource_ids=(host,),
-                    data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
-                )
-                for host, peak in near
-            ),
-            remediation=conntrack.fix,
-        )
+    risk = Finding(
+        code=FindingCode.CONNTRACK_TABLE_FULL,
+        severity=Severity.WARNING,
+        confidence=0.5,
+        title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
+        f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
+        detail="At 100% the kernel drops new connections.",
+        resource_ids=tuple(h for h, _ in near),
+        evidence=tuple(
+            Evidence(
+                kind="metric",
+                summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
+                resource_ids=(host,),
+                data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
+            )
+            for host, peak in near
+        ),
+        remediation=conntrack.fix,
     )
+    out.findings.append(_with_settings(risk, hosts))
 
 
 def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None, out: Assessment) -> None:
@@ -555,6 +554,12 @@ _SETTING_NAMES = {
     "setting.nf_conntrack_max": "net.netfilter.nf_conntrack_max",
 }
 _RP_FILTER_MODES = {0: "off", 1: "strict", 2: "loose"}
+_STEPS_REPLACED = frozenset({FindingCode.LISTEN_QUEUE_OVERFLOW})
+"""Causes whose generic steps the settings make wrong (raising somaxconn when the application's backlog is
+the limit): their steps are replaced, not prefixed."""
+_SLOW_ACCEPT = (
+    "If the queue still fills, the application accepts too slowly: add workers, or find what it waits on."
+)
 
 
 def _host_settings(host: HostSeries, keys: Sequence[str]) -> dict[str, int]:
@@ -606,9 +611,8 @@ def _with_settings(finding: Finding, hosts: Sequence[HostSeries]) -> Finding:
     fixed = _fix_with_settings(finding.code, lead_host, lead)
     if remediation is not None and fixed is not None:
         steps, commands = fixed
-        remediation = Remediation(
-            summary=remediation.summary, steps=(*steps, *remediation.steps), commands=commands
-        )
+        kept = () if finding.code in _STEPS_REPLACED else remediation.steps
+        remediation = Remediation(summary=remediation.summary, steps=(*steps, *kept), commands=commands)
     return finding.model_copy(update={"evidence": (*finding.evidence, *evidence), "remediation": remediation})
 
 
@@ -624,8 +628,9 @@ def _fix_with_settings(
                     (
                         f"On {host} the fullest listener's backlog is {backlog}, below net.core.somaxconn "
                         f"{cap}: the application asked for {backlog}. Raise the application's own backlog "
-                        "(somaxconn is not what limits it)."
+                        "(e.g. nginx `listen 443 backlog=4096;`); somaxconn is not what limits it."
                     ),
+                    _SLOW_ACCEPT,
                 ),
                 ("ss -ltn", "sysctl net.core.somaxconn"),
             )
@@ -634,8 +639,9 @@ def _fix_with_settings(
             (
                 (
                     f"On {host} net.core.somaxconn is {cap}: every listen() backlog is capped there. "
-                    f"Raise it to {new}."
+                    f"Raise it to {new}, and the application's own backlog with it."
                 ),
+                _SLOW_ACCEPT,
             ),
             (
                 "ss -ltn",
@@ -668,6 +674,17 @@ def _fix_with_settings(
                     ),
                 ),
                 (find, "sysctl -w net.ipv4.conf.all.rp_filter=2"),
+            )
+        if values.get("setting.rp_filter_strict_interfaces") == 0:
+            return (
+                (
+                    (
+                        f"On {host} no interface filters strictly (conf.all.rp_filter is "
+                        f"{values['setting.rp_filter_all']}): in loose mode (2) the kernel drops packets "
+                        "from sources it has no route to at all. Add the route to those sources."
+                    ),
+                ),
+                ("ip route get SOURCE_ADDRESS", "sysctl -a 2>/dev/null | grep '\\.rp_filter'"),
             )
         return (
             (
