@@ -607,8 +607,9 @@ class DropRule:
 
         Stable while the rule stays as it is: nft handles are never reused within a table, an iptables
         rule is known by position and text (a rule inserted above renames it, as it should: it is another
-        rule at that position). ASCII only and at most ``RULE_DIMENSION_MAX`` characters, as a CloudWatch
-        dimension value must be.
+        rule at that position). Printable ASCII only (anything else becomes ``?``) and at most
+        ``RULE_DIMENSION_MAX`` characters: a CloudWatch dimension value is ASCII without control characters,
+        1 to 1,024 of them (CloudWatch API Reference, "Dimension").
         """
         if self.source == "nft" and self.handle is not None:
             where = f"nft {self.table} {self.chain} handle {self.handle}"
@@ -616,7 +617,7 @@ class DropRule:
             where = f"{self.source} {self.table} {self.chain} rule {self.position}"
         else:
             where = f"{self.source} {self.table} {self.chain} policy"
-        text = self.text.encode("ascii", "replace").decode("ascii")
+        text = "".join(c if " " <= c <= "~" else "?" for c in self.text)
         return f"{where}: {text}"[:RULE_DIMENSION_MAX]
 
 
