@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from dropsleuth.model import FindingCode, Severity
+from dropsleuth.probe.firewall import read_ruleset
 from dropsleuth.probe.host_counters import parse_tc_qdisc_drops, read_host_counters
 from dropsleuth.probe.host_drop_metrics import host_drop_points
 from dropsleuth.probe.spool import Datapoint
@@ -166,7 +167,8 @@ def test_an_agent_without_cap_net_admin_says_the_firewall_is_unknown() -> None:
     # The agent's process as its systemd unit runs it: no CAP_NET_ADMIN (the listings are refused).
     probe = (
         "from dropsleuth.probe.host_counters import read_host_counters;"
-        "r = read_host_counters(ethtool=None, tc=None, listeners=None);"
+        "from dropsleuth.probe.firewall import read_ruleset;"
+        "r = read_host_counters(ethtool=None, firewall=read_ruleset);"
         "print(r.unknown.get('firewall', 'READ'));"
         "print(sorted(k for k in r.counters if k.startswith('fw.')))"
     )
@@ -182,4 +184,4 @@ def test_an_agent_without_cap_net_admin_says_the_firewall_is_unknown() -> None:
     assert "refused" in reason
     assert counters == "[]"
     # With the capability the same reading succeeds (this test runs as root).
-    assert "firewall" not in read_host_counters(ethtool=None, tc=None, listeners=None).unknown
+    assert "firewall" not in read_host_counters(ethtool=None, firewall=read_ruleset).unknown

@@ -184,26 +184,20 @@ def test_qdisc_drops_are_per_interface_counters_without_loopback_and_unknown_wit
         FIXTURES / "host",
         ethtool=None,
         tc=captured("qdisc/tc-s-qdisc-tbf.txt"),
-        firewall=None,
-        listeners=None,
     )
     assert found.counters["qdisc.va.dropped"] == 297
     assert "qdisc.lo.dropped" not in found.counters
     assert totals_by_metric({"qdisc.va.dropped": 3, "qdisc.vb.dropped": 4})["qdisc.dropped"] == 7
-    missing = read_host_counters(
-        FIXTURES / "host", ethtool=None, tc=lambda: None, firewall=None, listeners=None
-    )
+    missing = read_host_counters(FIXTURES / "host", ethtool=None, tc=lambda: None)
     assert not any(k.startswith("qdisc.") for k in missing.counters)
-    assert "tc" in missing.unknown["qdisc"]
+    assert "tc -s qdisc show could not be run" in missing.unknown["qdisc"]
 
 
 # --- the host firewall's drop rules ---------------------------------------------------------------------
 
 
 def test_every_drop_rule_and_drop_policy_is_a_counter_of_its_own() -> None:
-    found = read_host_counters(
-        FIXTURES / "host", ethtool=None, tc=None, firewall=captured_firewall(), listeners=None
-    )
+    found = read_host_counters(FIXTURES / "host", ethtool=None, firewall=captured_firewall())
     rules = firewall_rule_deltas(dict(found.counters.items()))
     assert rules == {
         "iptables filter INPUT rule 1: -A INPUT -p tcp -m tcp --dport 2222 -j DROP": 1,
@@ -222,9 +216,7 @@ def test_every_drop_rule_and_drop_policy_is_a_counter_of_its_own() -> None:
 
 
 def test_a_firewall_the_agent_may_not_read_is_unknown_with_the_reason_never_zero() -> None:
-    found = read_host_counters(
-        FIXTURES / "host", ethtool=None, tc=None, firewall=refused_firewall, listeners=None
-    )
+    found = read_host_counters(FIXTURES / "host", ethtool=None, firewall=refused_firewall)
     assert "CAP_NET_ADMIN" in found.unknown["firewall"]
     assert "Operation not permitted" in found.unknown["firewall"]
     assert not any(k.startswith("fw.") for k in found.counters)
@@ -238,9 +230,9 @@ def test_the_fullest_listener_stands_for_the_host() -> None:
     text = HOST_SS() or ""
     # A listener with backlog 4 that never accepts, 10 clients: ss shows 5 queued (backlog + 1).
     assert parse_listen_queues(text) == [(5, 4), (0, 128), (0, 511)]
-    found = read_host_counters(FIXTURES / "host", ethtool=None, tc=None, firewall=None, listeners=HOST_SS)
+    found = read_host_counters(FIXTURES / "host", ethtool=None, listeners=HOST_SS)
     assert (found.gauges["listen.fullest_queue"], found.gauges["listen.fullest_backlog"]) == (5, 4)
-    quiet = read_host_counters(FIXTURES / "host", ethtool=None, tc=None, firewall=None, listeners=lambda: "")
+    quiet = read_host_counters(FIXTURES / "host", ethtool=None, listeners=lambda: "")
     assert "no TCP listener" in quiet.unknown["listeners"]
 
 
@@ -256,11 +248,11 @@ def test_rp_filter_is_published_as_conf_all_and_the_count_of_strict_interfaces(t
     ):
         (conf / name).mkdir(parents=True)
         (conf / name / "rp_filter").write_text(value + "\n")
-    found = read_host_counters(tmp_path, ethtool=None, tc=None, firewall=None, listeners=None)
+    found = read_host_counters(tmp_path, ethtool=None)
     # The kernel applies max(conf.all, conf.IFACE): only eth0 is strict (lo and default are not interfaces).
     assert found.gauges["setting.rp_filter_all"] == 0
     assert found.gauges["setting.rp_filter_strict_interfaces"] == 1
     (conf / "all/rp_filter").write_text("1\n")
-    stricter = read_host_counters(tmp_path, ethtool=None, tc=None, firewall=None, listeners=None)
+    stricter = read_host_counters(tmp_path, ethtool=None)
     # conf.all = 1 makes wg0 strict too; eth1 stays loose (max(1, 2) = 2).
     assert stricter.gauges["setting.rp_filter_strict_interfaces"] == 2

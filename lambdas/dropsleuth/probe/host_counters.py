@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dropsleuth.probe.counters import counter_delta, parse_snmp_table
-from dropsleuth.probe.firewall import RulesetReading, read_ruleset
+from dropsleuth.probe.firewall import RulesetReading
 from dropsleuth.rules.host_firewall import drop_rules
 
 NETSTAT_COUNTERS = {
@@ -239,17 +239,18 @@ def read_host_counters(
     root: Path = THIS_HOST,
     *,
     ethtool: EthtoolStats | None = run_ethtool_stats,
-    tc: CommandText | None = run_tc_qdisc,
-    firewall: FirewallReader | None = read_ruleset,
-    listeners: CommandText | None = run_ss_listeners,
+    tc: CommandText | None = None,
+    firewall: FirewallReader | None = None,
+    listeners: CommandText | None = None,
     wall_clock: float | None = None,
 ) -> HostCounters:
     """Read every source once under ``root`` (default this host, as the calling process sees it).
 
     ``ethtool`` is called for ENA interfaces only; a fixture's ENA interface has a
     ``device/driver`` link and its ``ethtool -S`` text beside it (see tests/fixtures/host_counters).
-    ``tc``, ``firewall`` and ``listeners`` run this host's commands (None: that source is not read, and
-    says so in ``unknown``).
+    ``tc``, ``firewall`` and ``listeners`` are the listing commands (``run_tc_qdisc``, ``probe.firewall.
+    read_ruleset``, ``run_ss_listeners`` on this host, as the agent passes them); None: that source is not
+    read here, which ``unknown`` says.
     """
     found = HostCounters(taken_at=wall_clock if wall_clock is not None else time.time())
     _read_snmp_files(root, found)
@@ -268,7 +269,10 @@ def read_host_counters(
 
 
 def _read_qdiscs(found: HostCounters, tc: CommandText | None) -> None:
-    text = tc() if tc is not None else None
+    if tc is None:
+        found.unknown["qdisc"] = "not read here (no tc reader)"
+        return
+    text = tc()
     if text is None:
         found.unknown["qdisc"] = "tc -s qdisc show could not be run (install iproute2's tc)"
         return
@@ -279,7 +283,7 @@ def _read_qdiscs(found: HostCounters, tc: CommandText | None) -> None:
 
 def _read_firewall(found: HostCounters, firewall: FirewallReader | None) -> None:
     if firewall is None:
-        found.unknown["firewall"] = "the firewall's rules were not read"
+        found.unknown["firewall"] = "not read here (no firewall reader)"
         return
     ruleset, sources, _notes, unread = firewall()
     if unread or not sources:
@@ -298,7 +302,10 @@ def _read_firewall(found: HostCounters, firewall: FirewallReader | None) -> None
 
 
 def _read_listeners(found: HostCounters, listeners: CommandText | None) -> None:
-    text = listeners() if listeners is not None else None
+    if listeners is None:
+        found.unknown["listeners"] = "not read here (no ss reader)"
+        return
+    text = listeners()
     queues = parse_listen_queues(text or "")
     if not queues:
         found.unknown["listeners"] = (
