@@ -212,6 +212,23 @@ def test_firewall_drops_at_the_onset_name_the_rule_and_insert_an_accept_before_i
     assert not any("-D " in c or "delete" in c for c in finding.remediation.commands)
 
 
+def test_a_rule_that_counted_in_a_few_minutes_is_measured_over_the_hosts_window() -> None:
+    # The agent publishes a rule's series only in the minutes it counted: here 3 minutes since the onset.
+    sparse = [(ONSET + timedelta(minutes=m), 100.0) for m in (5, 6, 7)]
+    host = clean_host("ingest-1", HostFirewallDrops=series(0, 6))
+    host = HostSeries(host.host, host.metrics, firewall_rules={RULE: sparse})
+    (finding,) = [
+        f for f in assess_host_drops([host], ONSET).findings if f.code is FindingCode.HOST_FIREWALL_DROPS
+    ]
+    rule = next(e for e in finding.evidence if e.kind == "firewall_rule")
+    assert (rule.data["during_total"], rule.data["during_minutes"], rule.data["before_minutes"]) == (
+        300,
+        50,
+        40,
+    )
+    assert "300 in 50 min since (6.0/min)" in rule.summary
+
+
 def test_firewall_drops_clean_unknown_and_rules_without_counters() -> None:
     unknown = assess_host_drops([clean_host("ingest-1")], ONSET).checked
     assert any(

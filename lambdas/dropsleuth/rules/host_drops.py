@@ -460,11 +460,29 @@ def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None,
 FIREWALL_RULES_SHOWN = 5
 
 
+def _rule_window(host: HostSeries, points: Sequence[Point], onset: datetime | None) -> CounterWindow:
+    """A rule's totals before and since the onset, over the host's minutes rather than the rule's own.
+
+    A rule's series has a point only in the minutes it counted (the agent publishes nothing for a rule that
+    did not), so its own point count is not the window's length: the host total, published every cycle,
+    says how many minutes the agent was there.
+    """
+    rule = split_at_onset(points, onset)
+    total = split_at_onset(host.metrics.get(_metric("firewall.dropped"), ()), onset)
+    return CounterWindow(
+        before_total=rule.before_total,
+        before_minutes=max(total.before_minutes, rule.before_minutes),
+        during_total=rule.during_total,
+        during_minutes=max(total.during_minutes, rule.during_minutes),
+        first_counted=rule.first_counted,
+    )
+
+
 def _with_firewall_rules(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
     """The rules that counted (``HostFirewallRuleDrops``), most since the onset first, and the commands to
     inspect the lead rule and to insert an accept just before it."""
     counted = [
-        (host.host, reference, split_at_onset(points, onset))
+        (host.host, reference, _rule_window(host, points, onset))
         for host in hosts
         if host.host in finding.resource_ids
         for reference, points in host.firewall_rules.items()
