@@ -217,6 +217,15 @@ HOST_FIREWALL_RULE_DROPS = MetricSpec(
     "HostFirewallRuleDrops", "Count", "Packets one host firewall rule dropped or rejected", None, "Sum"
 )
 
+# The same for queueing disciplines: ``QdiscDropsByQdisc`` with dimension ``Qdisc``
+# (``rules.qdisc.QdiscReference.reference``: interface, root/ingress, kind, handle, parameters), only for
+# the root/ingress qdiscs that dropped in the interval, at most ``QDISCS_PER_CYCLE`` of them.
+QDISC_DIMENSION = "Qdisc"
+QDISCS_PER_CYCLE = 3
+QDISC_DROPS_BY_QDISC = MetricSpec(
+    "QdiscDropsByQdisc", "Count", "Packets one root or ingress qdisc dropped", None, "Sum"
+)
+
 
 def _gauge(name: str, unit: str, description: str) -> MetricSpec:
     return MetricSpec(name, unit, description, None, "Maximum")

@@ -159,6 +159,10 @@ def test_a_tiny_tbf_qdisc_drops_a_burst_and_the_agent_counts_it_as_qdisc_drops(
     dropped_by_tc = parse_tc_qdisc_drops(sh("tc", "-s", "qdisc", "show", netns=sender).stdout)["s0"]
     assert dropped_by_tc > 100
     assert {p.name: p.value for p in second}["QdiscDrops"] == dropped_by_tc
+    (by_qdisc,) = [p for p in second if p.name == "QdiscDropsByQdisc"]
+    assert by_qdisc.dimensions["Qdisc"].startswith("s0 root tbf ")
+    assert "rate 100Kbit" in by_qdisc.dimensions["Qdisc"]
+    assert by_qdisc.value == dropped_by_tc
     # The NIC itself dropped nothing: a shaper's drops are not a ring's.
     assert {p.name: p.value for p in second}.get("NicTxDropped", 0) == 0
 

@@ -13,9 +13,12 @@ from dropsleuth.probe.host_counters import (
     parse_listen_queues,
     parse_softnet_dropped,
     parse_tc_qdisc_drops,
+    parse_tc_qdiscs,
+    qdisc_deltas,
     read_host_counters,
     totals_by_metric,
 )
+from dropsleuth.rules.qdisc import parse_qdisc_reference, qdisc_commands
 from tests.unit.command_fixtures import HOST_SS, HOST_TC, captured, captured_firewall, refused_firewall
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "host_counters"
@@ -256,3 +259,23 @@ def test_rp_filter_is_published_as_conf_all_and_the_count_of_strict_interfaces(t
     stricter = read_host_counters(tmp_path, ethtool=None)
     # conf.all = 1 makes wg0 strict too; eth1 stays loose (max(1, 2) = 2).
     assert stricter.gauges["setting.rp_filter_strict_interfaces"] == 2
+
+
+def test_each_root_qdisc_is_named_with_its_parameters_and_the_command_for_its_kind() -> None:
+    tbf = parse_tc_qdiscs(captured("qdisc/tc-s-qdisc-tbf.txt")() or "")
+    assert [(q.reference, n) for q, n in tbf] == [
+        ("lo root noqueue 0:", 0),
+        ("va root tbf 8007: rate 200Kbit burst 1600b lat 56ms", 297),
+    ]
+    assert qdisc_commands(tbf[1][0]) == (
+        "tc -s qdisc show dev va",
+        "tc qdisc change dev va root tbf rate <RATE> burst 1600b latency 56ms",
+    )
+    htb = {q.kind: q for q, _ in parse_tc_qdiscs(captured("qdisc/tc-s-qdisc-htb.txt")() or "")}
+    # The pfifo leaf (parent 1:10) is not a root: its drops are already the root's.
+    assert set(htb) == {"noqueue", "htb"}
+    assert "tc -s class show dev vb" in qdisc_commands(htb["htb"])
+    parsed = parse_qdisc_reference(htb["htb"].reference)
+    assert parsed == htb["htb"]
+    found = read_host_counters(FIXTURES / "host", ethtool=None, tc=captured("qdisc/tc-s-qdisc-tbf.txt"))
+    assert qdisc_deltas(found.counters) == {"va root tbf 8007: rate 200Kbit burst 1600b lat 56ms": 297}

@@ -249,6 +249,19 @@ def test_qdisc_drops_at_the_onset_are_their_own_cause_with_the_qdisc_fix() -> No
     assert finding.severity is Severity.HIGH
     assert finding.remediation is not None
     assert finding.remediation.commands[0] == "tc -s qdisc show"
+    named = HostSeries(
+        "ingest-1",
+        clean_host("ingest-1", QdiscDrops=series(0, 300)).metrics,
+        qdiscs={"eth0 root tbf 8001: rate 20Mbit burst 32Kb lat 50ms": series(0, 300)},
+    )
+    (finding,) = [f for f in assess_host_drops([named], ONSET).findings if f.code is FindingCode.QDISC_DROPS]
+    qdisc = next(e for e in finding.evidence if e.kind == "qdisc")
+    assert (qdisc.data["interface"], qdisc.data["kind"], qdisc.data["during_total"]) == ("eth0", "tbf", 15000)
+    assert finding.remediation is not None
+    assert finding.remediation.commands == (
+        "tc -s qdisc show dev eth0",
+        "tc qdisc change dev eth0 root tbf rate <RATE> burst 32Kb latency 50ms",
+    )
     # NIC drops stayed clean: a shaper is not a ring buffer.
     assert not [f for f in result.findings if f.code is FindingCode.NIC_DROPS]
 

@@ -34,8 +34,11 @@ from dropsleuth.metrics_catalog import (
     HOST_FIREWALL_RULE_DROPS,
     HOST_GAUGE_METRICS,
     NAMESPACE,
+    QDISC_DIMENSION,
+    QDISC_DROPS_BY_QDISC,
     RULE_DIMENSION,
     SITE_DIMENSION,
+    MetricSpec,
 )
 from dropsleuth.rules.aws_drops import (
     NAT_IDLE_TIMEOUTS,
@@ -104,38 +107,44 @@ def host_drop_queries(
     return queries
 
 
-def firewall_rule_queries(
-    site: str, *, namespace: str = NAMESPACE, cloudwatch: CloudWatchClient | None = None
+def attributed_queries(
+    site: str,
+    spec: MetricSpec,
+    dimension: str,
+    *,
+    namespace: str = NAMESPACE,
+    cloudwatch: CloudWatchClient | None = None,
 ) -> list[tuple[str, str, MetricQuery]]:
-    """(host, rule, query) for every ``HostFirewallRuleDrops`` series of the site's hosts.
+    """(host, ``dimension``'s value, query) for every series of ``spec`` the site's hosts published:
+    ``HostFirewallRuleDrops`` by ``Rule``, ``QdiscDropsByQdisc`` by ``Qdisc``.
 
-    The agent publishes a rule's series only in the minutes it counted, so the rules are listed, not known
-    in advance: one ListMetrics on that metric name, filtered on the site (bounded: the agent publishes at
-    most a few rules a cycle, and a rule is one series for as long as it exists).
+    The agent publishes such a series only in the intervals it counted, so they are listed, not known in
+    advance: one ListMetrics on that metric name, filtered on the site (bounded: the agent publishes at
+    most a few a cycle, and a rule or qdisc is one series for as long as it exists).
     """
     client = cloudwatch or clients.cloudwatch()
     found: list[tuple[str, str, MetricQuery]] = []
     try:
         pages = client.get_paginator("list_metrics").paginate(
             Namespace=namespace,
-            MetricName=HOST_FIREWALL_RULE_DROPS.name,
+            MetricName=spec.name,
             Dimensions=[{"Name": SITE_DIMENSION, "Value": site}],
         )
         for page in pages:
             for metric in page.get("Metrics", []):
                 listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
                 values = dict(listed)
-                if set(values) != {SITE_DIMENSION, HOST_DIMENSION, RULE_DIMENSION}:
+                if set(values) != {SITE_DIMENSION, HOST_DIMENSION, dimension}:
                     continue
                 query = MetricQuery(
-                    f"rule_{len(found)}",
+                    f"{dimension.lower()}_{len(found)}",
                     namespace,
-                    HOST_FIREWALL_RULE_DROPS.name,
+                    spec.name,
                     listed,
-                    HOST_FIREWALL_RULE_DROPS.alarm_statistic,
+                    spec.alarm_statistic,
                     values[HOST_DIMENSION],
                 )
-                found.append((values[HOST_DIMENSION], values[RULE_DIMENSION], query))
+                found.append((values[HOST_DIMENSION], values[dimension], query))
     except (ClientError, BotoCoreError) as error:
         raise translate(error, operation="ListMetrics") from error
     return sorted(found, key=lambda f: (f[0], f[1]))
@@ -191,12 +200,18 @@ def read_other_drops(
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
     """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "firewall_rules": {host: {rule:
-    points}}, "aws_resources": [read], "aws": [series]}``."""
+    points}}, "qdiscs": {host: {qdisc: points}}, "aws_resources": [read], "aws": [series]}``."""
     client = cloudwatch or clients.cloudwatch()
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
-    rule_queries = firewall_rule_queries(site, namespace=namespace, cloudwatch=client) if site else []
+    attributed = {
+        key: attributed_queries(site, spec, dimension, namespace=namespace, cloudwatch=client) if site else []
+        for key, spec, dimension in (
+            ("firewall_rules", HOST_FIREWALL_RULE_DROPS, RULE_DIMENSION),
+            ("qdiscs", QDISC_DROPS_BY_QDISC, QDISC_DIMENSION),
+        )
+    }
     aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
-    queries = [*host_queries, *(q for _, _, q in rule_queries), *aws_queries]
+    queries = [*host_queries, *(q for found in attributed.values() for _, _, q in found), *aws_queries]
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for query in host_queries:
@@ -205,13 +220,14 @@ def read_other_drops(
         # left out, so the rules say "unknown", never "clean".
         if series[query.query_id]:
             points[query.metric] = _points(series[query.query_id])
-    firewall_rules: dict[str, dict[str, list[dict[str, Any]]]] = {}
-    for host, rule, query in rule_queries:
-        if series[query.query_id]:
-            firewall_rules.setdefault(host, {})[rule] = _points(series[query.query_id])
+    by_host: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {key: {} for key in attributed}
+    for key, found in attributed.items():
+        for host, value, query in found:
+            if series[query.query_id]:
+                by_host[key].setdefault(host, {})[value] = _points(series[query.query_id])
     return {
         "hosts": hosts,
-        "firewall_rules": firewall_rules,
+        **by_host,
         "aws_resources": [
             {"namespace": q.namespace, "resource_id": q.resource_id}
             for q in {(q.namespace, q.resource_id): q for q in aws_queries}.values()

@@ -37,6 +37,7 @@ from pathlib import Path
 from dropsleuth.probe.counters import counter_delta, parse_snmp_table
 from dropsleuth.probe.firewall import RulesetReading
 from dropsleuth.rules.host_firewall import drop_rules
+from dropsleuth.rules.qdisc import QdiscReference
 
 NETSTAT_COUNTERS = {
     "TcpExt": (
@@ -73,6 +74,9 @@ FirewallReader = Callable[[], RulesetReading]
 """``probe.firewall.read_ruleset`` or a stand-in: the ruleset with counters, sources, notes, unread."""
 FIREWALL_RULE_PREFIX = "fw."
 """Counter keys of the firewall's drop rules: ``fw.`` + ``DropRule.reference``."""
+QDISC_PREFIX = "qd."
+"""Counter keys of each root/ingress qdisc: ``qd.`` + ``QdiscReference.reference`` (the per-interface
+totals, ``qdisc.IFACE.dropped``, sum the same numbers)."""
 
 
 @dataclass(frozen=True)
@@ -130,28 +134,55 @@ def parse_ethtool_stats(text: str) -> dict[str, int]:
     return stats
 
 
-def parse_tc_qdisc_drops(text: str) -> dict[str, int]:
-    """Packets dropped per interface from ``tc -s qdisc show``, counting only each interface's root and
-    ingress/clsact qdiscs.
+def parse_tc_qdiscs(text: str) -> list[tuple[QdiscReference, int]]:
+    """Each interface's root and ingress/clsact qdisc from ``tc -s qdisc show``, with the packets it dropped.
 
-    A classful root's statistics already include its children's drops (htb, tbf and mq count a child's
-    failed enqueue as their own drop; mq sums its per-queue children), so adding the child lines too would
-    count each drop twice (tests/fixtures/qdisc: an htb root and its pfifo leaf both show 293). Ingress
-    drops are packets a filter's action discarded on the way in (policing).
+    Only those: a classful root's statistics already include its children's drops (htb, tbf and mq count
+    a child's failed enqueue as their own drop; mq sums its per-queue children), so adding the child lines
+    too would count each drop twice (tests/fixtures/qdisc: an htb root and its pfifo leaf both show 293).
+    Ingress drops are packets a filter's action discarded on the way in (policing).
     """
-    drops: dict[str, int] = {}
-    counted: str | None = None
+    found: list[tuple[QdiscReference, int]] = []
+    qdisc: QdiscReference | None = None
     for line in text.splitlines():
         words = line.split()
-        if words[:1] == ["qdisc"] and "dev" in words:
-            interface = words[words.index("dev") + 1]
-            kind = words[1] if len(words) > 1 else ""
-            counted = interface if "root" in words or kind in ("ingress", "clsact") else None
-        elif counted is not None and words[:1] == ["Sent"] and "(dropped" in words:
+        if words[:1] == ["qdisc"] and "dev" in words and len(words) >= 5:
+            qdisc = _root_qdisc(words)
+        elif qdisc is not None and words[:1] == ["Sent"] and "(dropped" in words:
             value = words[words.index("(dropped") + 1].rstrip(",")
             if value.isdigit():
-                drops[counted] = drops.get(counted, 0) + int(value)
-            counted = None
+                found.append((qdisc, int(value)))
+            qdisc = None
+    return found
+
+
+def _root_qdisc(words: list[str]) -> QdiscReference | None:
+    """``qdisc KIND HANDLE dev IFACE (root | parent X) [refcnt N] PARAMS``: the root or ingress ones."""
+    kind, handle, interface = words[1], words[2], words[words.index("dev") + 1]
+    rest = words[words.index("dev") + 2 :]
+    if "root" in rest:
+        attachment = "root"
+    elif kind in ("ingress", "clsact"):
+        attachment = "ingress"
+    else:
+        return None
+    params = []
+    skip = 0
+    for word in rest:
+        if skip:
+            skip -= 1
+        elif word in ("refcnt", "parent"):
+            skip = 1
+        elif word != "root":
+            params.append(word)
+    return QdiscReference(interface, attachment, kind, handle, " ".join(params))
+
+
+def parse_tc_qdisc_drops(text: str) -> dict[str, int]:
+    """Packets dropped per interface (its root and ingress qdiscs; see ``parse_tc_qdiscs``)."""
+    drops: dict[str, int] = {}
+    for qdisc, dropped in parse_tc_qdiscs(text):
+        drops[qdisc.interface] = drops.get(qdisc.interface, 0) + dropped
     return drops
 
 
@@ -276,9 +307,12 @@ def _read_qdiscs(found: HostCounters, tc: CommandText | None) -> None:
     if text is None:
         found.unknown["qdisc"] = "tc -s qdisc show could not be run (install iproute2's tc)"
         return
-    for interface, dropped in parse_tc_qdisc_drops(text).items():
-        if interface != "lo":
-            found.counters[f"qdisc.{interface}.dropped"] = dropped
+    for qdisc, dropped in parse_tc_qdiscs(text):
+        if qdisc.interface == "lo":
+            continue
+        total = f"qdisc.{qdisc.interface}.dropped"
+        found.counters[total] = found.counters.get(total, 0) + dropped
+        found.counters[f"{QDISC_PREFIX}{qdisc.reference}"] = dropped
 
 
 def _read_firewall(found: HostCounters, firewall: FirewallReader | None) -> None:
@@ -461,6 +495,8 @@ def totals_by_metric(deltas: Mapping[str, int]) -> dict[str, int]:
     totals: dict[str, int] = {}
     for key, value in deltas.items():
         source, _, rest = key.partition(".")
+        if key.startswith(QDISC_PREFIX):
+            continue  # attribution only: the per-interface counters carry the total
         if key.startswith(FIREWALL_RULE_PREFIX):
             total_key = FIREWALL_TOTAL
         elif source in {"nic", "ena", "qdisc"}:
@@ -473,8 +509,13 @@ def totals_by_metric(deltas: Mapping[str, int]) -> dict[str, int]:
 
 def firewall_rule_deltas(deltas: Mapping[str, int]) -> dict[str, int]:
     """Rule reference → packets its drop counted in the interval (rules present in both readings)."""
-    return {
-        key.removeprefix(FIREWALL_RULE_PREFIX): value
-        for key, value in deltas.items()
-        if key.startswith(FIREWALL_RULE_PREFIX)
-    }
+    return _by_prefix(deltas, FIREWALL_RULE_PREFIX)
+
+
+def qdisc_deltas(deltas: Mapping[str, int]) -> dict[str, int]:
+    """Qdisc reference → packets it dropped in the interval (qdiscs present in both readings)."""
+    return _by_prefix(deltas, QDISC_PREFIX)
+
+
+def _by_prefix(deltas: Mapping[str, int], prefix: str) -> dict[str, int]:
+    return {key.removeprefix(prefix): value for key, value in deltas.items() if key.startswith(prefix)}

@@ -5,7 +5,8 @@ the agent's state, so a timer's one-shot runs publish deltas too) and returns on
 ``metrics_catalog.HOST_DROP_METRICS`` metric with dimensions ``Site`` and ``Host``, plus the levels: the
 conntrack table's fill and ``HOST_GAUGE_METRICS`` (the settings, the fullest listener). The host
 firewall's drops are also published per rule (``HostFirewallRuleDrops``, dimension ``Rule``) for the
-rules that counted in the interval, at most ``FIREWALL_RULES_PER_CYCLE`` of them. A source the host lacks
+rules that counted in the interval, at most ``FIREWALL_RULES_PER_CYCLE`` of them, and the qdisc drops per
+root qdisc (``QdiscDropsByQdisc``, dimension ``Qdisc``) the same way. A source the host lacks
 publishes nothing (the investigation then says "unknown"), never a zero; the reasons are logged (info)
 each cycle.
 """
@@ -31,6 +32,7 @@ from dropsleuth.probe.host_counters import (
     HostCounters,
     firewall_rule_deltas,
     host_counter_deltas,
+    qdisc_deltas,
     read_host_counters,
     run_ethtool_stats,
     run_ss_listeners,
@@ -120,16 +122,42 @@ def host_drop_points(
         for key, spec in catalog.HOST_DROP_METRICS.items()
         if key in totals
     )
-    points.extend(_firewall_rule_points(firewall_rule_deltas(deltas), dimensions, now))
+    points.extend(
+        _attributed(
+            firewall_rule_deltas(deltas),
+            catalog.HOST_FIREWALL_RULE_DROPS,
+            dimension=catalog.RULE_DIMENSION,
+            limit=catalog.FIREWALL_RULES_PER_CYCLE,
+            dimensions=dimensions,
+            now=now,
+        )
+    )
+    points.extend(
+        _attributed(
+            qdisc_deltas(deltas),
+            catalog.QDISC_DROPS_BY_QDISC,
+            dimension=catalog.QDISC_DIMENSION,
+            limit=catalog.QDISCS_PER_CYCLE,
+            dimensions=dimensions,
+            now=now,
+        )
+    )
     return points
 
 
-def _firewall_rule_points(by_rule: dict[str, int], dimensions: dict[str, str], now: float) -> list[Datapoint]:
-    """The rules that counted in the interval, most first, at most ``FIREWALL_RULES_PER_CYCLE``: a rule
-    that counted nothing publishes nothing, so the metrics stay as few as the rules that really drop."""
-    counted = sorted(((n, ref) for ref, n in by_rule.items() if n > 0), key=lambda c: (-c[0], c[1]))
-    spec = catalog.HOST_FIREWALL_RULE_DROPS
+def _attributed(
+    by_reference: dict[str, int],
+    spec: catalog.MetricSpec,
+    *,
+    dimension: str,
+    limit: int,
+    dimensions: dict[str, str],
+    now: float,
+) -> list[Datapoint]:
+    """One datapoint per rule (or qdisc) that counted in the interval, most first, at most ``limit``: one
+    that counted nothing publishes nothing, so the metrics stay as few as the things that really drop."""
+    counted = sorted(((n, ref) for ref, n in by_reference.items() if n > 0), key=lambda c: (-c[0], c[1]))
     return [
-        Datapoint(spec.name, float(n), spec.unit, now, {**dimensions, catalog.RULE_DIMENSION: reference})
-        for n, reference in counted[: catalog.FIREWALL_RULES_PER_CYCLE]
+        Datapoint(spec.name, float(n), spec.unit, now, {**dimensions, dimension: reference})
+        for n, reference in counted[:limit]
     ]

@@ -19,6 +19,7 @@ from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severi
 from dropsleuth.rules.counter_windows import CounterWindow, Grade, split_at_onset
 from dropsleuth.rules.host_firewall import accept_before_commands, parse_rule_reference
 from dropsleuth.rules.onset import Point
+from dropsleuth.rules.qdisc import parse_qdisc_reference, qdisc_commands
 
 CONNTRACK_NEAR_FULL_PERCENT = 90.0
 """A conntrack table this full is a risk (warning) even before it drops: the next burst will."""
@@ -265,6 +266,8 @@ class HostSeries:
     metrics: Mapping[str, Sequence[Point]]
     firewall_rules: Mapping[str, Sequence[Point]] = field(default_factory=dict)
     """``HostFirewallRuleDrops`` by its ``Rule`` dimension (a rule reference): the rules that counted."""
+    qdiscs: Mapping[str, Sequence[Point]] = field(default_factory=dict)
+    """``QdiscDropsByQdisc`` by its ``Qdisc`` dimension (a qdisc reference): the qdiscs that dropped."""
 
 
 @dataclass
@@ -317,6 +320,8 @@ def _assess_cause(cause: Cause, hosts: Sequence[HostSeries], onset: datetime | N
     finding = _finding(cause, counted, onset)
     if cause.code is FindingCode.HOST_FIREWALL_DROPS:
         finding = _with_firewall_rules(finding, hosts, onset)
+    elif cause.code is FindingCode.QDISC_DROPS:
+        finding = _with_qdiscs(finding, hosts, onset)
     out.findings.append(_with_settings(finding, hosts))
 
 
@@ -460,15 +465,17 @@ def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None,
 FIREWALL_RULES_SHOWN = 5
 
 
-def _rule_window(host: HostSeries, points: Sequence[Point], onset: datetime | None) -> CounterWindow:
-    """A rule's totals before and since the onset, over the host's minutes rather than the rule's own.
+def _rule_window(
+    host: HostSeries, points: Sequence[Point], onset: datetime | None, total_metric: str = "firewall.dropped"
+) -> CounterWindow:
+    """A rule's (or qdisc's) totals before and since the onset, over the host's minutes, not its own.
 
-    A rule's series has a point only in the minutes it counted (the agent publishes nothing for a rule that
+    Such a series has a point only in the minutes it counted (the agent publishes nothing for a rule that
     did not), so its own point count is not the window's length: the host total, published every cycle,
     says how many minutes the agent was there.
     """
     rule = split_at_onset(points, onset)
-    total = split_at_onset(host.metrics.get(_metric("firewall.dropped"), ()), onset)
+    total = split_at_onset(host.metrics.get(_metric(total_metric), ()), onset)
     return CounterWindow(
         before_total=rule.before_total,
         before_minutes=max(total.before_minutes, rule.before_minutes),
@@ -730,3 +737,64 @@ def _fix_with_settings(
             ),
         )
     return None
+
+
+QDISCS_SHOWN = 3
+
+
+def _with_qdiscs(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
+    """The root qdiscs that dropped (``QdiscDropsByQdisc``), most since the onset first, and the commands
+    for the lead one: show it, change the parameter of its kind that drops."""
+    counted = [
+        (host.host, reference, _rule_window(host, points, onset, "qdisc.dropped"))
+        for host in hosts
+        if host.host in finding.resource_ids
+        for reference, points in host.qdiscs.items()
+    ]
+    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
+    counted.sort(key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+    if not counted:
+        return finding
+    evidence = []
+    for host, reference, window in counted[:QDISCS_SHOWN]:
+        parsed = parse_qdisc_reference(reference)
+        parts = (
+            {
+                "interface": parsed.interface,
+                "kind": parsed.kind,
+                "handle": parsed.handle,
+                "params": parsed.params,
+            }
+            if parsed
+            else {}
+        )
+        evidence.append(
+            Evidence(
+                kind="qdisc",
+                summary=f"{host}: `{reference}` {window.describe()}",
+                resource_ids=(host,),
+                data={"host": host, "qdisc": reference, **parts, **window.as_data()},
+            )
+        )
+    lead_host, lead_reference, _ = counted[0]
+    lead = parse_qdisc_reference(lead_reference)
+    remediation = finding.remediation
+    if lead is not None and remediation is not None:
+        remediation = Remediation(
+            summary=remediation.summary,
+            steps=(
+                (
+                    f"On {lead_host} the qdisc that dropped most: `{lead_reference}` ({lead.kind} on "
+                    f"{lead.interface}, {'egress' if lead.attachment == 'root' else 'ingress'})."
+                ),
+                *remediation.steps[1:],
+            ),
+            commands=qdisc_commands(lead),
+        )
+    return finding.model_copy(
+        update={
+            "title": f"{finding.title} — {lead_reference}",
+            "evidence": (*finding.evidence, *evidence),
+            "remediation": remediation,
+        }
+    )

@@ -4,6 +4,7 @@ The metrics step (``steps/metrics.py``) reads the series into ``StepOutcome.data
 
     {"hosts": {HOST: {METRIC: [{"at": iso, "value": n}, ...]}},
      "firewall_rules": {HOST: {RULE: [{"at", "value"}]}},   # HostFirewallRuleDrops by its Rule dimension
+     "qdiscs": {HOST: {QDISC: [{"at", "value"}]}},          # QdiscDropsByQdisc by its Qdisc dimension
      "aws_resources": [{"namespace", "resource_id"}],   # every AWS resource read, data or not
      "aws": [{"namespace", "resource_id", "metric", "points": [{"at", "value"}]}]}
 
@@ -51,7 +52,7 @@ def _points(raw: object) -> tuple[Point, ...]:
     return tuple(sorted(points))
 
 
-def _rule_series(raw: object) -> dict[str, tuple[Point, ...]]:
+def _series_by_name(raw: object) -> dict[str, tuple[Point, ...]]:
     return {str(r): _points(p) for r, p in raw.items()} if isinstance(raw, Mapping) else {}
 
 
@@ -60,13 +61,15 @@ def assess_other_drops(data: object, onset: datetime | None) -> Assessment:
     if not isinstance(data, Mapping):
         return Assessment()
     hosts_raw = data.get("hosts")
-    rules_raw = data.get("firewall_rules")
+    rules_raw, qdiscs_raw = data.get("firewall_rules"), data.get("qdiscs")
     rules = rules_raw if isinstance(rules_raw, Mapping) else {}
+    qdiscs = qdiscs_raw if isinstance(qdiscs_raw, Mapping) else {}
     hosts = [
         HostSeries(
             str(host),
             {str(m): _points(p) for m, p in metrics.items()},
-            firewall_rules=_rule_series(rules.get(host)),
+            firewall_rules=_series_by_name(rules.get(host)),
+            qdiscs=_series_by_name(qdiscs.get(host)),
         )
         for host, metrics in sorted(hosts_raw.items() if isinstance(hosts_raw, Mapping) else ())
         if isinstance(metrics, Mapping)
