@@ -2,8 +2,10 @@
 
 Measured: what the agent adds per cycle (``probe/host_drop_metrics.host_drop_points``): every source of
 ``probe/host_counters`` read once (netstat, snmp, the interfaces' statistics, softnet, conntrack, settings,
-``ethtool -S`` where an ENA interface exists), the deltas against the previous reading, the datapoints, the
-state file written. Baseline: reading and parsing ``/proc/net/netstat`` alone, in the same run.
+``ethtool -S`` where an ENA interface exists, and the commands ``tc -s qdisc show``, ``ss -ltnH``,
+``iptables-save -c``, ``ip6tables-save -c``, ``nft -j``/``nft -a list ruleset``), the deltas against the
+previous reading, the datapoints, the state file written. Baseline: reading and parsing
+``/proc/net/netstat`` alone, in the same run.
 
 Goal (issue #15): one cycle reads all of this in well under a second; the figure says whether it was met.
 """
@@ -16,7 +18,8 @@ from pathlib import Path
 
 from bench.harness import Figure, best_of
 from dropsleuth.probe.counters import parse_snmp_table
-from dropsleuth.probe.host_counters import read_host_counters
+from dropsleuth.probe.firewall import read_ruleset
+from dropsleuth.probe.host_counters import read_host_counters, run_ss_listeners, run_tc_qdisc
 from dropsleuth.probe.host_drop_metrics import host_drop_points
 
 GOAL_S = 0.1
@@ -37,7 +40,7 @@ def run() -> list[Figure]:
         one_cycle()  # a previous reading, so every measured cycle computes deltas as the agent's do
         cycle = best_of(one_cycle, repeat=20)
         baseline = best_of(_netstat_alone, repeat=20)
-        sources = read_host_counters()
+        sources = read_host_counters(tc=run_tc_qdisc, firewall=read_ruleset, listeners=run_ss_listeners)
     met = "met" if cycle <= GOAL_S else "NOT met"
     unknown = ", ".join(sorted(sources.unknown)) or "none"
     return [

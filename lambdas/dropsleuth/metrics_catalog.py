@@ -195,7 +195,62 @@ HOST_DROP_METRICS: dict[str, MetricSpec] = {
     "ena.linklocal_allowance_exceeded": _count(
         "EnaLinklocalAllowanceExceeded", "Link-local services (DNS, IMDS, NTP) over allowance"
     ),
+    # Issue 15, part A: qdisc drops (tc -s qdisc, root qdiscs) and the host firewall's drop/reject rules
+    # (published only by an agent that may read them: CAP_NET_ADMIN).
+    "qdisc.dropped": _count("QdiscDrops", "Packets dropped by the interfaces' queueing disciplines (tc)"),
+    "firewall.dropped": _count(
+        "HostFirewallDrops", "Packets the host firewall's drop/reject rules and drop policies counted"
+    ),
 }
 CONNTRACK_USED = MetricSpec(
     "ConntrackTableUsedPercent", "Percent", "nf_conntrack_count / nf_conntrack_max", None, "Maximum"
 )
+
+
+# The host firewall's drops per rule: dimensions Site, Host and ``Rule`` (``rules.host_firewall.DropRule.
+# reference``: where the rule is and its text). Bounded: published only for the rules that counted in the
+# interval, at most ``FIREWALL_RULES_PER_CYCLE`` of them (those that counted most); a Rule value names one
+# rule as written, so a host adds one metric per drop rule that ever counts, never per packet or flow.
+RULE_DIMENSION = "Rule"
+FIREWALL_RULES_PER_CYCLE = 5
+HOST_FIREWALL_RULE_DROPS = MetricSpec(
+    "HostFirewallRuleDrops", "Count", "Packets one host firewall rule dropped or rejected", None, "Sum"
+)
+
+# The same for queueing disciplines: ``QdiscDropsByQdisc`` with dimension ``Qdisc``
+# (``rules.qdisc.QdiscReference.reference``: interface, root/ingress, kind, handle, parameters), only for
+# the root/ingress qdiscs that dropped in the interval, at most ``QDISCS_PER_CYCLE`` of them.
+QDISC_DIMENSION = "Qdisc"
+QDISCS_PER_CYCLE = 3
+QDISC_DROPS_BY_QDISC = MetricSpec(
+    "QdiscDropsByQdisc", "Count", "Packets one root or ingress qdisc dropped", None, "Sum"
+)
+
+
+def _gauge(name: str, unit: str, description: str) -> MetricSpec:
+    return MetricSpec(name, unit, description, None, "Maximum")
+
+
+# Levels the agent publishes each cycle (Site, Host) that explain a drop counter and put the right value in
+# its fix: the settings as the kernel has them, the fullest listener, drop rules that count nothing.
+HOST_GAUGE_METRICS: dict[str, MetricSpec] = {
+    "setting.somaxconn": _gauge("NetCoreSomaxconn", "Count", "net.core.somaxconn: listen() backlog cap"),
+    "setting.rmem_max": _gauge("NetCoreRmemMax", "Bytes", "net.core.rmem_max: SO_RCVBUF cap"),
+    "setting.tcp_rmem_max": _gauge("TcpRmemMax", "Bytes", "net.ipv4.tcp_rmem's max: autotuning cap"),
+    "setting.nf_conntrack_max": _gauge("NfConntrackMax", "Count", "net.netfilter.nf_conntrack_max"),
+    "setting.rp_filter_all": _gauge(
+        "RpFilterAll", "None", "net.ipv4.conf.all.rp_filter (0, 1 strict, 2 loose)"
+    ),
+    "setting.rp_filter_strict_interfaces": _gauge(
+        "RpFilterStrictInterfaces", "Count", "Interfaces whose effective rp_filter is 1 (strict)"
+    ),
+    "listen.fullest_backlog": _gauge(
+        "ListenBacklogOfFullestListener", "Count", "Backlog of the listener whose accept queue is fullest"
+    ),
+    "listen.fullest_queue": _gauge(
+        "ListenQueueOfFullestListener", "Count", "Accept queue of that listener when the agent looked"
+    ),
+    "firewall.uncounted_rules": _gauge(
+        "HostFirewallUncountedDropRules", "Count", "Drop/reject rules and policies that keep no counter"
+    ),
+}

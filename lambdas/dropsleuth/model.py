@@ -46,6 +46,9 @@ class FindingCode(enum.StrEnum):
     NAT_PORT_EXHAUSTION = "NAT_PORT_EXHAUSTION"
     NAT_IDLE_TIMEOUT = "NAT_IDLE_TIMEOUT"
     LB_RESETS = "LB_RESETS"
+    # Issue 15, host side (part A): the host firewall's drop rules by their counters, and qdisc drops.
+    HOST_FIREWALL_DROPS = "HOST_FIREWALL_DROPS"
+    QDISC_DROPS = "QDISC_DROPS"
 
 
 class Severity(enum.StrEnum):

@@ -61,6 +61,16 @@ def test_listen_overflow_on_the_ingest_host_ranks_first_and_pmtud_is_checked_cle
     assert evidence.data["during_total"] == rate.per_minute * evidence.data["during_minutes"]
     assert top.remediation is not None
     assert any("somaxconn" in c for c in top.remediation.commands)
+    # The agent's published settings explain it: the application's backlog (128) is the limit, not
+    # somaxconn (4096), so the fix raises the application's backlog and leaves somaxconn alone.
+    setting = next(e for e in top.evidence if e.kind == "setting")
+    assert "net.core.somaxconn = 4096" in setting.summary
+    assert "accept queue 129 of backlog 128" in setting.summary
+    assert "the application asked for 128" in top.remediation.steps[0]
+    assert not any("somaxconn=" in c for c in top.remediation.commands)
+    # The stock agent cannot read the firewall's counters: unknown, with why; the qdiscs were read, clean.
+    assert any(c.startswith("host firewall drops: unknown") and "CAP_NET_ADMIN" in c for c in report.checked)
+    assert any(c.startswith("queueing discipline (qdisc) drops: checked, clean") for c in report.checked)
     # Nothing points at the MTU: no PMTUD finding, and the PMTUD checks are listed as clean.
     assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED} & set(
         report.codes()

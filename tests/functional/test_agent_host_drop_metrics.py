@@ -74,3 +74,8 @@ def test_the_listen_overflow_between_two_cycles_is_published_per_host(aws: None,
     # The namespace has only loopback: no NIC counter is published rather than a zero.
     listed = boto3.client("cloudwatch").list_metrics(Namespace="DropSleuth", MetricName="NicRxDropped")
     assert listed["Metrics"] == []
+    # A captured tree is not this host: the listing commands (tc, ss, the firewall) are not mixed into it.
+    for name in ("QdiscDrops", "HostFirewallDrops", "ListenBacklogOfFullestListener"):
+        assert (
+            boto3.client("cloudwatch").list_metrics(Namespace="DropSleuth", MetricName=name)["Metrics"] == []
+        )

@@ -57,7 +57,7 @@ def test_the_site_hosts_are_found_and_each_cause_is_graded(cloudwatch: Any) -> N
 
 def test_a_site_without_agents_reads_no_hosts(cloudwatch: Any) -> None:
     data = read_other_drops(START, START + timedelta(minutes=90), site=SITE, cloudwatch=cloudwatch)
-    assert data == {"hosts": {}, "aws_resources": [], "aws": []}
+    assert data == {"hosts": {}, "firewall_rules": {}, "qdiscs": {}, "aws_resources": [], "aws": []}
     assert "unknown" in assess_other_drops(data, ONSET).checked[0]
 
 
@@ -99,3 +99,33 @@ def test_the_vpcs_network_load_balancers_are_found_and_their_resets_graded(cloud
         "TCP_ELB_Reset_Count",
         "TCP_Target_Reset_Count",
     }
+
+
+def test_the_firewall_rules_that_counted_are_listed_and_named_in_the_finding(cloudwatch: Any) -> None:
+    rule = "nft inet site_fw input handle 3: tcp dport 443 counter drop"
+    quiet = "iptables filter INPUT policy: DROP"
+    dims = {"Host": "ingest-1", "Site": SITE}
+    put(cloudwatch, "DropSleuth", "TcpListenOverflows", dims, [0.0] * 90)
+    put(cloudwatch, "DropSleuth", "HostFirewallDrops", dims, [1.0] * 40 + [81.0] * 50)
+    # As the agent publishes them: dimensions sorted by name (moto matches them in order).
+    ruled = {"Host": "ingest-1", "Rule": rule, "Site": SITE}
+    put(cloudwatch, "DropSleuth", "HostFirewallRuleDrops", ruled, [0.0] * 40 + [80.0] * 50)
+    put(cloudwatch, "DropSleuth", "HostFirewallRuleDrops", {**ruled, "Rule": quiet}, [1.0] * 90)
+    other_site = {"Host": "x", "Rule": rule, "Site": "plant-8"}
+    put(cloudwatch, "DropSleuth", "HostFirewallRuleDrops", other_site, [9.0] * 90)
+
+    data = read_other_drops(START, START + timedelta(minutes=90), site=SITE, cloudwatch=cloudwatch)
+
+    assert set(data["firewall_rules"]) == {"ingest-1"}
+    assert set(data["firewall_rules"]["ingest-1"]) == {rule, quiet}
+    result = assess_other_drops(data, ONSET)
+    (finding,) = [f for f in result.findings if f.code is FindingCode.HOST_FIREWALL_DROPS]
+    assert finding.severity is Severity.HIGH
+    lead = next(e for e in finding.evidence if e.kind == "firewall_rule")
+    assert lead.data["rule"] == rule
+    assert (lead.data["table"], lead.data["chain"], lead.data["handle"]) == ("inet site_fw", "input", 3)
+    assert finding.remediation is not None
+    assert finding.remediation.commands == (
+        "nft -a list chain inet site_fw input",
+        "nft insert rule inet site_fw input position 3 <MATCH> accept",
+    )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from dropsleuth.model import FindingCode, Severity
 from dropsleuth.rules.host_firewall import (
+    RULE_DIMENSION_MAX,
+    DropRule,
     Ruleset,
+    accept_before_commands,
     find_blockers,
     findings,
     nft_rule_texts,
     parse_iptables_save,
     parse_nft_json,
+    parse_rule_reference,
 )
 
 
@@ -170,3 +174,39 @@ def test_nft_rules_are_evaluated_and_quoted_as_written() -> None:
 
 def test_nft_tables_already_read_through_iptables_are_skipped() -> None:
     assert parse_nft_json(NFT, skip_tables=[("inet", "fw")]) == []
+
+
+def test_a_drop_rules_reference_reads_back_and_fits_a_cloudwatch_dimension() -> None:
+    comment = "drop 'caf\u00e9'\tlegacy " + "x" * 400
+    rule = DropRule(
+        "nft", "inet site_fw", "input", f'tcp dport 8443 counter drop comment "{comment}"', 3, handle=7
+    )
+    reference = rule.reference
+    assert reference.startswith("nft inet site_fw input handle 7: tcp dport 8443 counter drop")
+    assert len(reference) == RULE_DIMENSION_MAX
+    assert all(" " <= c <= "~" for c in reference)
+    parsed = parse_rule_reference(reference)
+    assert parsed is not None
+    assert (parsed.source, parsed.table, parsed.chain, parsed.handle) == ("nft", "inet site_fw", "input", 7)
+    policy = parse_rule_reference(DropRule("ip6tables", "filter", "FORWARD", "DROP", 0).reference)
+    assert policy is not None
+    assert (policy.source, policy.position, policy.text) == ("ip6tables", None, "DROP")
+    assert accept_before_commands(policy)[-1] == "ip6tables -t filter -A FORWARD <MATCH> -j ACCEPT"
+    assert parse_rule_reference("something else") is None
+
+
+def test_iptables_save_counters_are_kept_for_rules_and_policies() -> None:
+    text = (
+        "*filter\n:INPUT DROP [17:1020]\n:LOGDROP - [0:0]\n"
+        "[5:300] -A INPUT -p tcp --dport 22 -j DROP\nCOMMIT\n"
+    )
+    (chain, custom) = parse_iptables_save(text)
+    assert (chain.policy, chain.policy_packets) == ("drop", 17)
+    assert (chain.rules[0].packets, chain.rules[0].position) == (5, 1)
+    # The counters are not part of the rule as written.
+    assert chain.rules[0].text == "-A INPUT -p tcp --dport 22 -j DROP"
+    assert custom.policy is None
+    # Without -c there is nothing to count: None, never 0.
+    (plain, _) = parse_iptables_save(text.replace("[5:300] ", "").replace(" [17:1020]", ""))
+    assert plain.rules[0].packets is None
+    assert plain.policy_packets is None

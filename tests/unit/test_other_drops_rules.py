@@ -179,3 +179,187 @@ def test_the_step_data_round_trip_gives_the_same_verdict() -> None:
     assert [f.code for f in result.findings] == [FindingCode.LISTEN_QUEUE_OVERFLOW]
     assert any("nat-1 port allocation: checked, clean" in line for line in result.checked)
     assert assess_other_drops(None, ONSET).findings == []
+
+
+# --- issue 15, part A: the firewall per rule, qdiscs, the settings in the evidence -------------------------
+
+RULE = "iptables filter INPUT rule 4: -A INPUT -s 172.22.31.0/24 -p tcp -m tcp --dport 443 -j DROP"
+POLICY = "iptables filter INPUT policy: DROP"
+
+
+def test_firewall_drops_at_the_onset_name_the_rule_and_insert_an_accept_before_it_never_delete() -> None:
+    host = clean_host("ingest-1", HostFirewallDrops=series(3, 403))
+    host = HostSeries(
+        host.host,
+        host.metrics,
+        firewall_rules={RULE: series(0, 400), POLICY: series(3, 3)},
+    )
+    (finding,) = [
+        f for f in assess_host_drops([host], ONSET).findings if f.code is FindingCode.HOST_FIREWALL_DROPS
+    ]
+    assert finding.severity is Severity.HIGH
+    assert RULE in finding.title
+    rules = [e for e in finding.evidence if e.kind == "firewall_rule"]
+    # The rule that counted most since the onset first, with its numbers before and since.
+    assert [e.data["rule"] for e in rules] == [RULE, POLICY]
+    assert (rules[0].data["before_total"], rules[0].data["during_total"]) == (0, 20000)
+    assert (rules[0].data["chain"], rules[0].data["position"]) == ("INPUT", 4)
+    assert finding.remediation is not None
+    assert finding.remediation.commands == (
+        "iptables -t filter -L INPUT -v -n --line-numbers",
+        "iptables -t filter -I INPUT 4 <MATCH> -j ACCEPT",
+    )
+    assert not any("-D " in c or "delete" in c for c in finding.remediation.commands)
+
+
+def test_a_rule_that_counted_in_a_few_minutes_is_measured_over_the_hosts_window() -> None:
+    # The agent publishes a rule's series only in the minutes it counted: here 3 minutes since the onset.
+    sparse = [(ONSET + timedelta(minutes=m), 100.0) for m in (5, 6, 7)]
+    host = clean_host("ingest-1", HostFirewallDrops=series(0, 6))
+    host = HostSeries(host.host, host.metrics, firewall_rules={RULE: sparse})
+    (finding,) = [
+        f for f in assess_host_drops([host], ONSET).findings if f.code is FindingCode.HOST_FIREWALL_DROPS
+    ]
+    rule = next(e for e in finding.evidence if e.kind == "firewall_rule")
+    assert (rule.data["during_total"], rule.data["during_minutes"], rule.data["before_minutes"]) == (
+        300,
+        50,
+        40,
+    )
+    assert "300 in 50 min since (6.0/min)" in rule.summary
+
+
+def test_firewall_drops_clean_unknown_and_rules_without_counters() -> None:
+    unknown = assess_host_drops([clean_host("ingest-1")], ONSET).checked
+    assert any(
+        line.startswith("host firewall drops: unknown") and "CAP_NET_ADMIN" in line for line in unknown
+    )
+    blind = clean_host(
+        "ingest-1", HostFirewallDrops=series(0, 0), HostFirewallUncountedDropRules=series(2, 2)
+    )
+    checked = assess_host_drops([blind], ONSET).checked
+    line = next(c for c in checked if c.startswith("host firewall drops"))
+    assert "checked, clean" in line
+    assert "without a counter (2 on ingest-1" in line
+
+
+def test_qdisc_drops_at_the_onset_are_their_own_cause_with_the_qdisc_fix() -> None:
+    result = assess_host_drops([clean_host("ingest-1", QdiscDrops=series(0, 300))], ONSET)
+    (finding,) = [f for f in result.findings if f.code is FindingCode.QDISC_DROPS]
+    assert finding.severity is Severity.HIGH
+    assert finding.remediation is not None
+    assert finding.remediation.commands[0] == "tc -s qdisc show"
+    named = HostSeries(
+        "ingest-1",
+        clean_host("ingest-1", QdiscDrops=series(0, 300)).metrics,
+        qdiscs={"eth0 root tbf 8001: rate 20Mbit burst 32Kb lat 50ms": series(0, 300)},
+    )
+    (finding,) = [f for f in assess_host_drops([named], ONSET).findings if f.code is FindingCode.QDISC_DROPS]
+    qdisc = next(e for e in finding.evidence if e.kind == "qdisc")
+    assert (qdisc.data["interface"], qdisc.data["kind"], qdisc.data["during_total"]) == ("eth0", "tbf", 15000)
+    assert finding.remediation is not None
+    assert finding.remediation.commands == (
+        "tc -s qdisc show dev eth0",
+        "tc qdisc change dev eth0 root tbf rate <RATE> burst 32Kb latency 50ms",
+    )
+    # NIC drops stayed clean: a shaper is not a ring buffer.
+    assert not [f for f in result.findings if f.code is FindingCode.NIC_DROPS]
+
+
+def test_the_published_settings_are_evidence_and_set_the_fix() -> None:
+    level = series(128, 128)
+    small_cap = clean_host(
+        "ingest-1",
+        TcpListenOverflows=series(0, 300),
+        NetCoreSomaxconn=level,
+        ListenBacklogOfFullestListener=level,
+        ListenQueueOfFullestListener=series(129, 129),
+    )
+    finding = next(
+        f
+        for f in assess_host_drops([small_cap], ONSET).findings
+        if f.code is FindingCode.LISTEN_QUEUE_OVERFLOW
+    )
+    setting = next(e for e in finding.evidence if e.kind == "setting")
+    assert "net.core.somaxconn = 128" in setting.summary
+    assert "accept queue 129 of backlog 128" in setting.summary
+    assert finding.remediation is not None
+    assert any("net.core.somaxconn=4096" in c for c in finding.remediation.commands)
+
+    app_backlog = clean_host(
+        "ingest-1",
+        TcpListenOverflows=series(0, 300),
+        NetCoreSomaxconn=series(4096, 4096),
+        ListenBacklogOfFullestListener=level,
+        ListenQueueOfFullestListener=series(129, 129),
+    )
+    finding = next(
+        f
+        for f in assess_host_drops([app_backlog], ONSET).findings
+        if f.code is FindingCode.LISTEN_QUEUE_OVERFLOW
+    )
+    assert finding.remediation is not None
+    # somaxconn is not the limit: raising it would change nothing.
+    assert not any("somaxconn=" in c for c in finding.remediation.commands)
+    assert "the application asked for 128" in finding.remediation.steps[0]
+    assert not any("raise both" in step for step in finding.remediation.steps)
+
+    rpf = clean_host(
+        "router-1",
+        IpReversePathFilterDrops=series(0, 50),
+        RpFilterAll=series(1, 1),
+        RpFilterStrictInterfaces=series(3, 3),
+    )
+    finding = next(
+        f for f in assess_host_drops([rpf], ONSET).findings if f.code is FindingCode.REVERSE_PATH_FILTER_DROPS
+    )
+    assert any("all.rp_filter = 1 (strict)" in e.summary for e in finding.evidence)
+    assert finding.remediation is not None
+    assert "sysctl -w net.ipv4.conf.all.rp_filter=2" in finding.remediation.commands
+
+    loose = clean_host(
+        "router-1",
+        IpReversePathFilterDrops=series(0, 50),
+        RpFilterAll=series(2, 2),
+        RpFilterStrictInterfaces=series(0, 0),
+    )
+    finding = next(
+        f
+        for f in assess_host_drops([loose], ONSET).findings
+        if f.code is FindingCode.REVERSE_PATH_FILTER_DROPS
+    )
+    assert finding.remediation is not None
+    # Nothing strict: loose mode drops only sources without any route, so the fix is the route.
+    assert "no route to at all" in finding.remediation.steps[0]
+    assert not any("rp_filter=2" in c for c in finding.remediation.commands)
+
+    conntrack = clean_host("nat-1", ConntrackDrop=series(0, 40), NfConntrackMax=series(65536, 65536))
+    finding = next(
+        f
+        for f in assess_host_drops([conntrack], ONSET).findings
+        if f.code is FindingCode.CONNTRACK_TABLE_FULL
+    )
+    assert finding.remediation is not None
+    assert "sysctl -w net.netfilter.nf_conntrack_max=131072" in finding.remediation.commands
+
+    buffers = clean_host("ingest-1", TcpRcvQDrop=series(0, 40), TcpRmemMax=series(6291456, 6291456))
+    finding = next(
+        f
+        for f in assess_host_drops([buffers], ONSET).findings
+        if f.code is FindingCode.RECEIVE_BUFFER_PRUNING
+    )
+    assert finding.remediation is not None
+    assert any("net.core.rmem_max=16777216" in c for c in finding.remediation.commands)
+
+
+def test_without_published_settings_the_fix_stays_the_generic_one() -> None:
+    finding = next(
+        f
+        for f in assess_host_drops(
+            [clean_host("ingest-1", TcpListenOverflows=series(0, 300))], ONSET
+        ).findings
+        if f.code is FindingCode.LISTEN_QUEUE_OVERFLOW
+    )
+    assert not [e for e in finding.evidence if e.kind == "setting"]
+    assert finding.remediation is not None
+    assert "sysctl net.core.somaxconn" in finding.remediation.commands

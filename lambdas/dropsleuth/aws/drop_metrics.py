@@ -31,8 +31,14 @@ from dropsleuth.metrics_catalog import (
     CONNTRACK_USED,
     HOST_DIMENSION,
     HOST_DROP_METRICS,
+    HOST_FIREWALL_RULE_DROPS,
+    HOST_GAUGE_METRICS,
     NAMESPACE,
+    QDISC_DIMENSION,
+    QDISC_DROPS_BY_QDISC,
+    RULE_DIMENSION,
     SITE_DIMENSION,
+    MetricSpec,
 )
 from dropsleuth.rules.aws_drops import (
     NAT_IDLE_TIMEOUTS,
@@ -52,7 +58,9 @@ PERMISSIONS = declare(
     "elasticloadbalancing:DescribeLoadBalancers",
 )
 
-HOST_METRICS = {spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED)}
+HOST_METRICS = {
+    spec.name: spec for spec in (*HOST_DROP_METRICS.values(), CONNTRACK_USED, *HOST_GAUGE_METRICS.values())
+}
 
 
 # Every agent publishes this one (``/proc/net/netstat`` exists on every Linux host): the site's hosts are
@@ -97,6 +105,49 @@ def host_drop_queries(
                 )
             )
     return queries
+
+
+def attributed_queries(
+    site: str,
+    spec: MetricSpec,
+    dimension: str,
+    *,
+    namespace: str = NAMESPACE,
+    cloudwatch: CloudWatchClient | None = None,
+) -> list[tuple[str, str, MetricQuery]]:
+    """(host, ``dimension``'s value, query) for every series of ``spec`` the site's hosts published:
+    ``HostFirewallRuleDrops`` by ``Rule``, ``QdiscDropsByQdisc`` by ``Qdisc``.
+
+    The agent publishes such a series only in the intervals it counted, so they are listed, not known in
+    advance: one ListMetrics on that metric name, filtered on the site (bounded: the agent publishes at
+    most a few a cycle, and a rule or qdisc is one series for as long as it exists).
+    """
+    client = cloudwatch or clients.cloudwatch()
+    found: list[tuple[str, str, MetricQuery]] = []
+    try:
+        pages = client.get_paginator("list_metrics").paginate(
+            Namespace=namespace,
+            MetricName=spec.name,
+            Dimensions=[{"Name": SITE_DIMENSION, "Value": site}],
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                listed = tuple((d["Name"], d["Value"]) for d in metric.get("Dimensions", []))
+                values = dict(listed)
+                if set(values) != {SITE_DIMENSION, HOST_DIMENSION, dimension}:
+                    continue
+                query = MetricQuery(
+                    f"{dimension.lower()}_{len(found)}",
+                    namespace,
+                    spec.name,
+                    listed,
+                    spec.alarm_statistic,
+                    values[HOST_DIMENSION],
+                )
+                found.append((values[HOST_DIMENSION], values[dimension], query))
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return sorted(found, key=lambda f: (f[0], f[1]))
 
 
 def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
@@ -148,12 +199,19 @@ def read_other_drops(
     namespace: str = NAMESPACE,
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
-    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "aws_resources": [read],
-    "aws": [series]}``."""
+    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "firewall_rules": {host: {rule:
+    points}}, "qdiscs": {host: {qdisc: points}}, "aws_resources": [read], "aws": [series]}``."""
     client = cloudwatch or clients.cloudwatch()
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
+    attributed = {
+        key: attributed_queries(site, spec, dimension, namespace=namespace, cloudwatch=client) if site else []
+        for key, spec, dimension in (
+            ("firewall_rules", HOST_FIREWALL_RULE_DROPS, RULE_DIMENSION),
+            ("qdiscs", QDISC_DROPS_BY_QDISC, QDISC_DIMENSION),
+        )
+    }
     aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
-    queries = [*host_queries, *aws_queries]
+    queries = [*host_queries, *(q for found in attributed.values() for _, _, q in found), *aws_queries]
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for query in host_queries:
@@ -162,8 +220,14 @@ def read_other_drops(
         # left out, so the rules say "unknown", never "clean".
         if series[query.query_id]:
             points[query.metric] = _points(series[query.query_id])
+    by_host: dict[str, dict[str, dict[str, list[dict[str, Any]]]]] = {key: {} for key in attributed}
+    for key, found in attributed.items():
+        for host, value, query in found:
+            if series[query.query_id]:
+                by_host[key].setdefault(host, {})[value] = _points(series[query.query_id])
     return {
         "hosts": hosts,
+        **by_host,
         "aws_resources": [
             {"namespace": q.namespace, "resource_id": q.resource_id}
             for q in {(q.namespace, q.resource_id): q for q in aws_queries}.values()

@@ -37,9 +37,11 @@ from dropsleuth.metrics_catalog import (
     FRAG_NEEDED,
     HOST_DIMENSION,
     HOST_DROP_METRICS,
+    HOST_GAUGE_METRICS,
     NAMESPACE,
     SITE_DIMENSION,
     UPLOAD_THROUGHPUT,
+    MetricSpec,
 )
 from dropsleuth.model import Report
 from dropsleuth.requests import ALARM_DETAIL_TYPE
@@ -321,15 +323,32 @@ def _window_value(windows: Sequence[MetricWindowSpec], minute: int, duration: in
     return sum(covering) if covering else None
 
 
+def _datum(metric: MetricSpec, dims: list[dict[str, str]], value: float, at: datetime) -> dict[str, Any]:
+    return {
+        "MetricName": metric.name,
+        "Dimensions": dims,
+        "Timestamp": at,
+        "Value": value,
+        "Unit": metric.unit,
+    }
+
+
 def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list[dict[str, Any]]:
-    """The host agents' drop counters (``probe/host_drop_metrics.py``) as they publish them."""
+    """The host agents' drop counters and levels (``probe/host_drop_metrics.py``) as they publish them."""
     duration = scenario.traffic.duration_minutes
     data: list[dict[str, Any]] = []
     for spec in scenario.metrics.host_counters:
         # The agent's dimension order (sorted by name): see probe/agent.to_metric_data.
         dims = [{"Name": HOST_DIMENSION, "Value": spec.host}, {"Name": SITE_DIMENSION, "Value": site}]
         conntrack = spec.conntrack_used_percent is not None
-        metrics = [m for key, m in HOST_DROP_METRICS.items() if conntrack or not key.startswith("conntrack.")]
+        metrics = [
+            m
+            for key, m in HOST_DROP_METRICS.items()
+            if (conntrack or not key.startswith("conntrack."))
+            # An agent without CAP_NET_ADMIN cannot read the firewall's counters: it publishes none.
+            and (spec.firewall_counters or not key.startswith("firewall."))
+        ]
+        levels = {m.name: m for m in HOST_GAUGE_METRICS.values() if m.name in spec.levels}
         for minute in range(duration):
             at = start + timedelta(minutes=minute)
             for metric in (*metrics, CONNTRACK_USED) if conntrack else metrics:
@@ -337,15 +356,11 @@ def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list
                     value = spec.conntrack_used_percent
                 else:
                     value = _window_value(spec.counts.get(metric.name, ()), minute, duration)
-                data.append(
-                    {
-                        "MetricName": metric.name,
-                        "Dimensions": dims,
-                        "Timestamp": at,
-                        "Value": value or 0.0,
-                        "Unit": metric.unit,
-                    }
-                )
+                data.append(_datum(metric, dims, value or 0.0, at))
+            for name, metric in levels.items():
+                level = _window_value(spec.levels[name], minute, duration)
+                if level is not None:
+                    data.append(_datum(metric, dims, level, at))
     return data
 
 

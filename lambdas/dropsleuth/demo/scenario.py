@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dropsleuth.aws.errors import InputError
 from dropsleuth.flowlogs.synth import BlackHole, PortScan, ReturnRejects
+from dropsleuth.metrics_catalog import HOST_GAUGE_METRICS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -163,6 +164,34 @@ class HostCountersSpec(_Data):
     """Metric name → what it counted per minute, by window."""
     conntrack_used_percent: float | None = Field(None, ge=0, le=100)
     """None: nf_conntrack is not loaded on the host (no conntrack metrics at all)."""
+    levels: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
+    """Gauge name (``metrics_catalog.HOST_GAUGE_METRICS``: the settings, the fullest listener) → its value
+    in each minute, by window (``per_minute`` is the level). Published only in minutes a window covers, as
+    an agent publishes what it read."""
+    firewall_counters: bool = False
+    """The agent may read the host firewall's counters (the CAP_NET_ADMIN drop-in): only then are
+    ``HostFirewallDrops`` published. The shipped unit does not grant it."""
+
+    @field_validator("levels")
+    @classmethod
+    def _known_levels(
+        cls, levels: dict[str, tuple[MetricWindowSpec, ...]]
+    ) -> dict[str, tuple[MetricWindowSpec, ...]]:
+        known = {spec.name for spec in HOST_GAUGE_METRICS.values()}
+        unknown = sorted(set(levels) - known)
+        if unknown:
+            raise ValueError(f"not a gauge the agent publishes: {', '.join(unknown)}")
+        return levels
+
+    @model_validator(mode="after")
+    def _firewall_levels_need_the_firewall(self) -> HostCountersSpec:
+        firewall = {HOST_GAUGE_METRICS["firewall.uncounted_rules"].name}
+        if not self.firewall_counters and firewall & set(self.levels):
+            raise ValueError(
+                "an agent that cannot read the firewall (firewall_counters: false) publishes no firewall "
+                "level"
+            )
+        return self
 
 
 class MetricsSpec(_Data):

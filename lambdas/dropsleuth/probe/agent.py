@@ -371,6 +371,10 @@ def _counter_part(
 def _host_drop_part(
     config: AgentConfig, points: list[Datapoint], source: counters.CounterSource, now: Callable[[], float]
 ) -> None:
+    # The listing commands (tc, ss, iptables/nft) describe this host: a /proc-like tree from elsewhere
+    # (a test's capture) is read without them, its readings then say "unknown" for those sources.
+    elsewhere = source.proc is not None and source.proc != Path("/proc")
+    commands: dict[str, None] = dict.fromkeys(("tc", "firewall", "listeners")) if elsewhere else {}
     points.extend(
         host_drop_metrics.host_drop_points(
             config.site,
@@ -379,6 +383,7 @@ def _host_drop_part(
             max_age_s=SNAPSHOT_MAX_INTERVALS * config.interval_s,
             proc=source.proc,
             host=config.host,
+            **commands,
         )
     )
 

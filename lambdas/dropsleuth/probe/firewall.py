@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from dropsleuth.model import Finding
@@ -42,7 +43,7 @@ class FirewallCheck:
         return "clear"
 
 
-class _UnreadableError(Exception):
+class UnreadableError(Exception):
     """A listing command exists but did not answer: why, in one line."""
 
 
@@ -50,7 +51,7 @@ COMMAND_TIMEOUT_S = 15.0
 
 
 def _run(*argv: str) -> str | None:
-    """The command's output; None when the tool is not installed; _UnreadableError when it refused or hung."""
+    """The command's output; None when the tool is not installed; UnreadableError when it refused or hung."""
     tool = shutil.which(argv[0])
     if tool is None:
         return None
@@ -59,16 +60,29 @@ def _run(*argv: str) -> str | None:
             [tool, *argv[1:]], capture_output=True, text=True, timeout=COMMAND_TIMEOUT_S, check=False
         )
     except subprocess.TimeoutExpired as error:
-        raise _UnreadableError(f"{argv[0]} did not answer within {COMMAND_TIMEOUT_S:g} s") from error
+        raise UnreadableError(f"{argv[0]} did not answer within {COMMAND_TIMEOUT_S:g} s") from error
     if completed.returncode != 0:
         reason = (completed.stderr.strip().splitlines() or [f"exit status {completed.returncode}"])[-1]
-        raise _UnreadableError(f"{' '.join(argv)} refused: {reason}")
+        raise UnreadableError(f"{' '.join(argv)} refused: {reason}")
     return completed.stdout
 
 
-def read_ruleset() -> tuple[Ruleset, tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
-    """The host's filter chains from iptables-save, ip6tables-save and nft (read-only commands): the
-    ruleset, which sources were read, notes, and why a source the host has could not be read."""
+# The iptables tables whose rules may drop (nat may not: iptables refuses DROP there).
+DROPPING_TABLES = ("filter", "raw", "mangle", "security")
+
+RulesetReading = tuple[Ruleset, tuple[str, ...], tuple[str, ...], tuple[str, ...]]
+
+
+Runner = Callable[..., str | None]
+"""Runs a listing command (argv words): its output, None when the tool is missing, ``UnreadableError``
+when it refused (``_run`` on this host; a fixture in tests)."""
+
+
+def read_ruleset(run: Runner | None = None) -> RulesetReading:
+    """The host's chains from iptables-save, ip6tables-save (``-c``: with each rule's and policy's
+    counters) and nft (read-only commands): the ruleset, which sources were read, notes, and why a source
+    the host has could not be read. Both list through netlink, which needs CAP_NET_ADMIN."""
+    run = run or _run
     chains = []
     sources = []
     notes = []
@@ -76,22 +90,22 @@ def read_ruleset() -> tuple[Ruleset, tuple[str, ...], tuple[str, ...], tuple[str
     skip: list[tuple[str, str]] = []
     for v6, command in ((False, "iptables-save"), (True, "ip6tables-save")):
         try:
-            text = _run(command)
-        except _UnreadableError as error:
+            text = run(command, "-c")
+        except UnreadableError as error:
             unread.append(str(error))
             continue
         if text is None:
             notes.append(f"{command} is not installed")
             continue
-        parsed = parse_iptables_save(text, v6=v6)
+        parsed = parse_iptables_save(text, v6=v6, tables=DROPPING_TABLES)
         chains.extend(parsed)
         sources.append(command.removesuffix("-save"))
         # iptables-nft keeps its tables in nftables too: read them once, as iptables wrote them.
         skip.extend(("ip6" if v6 else "ip", table) for table in {c.table for c in parsed})
     try:
-        document = _run("nft", "-j", "list", "ruleset")
-        texts = nft_rule_texts(_run("nft", "-a", "list", "ruleset") or "") if document is not None else {}
-    except _UnreadableError as error:
+        document = run("nft", "-j", "list", "ruleset")
+        texts = nft_rule_texts(run("nft", "-a", "list", "ruleset") or "") if document is not None else {}
+    except UnreadableError as error:
         unread.append(str(error))
         document = None
     else:

@@ -15,8 +15,11 @@ Sources (each fact and its kernel/AWS page: docs/runbook/other-drops.md):
   ``insert_failed``, ``early_drop``; hex, one line per CPU);
 - ``ethtool -S`` on ENA interfaces: ``bw_in_allowance_exceeded``, ``bw_out_allowance_exceeded``,
   ``pps_allowance_exceeded``, ``conntrack_allowance_exceeded``, ``linklocal_allowance_exceeded``;
+- ``tc -s qdisc show``: packets each interface's root (and ingress) qdisc dropped;
+- the host firewall's drop and reject rules with their counters (``iptables-save -c``, ``nft -j list
+  ruleset``; needs CAP_NET_ADMIN), each rule its own counter (``fw.`` + the rule's reference);
 - settings: ``net.core.somaxconn``, ``net.ipv4.tcp_rmem``, ``net.core.rmem_max``, each interface's
-  ``rp_filter``.
+  ``rp_filter``; the listening sockets' accept queues (``ss -ltnH``).
 
 Counters are flat keys (``TcpExt.ListenOverflows``, ``nic.eth0.rx_dropped``, ``ena.eth0.pps_allowance_
 exceeded``) so two readings subtract with ``counters.counter_delta`` (wraps and restarts handled there).
@@ -32,6 +35,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from dropsleuth.probe.counters import counter_delta, parse_snmp_table
+from dropsleuth.probe.firewall import RulesetReading
+from dropsleuth.rules.host_firewall import drop_rules
+from dropsleuth.rules.qdisc import QdiscReference
 
 NETSTAT_COUNTERS = {
     "TcpExt": (
@@ -62,6 +68,15 @@ ENA_DRIVER = "ena"
 
 EthtoolStats = Callable[[str], str | None]
 """``ethtool -S IFACE`` output for an interface, or None when it cannot be run."""
+CommandText = Callable[[], str | None]
+"""A listing command's output (``tc -s qdisc show``, ``ss -ltnH``), or None when it cannot be run."""
+FirewallReader = Callable[[], RulesetReading]
+"""``probe.firewall.read_ruleset`` or a stand-in: the ruleset with counters, sources, notes, unread."""
+FIREWALL_RULE_PREFIX = "fw."
+"""Counter keys of the firewall's drop rules: ``fw.`` + ``DropRule.reference``."""
+QDISC_PREFIX = "qd."
+"""Counter keys of each root/ingress qdisc: ``qd.`` + ``QdiscReference.reference`` (the per-interface
+totals, ``qdisc.IFACE.dropped``, sum the same numbers)."""
 
 
 @dataclass(frozen=True)
@@ -119,6 +134,69 @@ def parse_ethtool_stats(text: str) -> dict[str, int]:
     return stats
 
 
+def parse_tc_qdiscs(text: str) -> list[tuple[QdiscReference, int]]:
+    """Each interface's root and ingress/clsact qdisc from ``tc -s qdisc show``, with the packets it dropped.
+
+    Only those: a classful root's statistics already include its children's drops (htb, tbf and mq count
+    a child's failed enqueue as their own drop; mq sums its per-queue children), so adding the child lines
+    too would count each drop twice (tests/fixtures/qdisc: an htb root and its pfifo leaf both show 293).
+    Ingress drops are packets a filter's action discarded on the way in (policing).
+    """
+    found: list[tuple[QdiscReference, int]] = []
+    qdisc: QdiscReference | None = None
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["qdisc"] and "dev" in words and len(words) >= 5:
+            qdisc = _root_qdisc(words)
+        elif qdisc is not None and words[:1] == ["Sent"] and "(dropped" in words:
+            value = words[words.index("(dropped") + 1].rstrip(",")
+            if value.isdigit():
+                found.append((qdisc, int(value)))
+            qdisc = None
+    return found
+
+
+def _root_qdisc(words: list[str]) -> QdiscReference | None:
+    """``qdisc KIND HANDLE dev IFACE (root | parent X) [refcnt N] PARAMS``: the root or ingress ones."""
+    kind, handle, interface = words[1], words[2], words[words.index("dev") + 1]
+    rest = words[words.index("dev") + 2 :]
+    if "root" in rest:
+        attachment = "root"
+    elif kind in ("ingress", "clsact"):
+        attachment = "ingress"
+    else:
+        return None
+    params = []
+    skip = 0
+    for word in rest:
+        if skip:
+            skip -= 1
+        elif word in ("refcnt", "parent"):
+            skip = 1
+        elif word != "root":
+            params.append(word)
+    return QdiscReference(interface, attachment, kind, handle, " ".join(params))
+
+
+def parse_tc_qdisc_drops(text: str) -> dict[str, int]:
+    """Packets dropped per interface (its root and ingress qdiscs; see ``parse_tc_qdiscs``)."""
+    drops: dict[str, int] = {}
+    for qdisc, dropped in parse_tc_qdiscs(text):
+        drops[qdisc.interface] = drops.get(qdisc.interface, 0) + dropped
+    return drops
+
+
+def parse_listen_queues(text: str) -> list[tuple[int, int]]:
+    """``ss -ltnH``: (accept queue now, backlog) per listening socket. For a listener ss prints the queue
+    as Recv-Q and the backlog (listen()'s argument, capped at somaxconn) as Send-Q (ss(8))."""
+    queues = []
+    for line in text.splitlines():
+        words = line.split()
+        if len(words) >= 4 and words[0] == "LISTEN" and words[1].isdigit() and words[2].isdigit():
+            queues.append((int(words[1]), int(words[2])))
+    return queues
+
+
 # --- reading a host (a root directory: "/" or a fixture tree) -----------------------------------------
 
 
@@ -157,6 +235,29 @@ def run_ethtool_stats(interface: str) -> str | None:
     return done.stdout if done.returncode == 0 else None
 
 
+def _listing(*argv: str) -> str | None:
+    tool = shutil.which(argv[0])
+    if tool is None:
+        return None
+    try:
+        done = subprocess.run(  # noqa: S603 -- fixed argv of a read-only listing command
+            [tool, *argv[1:]], capture_output=True, text=True, timeout=5, check=False
+        )
+    except subprocess.TimeoutExpired:
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def run_tc_qdisc() -> str | None:
+    """``tc -s qdisc show`` on this host (an unprivileged netlink dump); None when tc is missing or fails."""
+    return _listing("tc", "-s", "qdisc", "show")
+
+
+def run_ss_listeners() -> str | None:
+    """``ss -ltnH`` on this host (unprivileged); None when ss is missing or fails."""
+    return _listing("ss", "-ltnH")
+
+
 def interface_driver(root: Path, interface: str) -> str | None:
     """The driver bound to an interface (``/sys/class/net/IF/device/driver`` is a link to it)."""
     try:
@@ -169,12 +270,18 @@ def read_host_counters(
     root: Path = THIS_HOST,
     *,
     ethtool: EthtoolStats | None = run_ethtool_stats,
+    tc: CommandText | None = None,
+    firewall: FirewallReader | None = None,
+    listeners: CommandText | None = None,
     wall_clock: float | None = None,
 ) -> HostCounters:
     """Read every source once under ``root`` (default this host, as the calling process sees it).
 
     ``ethtool`` is called for ENA interfaces only; a fixture's ENA interface has a
     ``device/driver`` link and its ``ethtool -S`` text beside it (see tests/fixtures/host_counters).
+    ``tc``, ``firewall`` and ``listeners`` are the listing commands (``run_tc_qdisc``, ``probe.firewall.
+    read_ruleset``, ``run_ss_listeners`` on this host, as the agent passes them); None: that source is not
+    read here, which ``unknown`` says.
     """
     found = HostCounters(taken_at=wall_clock if wall_clock is not None else time.time())
     _read_snmp_files(root, found)
@@ -186,7 +293,64 @@ def read_host_counters(
         found.counters["softnet.dropped"] = dropped
     _read_conntrack(root, found)
     _read_settings(root, found)
+    _read_qdiscs(found, tc)
+    _read_firewall(found, firewall)
+    _read_listeners(found, listeners)
     return found
+
+
+def _read_qdiscs(found: HostCounters, tc: CommandText | None) -> None:
+    if tc is None:
+        found.unknown["qdisc"] = "not read here (no tc reader)"
+        return
+    text = tc()
+    if text is None:
+        found.unknown["qdisc"] = "tc -s qdisc show could not be run (install iproute2's tc)"
+        return
+    for qdisc, dropped in parse_tc_qdiscs(text):
+        if qdisc.interface == "lo":
+            continue
+        total = f"qdisc.{qdisc.interface}.dropped"
+        found.counters[total] = found.counters.get(total, 0) + dropped
+        found.counters[f"{QDISC_PREFIX}{qdisc.reference}"] = dropped
+
+
+def _read_firewall(found: HostCounters, firewall: FirewallReader | None) -> None:
+    if firewall is None:
+        found.unknown["firewall"] = "not read here (no firewall reader)"
+        return
+    ruleset, sources, _notes, unread = firewall()
+    if unread or not sources:
+        # A partial reading would undercount: only a complete one is published (docs/agent.md: the rule
+        # counters need CAP_NET_ADMIN, an optional drop-in of the agent's unit).
+        reasons = "; ".join(unread) or "neither iptables-save nor nft is installed"
+        found.unknown["firewall"] = f"{reasons} (reading rule counters needs CAP_NET_ADMIN)"
+        return
+    rules = drop_rules(ruleset)
+    found.gauges["firewall.drop_rules"] = len(rules)
+    found.gauges["firewall.uncounted_rules"] = sum(1 for rule in rules if rule.packets is None)
+    for rule in rules:
+        if rule.packets is not None:
+            key = f"{FIREWALL_RULE_PREFIX}{rule.reference}"
+            found.counters[key] = found.counters.get(key, 0) + rule.packets
+
+
+def _read_listeners(found: HostCounters, listeners: CommandText | None) -> None:
+    if listeners is None:
+        found.unknown["listeners"] = "not read here (no ss reader)"
+        return
+    text = listeners()
+    queues = parse_listen_queues(text or "")
+    if not queues:
+        found.unknown["listeners"] = (
+            "ss -ltnH could not be run" if text is None else "no TCP listener on this host"
+        )
+        return
+    # One listener stands for the host, so the metric needs no per-socket dimension: the one whose accept
+    # queue is fullest relative to its backlog (the one an overflow comes from), ties to the smaller backlog.
+    queue, backlog = max(queues, key=lambda q: (q[0] / q[1] if q[1] else 0.0, -q[1]))
+    found.gauges["listen.fullest_backlog"] = backlog
+    found.gauges["listen.fullest_queue"] = queue
 
 
 def _read_snmp_files(root: Path, found: HostCounters) -> None:
@@ -264,6 +428,14 @@ def _read_settings(root: Path, found: HostCounters) -> None:
         value = _first_line(root, relative)
         if value is not None:
             found.settings[key] = " ".join(value.split())
+    for key, gauge in (("net.core.somaxconn", "somaxconn"), ("net.core.rmem_max", "rmem_max")):
+        if found.settings.get(key, "").isdigit():
+            found.gauges[f"setting.{gauge}"] = int(found.settings[key])
+    rmem = found.settings.get("net.ipv4.tcp_rmem", "").split()
+    if len(rmem) == 3 and rmem[2].isdigit():
+        found.gauges["setting.tcp_rmem_max"] = int(rmem[2])
+    if "conntrack.max" in found.gauges:
+        found.gauges["setting.nf_conntrack_max"] = found.gauges["conntrack.max"]
     conf = root / "proc/sys/net/ipv4/conf"
     try:
         names = sorted(p.name for p in conf.iterdir())
@@ -273,6 +445,29 @@ def _read_settings(root: Path, found: HostCounters) -> None:
         value = _first_line(root, f"proc/sys/net/ipv4/conf/{name}/rp_filter")
         if value is not None:
             found.settings[f"net.ipv4.conf.{name}.rp_filter"] = value
+    _rp_filter_gauges(found)
+
+
+def _rp_filter_gauges(found: HostCounters) -> None:
+    """conf.all's rp_filter and how many interfaces filter strictly.
+
+    The kernel applies the maximum of conf/all and conf/IFACE (ip-sysctl.rst, rp_filter): 1 is strict, 2
+    loose. Host-level numbers rather than one series per interface: container hosts create and destroy
+    veth interfaces all day, and each would be a new CloudWatch metric.
+    """
+    prefix, suffix = "net.ipv4.conf.", ".rp_filter"
+    values = {
+        key.removeprefix(prefix).removesuffix(suffix): int(value)
+        for key, value in found.settings.items()
+        if key.startswith(prefix) and key.endswith(suffix) and value.isdigit()
+    }
+    if "all" not in values:
+        return
+    found.gauges["setting.rp_filter_all"] = values["all"]
+    interfaces = [name for name in values if name not in ("all", "default", "lo")]
+    found.gauges["setting.rp_filter_strict_interfaces"] = sum(
+        1 for name in interfaces if max(values["all"], values[name]) == 1
+    )
 
 
 # --- two readings ------------------------------------------------------------------------------------
@@ -291,11 +486,36 @@ def host_counter_deltas(before: HostCounters, after: HostCounters) -> dict[str, 
     }
 
 
+FIREWALL_TOTAL = "firewall.dropped"
+
+
 def totals_by_metric(deltas: Mapping[str, int]) -> dict[str, int]:
-    """Per-interface counters summed over interfaces: ``nic.eth0.rx_dropped`` → ``nic.rx_dropped``."""
+    """Per-interface counters summed over interfaces (``nic.eth0.rx_dropped`` → ``nic.rx_dropped``), and
+    the firewall's drop rules summed into ``firewall.dropped``."""
     totals: dict[str, int] = {}
     for key, value in deltas.items():
         source, _, rest = key.partition(".")
-        total_key = f"{source}.{rest.rpartition('.')[2]}" if source in {"nic", "ena"} else key
+        if key.startswith(QDISC_PREFIX):
+            continue  # attribution only: the per-interface counters carry the total
+        if key.startswith(FIREWALL_RULE_PREFIX):
+            total_key = FIREWALL_TOTAL
+        elif source in {"nic", "ena", "qdisc"}:
+            total_key = f"{source}.{rest.rpartition('.')[2]}"
+        else:
+            total_key = key
         totals[total_key] = totals.get(total_key, 0) + value
     return totals
+
+
+def firewall_rule_deltas(deltas: Mapping[str, int]) -> dict[str, int]:
+    """Rule reference → packets its drop counted in the interval (rules present in both readings)."""
+    return _by_prefix(deltas, FIREWALL_RULE_PREFIX)
+
+
+def qdisc_deltas(deltas: Mapping[str, int]) -> dict[str, int]:
+    """Qdisc reference → packets it dropped in the interval (qdiscs present in both readings)."""
+    return _by_prefix(deltas, QDISC_PREFIX)
+
+
+def _by_prefix(deltas: Mapping[str, int], prefix: str) -> dict[str, int]:
+    return {key.removeprefix(prefix): value for key, value in deltas.items() if key.startswith(prefix)}

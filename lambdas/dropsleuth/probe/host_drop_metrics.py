@@ -2,9 +2,13 @@
 
 Each cycle reads ``host_counters`` once, subtracts the previous reading (kept in a small JSON file next to
 the agent's state, so a timer's one-shot runs publish deltas too) and returns one datapoint per
-``metrics_catalog.HOST_DROP_METRICS`` metric with dimensions ``Site`` and ``Host``, plus the conntrack
-table's fill level. A source the host lacks publishes nothing (the investigation then says "unknown"),
-never a zero; the reasons are logged (info) each cycle.
+``metrics_catalog.HOST_DROP_METRICS`` metric with dimensions ``Site`` and ``Host``, plus the levels: the
+conntrack table's fill and ``HOST_GAUGE_METRICS`` (the settings, the fullest listener). The host
+firewall's drops are also published per rule (``HostFirewallRuleDrops``, dimension ``Rule``) for the
+rules that counted in the interval, at most ``FIREWALL_RULES_PER_CYCLE`` of them, and the qdisc drops per
+root qdisc (``QdiscDropsByQdisc``, dimension ``Qdisc``) the same way. A source the host lacks
+publishes nothing (the investigation then says "unknown"), never a zero; the reasons are logged (info)
+each cycle.
 """
 
 from __future__ import annotations
@@ -19,12 +23,20 @@ from typing import Any
 
 from dropsleuth import metrics_catalog as catalog
 from dropsleuth.probe.counters import read_boot_id
+from dropsleuth.probe.firewall import read_ruleset
 from dropsleuth.probe.host_counters import (
+    FIREWALL_TOTAL,
+    CommandText,
     EthtoolStats,
+    FirewallReader,
     HostCounters,
+    firewall_rule_deltas,
     host_counter_deltas,
+    qdisc_deltas,
     read_host_counters,
     run_ethtool_stats,
+    run_ss_listeners,
+    run_tc_qdisc,
     totals_by_metric,
 )
 from dropsleuth.probe.spool import Datapoint
@@ -40,6 +52,7 @@ def _load(path: Path, *, boot_id: str | None, now: float, max_age_s: float) -> H
         previous = HostCounters(
             taken_at=float(record["taken_at"]),
             counters={str(k): int(v) for k, v in record["counters"].items()},
+            gauges={str(k): int(v) for k, v in record.get("gauges", {}).items()},
         )
         saved_boot = record.get("boot_id")
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -66,15 +79,21 @@ def host_drop_points(
     proc: Path | None = None,
     host: str | None = None,
     ethtool: EthtoolStats | None = run_ethtool_stats,
+    tc: CommandText | None = run_tc_qdisc,
+    firewall: FirewallReader | None = read_ruleset,
+    listeners: CommandText | None = run_ss_listeners,
 ) -> list[Datapoint]:
-    """This cycle's datapoints (none on the first cycle: a delta needs a previous reading).
+    """This cycle's datapoints: the levels every cycle, the counters' deltas from the second cycle on (a
+    delta needs a previous reading).
 
     ``proc``: a /proc-like directory as ``counters.CounterSource`` takes it; its parent is then the
     root-like tree read here (default this host's ``/``).
     """
     root = proc.parent if proc is not None else Path("/")
     boot_id = read_boot_id(proc)
-    current = read_host_counters(root, ethtool=ethtool, wall_clock=now)
+    current = read_host_counters(
+        root, ethtool=ethtool, tc=tc, firewall=firewall, listeners=listeners, wall_clock=now
+    )
     previous = _load(state_file, boot_id=boot_id, now=now, max_age_s=max_age_s)
     _save(state_file, current, boot_id)
     for source, reason in sorted(current.unknown.items()):
@@ -86,12 +105,59 @@ def host_drop_points(
         used = 100.0 * current.gauges.get("conntrack.count", 0) / limit
         spec = catalog.CONNTRACK_USED
         points.append(Datapoint(spec.name, round(used, 2), spec.unit, now, dict(dimensions)))
+    points.extend(
+        Datapoint(spec.name, float(current.gauges[key]), spec.unit, now, dict(dimensions))
+        for key, spec in catalog.HOST_GAUGE_METRICS.items()
+        if key in current.gauges
+    )
     if previous is None:
         return points
-    totals = totals_by_metric(host_counter_deltas(previous, current))
+    deltas = host_counter_deltas(previous, current)
+    totals = totals_by_metric(deltas)
+    if "firewall.drop_rules" in previous.gauges and "firewall.drop_rules" in current.gauges:
+        # Read both times: no drop rule counted (or there is none) is a true zero, published as such.
+        totals.setdefault(FIREWALL_TOTAL, 0)
     points.extend(
         Datapoint(spec.name, float(totals[key]), spec.unit, now, dict(dimensions))
         for key, spec in catalog.HOST_DROP_METRICS.items()
         if key in totals
     )
+    points.extend(
+        _attributed(
+            firewall_rule_deltas(deltas),
+            catalog.HOST_FIREWALL_RULE_DROPS,
+            dimension=catalog.RULE_DIMENSION,
+            limit=catalog.FIREWALL_RULES_PER_CYCLE,
+            dimensions=dimensions,
+            now=now,
+        )
+    )
+    points.extend(
+        _attributed(
+            qdisc_deltas(deltas),
+            catalog.QDISC_DROPS_BY_QDISC,
+            dimension=catalog.QDISC_DIMENSION,
+            limit=catalog.QDISCS_PER_CYCLE,
+            dimensions=dimensions,
+            now=now,
+        )
+    )
     return points
+
+
+def _attributed(
+    by_reference: dict[str, int],
+    spec: catalog.MetricSpec,
+    *,
+    dimension: str,
+    limit: int,
+    dimensions: dict[str, str],
+    now: float,
+) -> list[Datapoint]:
+    """One datapoint per rule (or qdisc) that counted in the interval, most first, at most ``limit``: one
+    that counted nothing publishes nothing, so the metrics stay as few as the things that really drop."""
+    counted = sorted(((n, ref) for ref, n in by_reference.items() if n > 0), key=lambda c: (-c[0], c[1]))
+    return [
+        Datapoint(spec.name, float(n), spec.unit, now, {**dimensions, dimension: reference})
+        for n, reference in counted[:limit]
+    ]

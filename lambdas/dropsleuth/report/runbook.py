@@ -42,6 +42,8 @@ _OTHER_DROPS_FAMILY = frozenset(
         FindingCode.NAT_PORT_EXHAUSTION,
         FindingCode.NAT_IDLE_TIMEOUT,
         FindingCode.LB_RESETS,
+        FindingCode.HOST_FIREWALL_DROPS,
+        FindingCode.QDISC_DROPS,
     }
 )
 

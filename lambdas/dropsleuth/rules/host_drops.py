@@ -14,10 +14,12 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from dropsleuth.metrics_catalog import CONNTRACK_USED, HOST_DROP_METRICS
+from dropsleuth.metrics_catalog import CONNTRACK_USED, HOST_DROP_METRICS, HOST_GAUGE_METRICS
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
 from dropsleuth.rules.counter_windows import CounterWindow, Grade, split_at_onset
+from dropsleuth.rules.host_firewall import accept_before_commands, parse_rule_reference
 from dropsleuth.rules.onset import Point
+from dropsleuth.rules.qdisc import parse_qdisc_reference, qdisc_commands
 
 CONNTRACK_NEAR_FULL_PERCENT = 90.0
 """A conntrack table this full is a risk (warning) even before it drops: the next burst will."""
@@ -29,6 +31,10 @@ def _metric(counter: str) -> str:
     return HOST_DROP_METRICS[counter].name
 
 
+def _gauge(key: str) -> str:
+    return HOST_GAUGE_METRICS[key].name
+
+
 @dataclass(frozen=True)
 class Cause:
     """A cause beyond PMTUD: the counters that show it, what it means and the exact fix."""
@@ -38,6 +44,8 @@ class Cause:
     metrics: tuple[str, ...]
     meaning: str
     fix: Remediation
+    unknown_why: str = ""
+    """Appended to the "unknown" line: why an agent may not publish these metrics."""
 
 
 HOST_CAUSES: tuple[Cause, ...] = (
@@ -195,6 +203,58 @@ HOST_CAUSES: tuple[Cause, ...] = (
             commands=("ethtool -S eth0 | grep allowance",),
         ),
     ),
+    Cause(
+        FindingCode.HOST_FIREWALL_DROPS,
+        "host firewall drops",
+        (_metric("firewall.dropped"),),
+        "the host's own firewall (nftables/iptables) dropped or rejected packets by a rule or a chain's "
+        "drop policy",
+        # The generic fix; a finding names the rule that counted and the commands for it (_firewall_rules).
+        Remediation(
+            summary="See which rule drops, then let the traffic that must pass through ahead of it; the "
+            "drop is there on purpose until someone who knows the host judges otherwise.",
+            steps=(
+                "List the drop rules with their counters and find the one that grows.",
+                (
+                    "Insert an accept for exactly the traffic that must pass before that rule, then persist "
+                    "it in the firewall's own configuration (nftables.conf, iptables-persistent, firewalld, "
+                    "ufw)."
+                ),
+            ),
+            commands=(
+                "nft -a list ruleset | grep -E 'drop|reject'",
+                "iptables-save -c | grep -E 'DROP|REJECT'",
+            ),
+        ),
+        unknown_why=" (the agent reads nft/iptables counters only with CAP_NET_ADMIN: docs/agent.md)",
+    ),
+    # Not folded into NIC_DROPS: the fix differs. A NIC or softnet drop is a ring or backlog too small for
+    # the packets arriving; a qdisc drop is the host's own egress queueing discipline (a shaper's rate, a
+    # queue's limit) discarding what it was configured not to send: the fix is that qdisc's parameters.
+    Cause(
+        FindingCode.QDISC_DROPS,
+        "queueing discipline (qdisc) drops",
+        (_metric("qdisc.dropped"),),
+        "an interface's queueing discipline dropped packets the host was sending: a shaper (tbf, htb) "
+        "over its rate with its queue full, or a queue (pfifo, fq_codel) at its packet limit",
+        Remediation(
+            summary="Find the qdisc that drops and raise its rate or limit to what the link carries.",
+            steps=(
+                "`tc -s qdisc show`: the root qdisc whose `dropped` grows, and its kind and parameters.",
+                (
+                    "tbf/htb: the configured rate is below the traffic; raise it (or remove a shaper nobody "
+                    "wants) — tc-tbf(8), tc-htb(8). pfifo/bfifo/fq_codel: raise `limit`."
+                ),
+                "Check it again a minute later: `dropped` stops growing.",
+            ),
+            commands=(
+                "tc -s qdisc show",
+                "tc qdisc change dev IFACE root tbf rate RATE burst BURST limit LIMIT",
+                "tc qdisc change dev IFACE root fq_codel limit 10240",
+            ),
+        ),
+        unknown_why=" (tc is not installed on the host, or an older agent)",
+    ),
 )
 
 
@@ -204,6 +264,10 @@ class HostSeries:
 
     host: str
     metrics: Mapping[str, Sequence[Point]]
+    firewall_rules: Mapping[str, Sequence[Point]] = field(default_factory=dict)
+    """``HostFirewallRuleDrops`` by its ``Rule`` dimension (a rule reference): the rules that counted."""
+    qdiscs: Mapping[str, Sequence[Point]] = field(default_factory=dict)
+    """``QdiscDropsByQdisc`` by its ``Qdisc`` dimension (a qdisc reference): the qdiscs that dropped."""
 
 
 @dataclass
@@ -243,12 +307,42 @@ def _assess_cause(cause: Cause, hosts: Sequence[HostSeries], onset: datetime | N
                 counted.append((host.host, metric, window))
     names = ", ".join(h.host for h in hosts)
     if not published:
-        out.checked.append(f"{cause.name}: unknown — no host published {', '.join(cause.metrics)}")
+        out.checked.append(
+            f"{cause.name}: unknown — no host published {', '.join(cause.metrics)}{cause.unknown_why}"
+        )
         return
     if not counted:
-        out.checked.append(f"{cause.name}: checked, clean — {', '.join(cause.metrics)} counted 0 on {names}")
+        out.checked.append(
+            f"{cause.name}: checked, clean — {', '.join(cause.metrics)} counted 0 on {names}"
+            + _uncounted_note(cause, hosts)
+        )
         return
-    out.findings.append(_finding(cause, counted, onset))
+    finding = _finding(cause, counted, onset)
+    if cause.code is FindingCode.HOST_FIREWALL_DROPS:
+        finding = _with_firewall_rules(finding, hosts, onset)
+    elif cause.code is FindingCode.QDISC_DROPS:
+        finding = _with_qdiscs(finding, hosts, onset)
+    out.findings.append(_with_settings(finding, hosts))
+
+
+def latest(points: Sequence[Point]) -> float | None:
+    """The last value of a level (a setting, a gauge) in the window."""
+    return max(points)[1] if points else None
+
+
+def _uncounted_note(cause: Cause, hosts: Sequence[HostSeries]) -> str:
+    """Drop rules that keep no counter make "clean" a statement about the other rules only: say so."""
+    if cause.code is not FindingCode.HOST_FIREWALL_DROPS:
+        return ""
+    metric = _gauge("firewall.uncounted_rules")
+    blind = [(h.host, latest(h.metrics.get(metric, ()))) for h in hosts]
+    named = [f"{n:.0f} on {host}" for host, n in blind if n]
+    if not named:
+        return ""
+    return (
+        f"; drop/reject rules without a counter ({', '.join(named)}: nft rules without `counter`, nft "
+        "chain policies) drop unseen"
+    )
 
 
 def _finding(cause: Cause, counted: list[tuple[str, str, CounterWindow]], onset: datetime | None) -> Finding:
@@ -302,27 +396,26 @@ def _assess_conntrack_level(hosts: Sequence[HostSeries], out: Assessment) -> Non
     if not near:
         return
     conntrack = next(c for c in HOST_CAUSES if c.code is FindingCode.CONNTRACK_TABLE_FULL)
-    out.findings.append(
-        Finding(
-            code=FindingCode.CONNTRACK_TABLE_FULL,
-            severity=Severity.WARNING,
-            confidence=0.5,
-            title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
-            f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
-            detail="At 100% the kernel drops new connections.",
-            resource_ids=tuple(h for h, _ in near),
-            evidence=tuple(
-                Evidence(
-                    kind="metric",
-                    summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
-                    resource_ids=(host,),
-                    data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
-                )
-                for host, peak in near
-            ),
-            remediation=conntrack.fix,
-        )
+    risk = Finding(
+        code=FindingCode.CONNTRACK_TABLE_FULL,
+        severity=Severity.WARNING,
+        confidence=0.5,
+        title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
+        f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
+        detail="At 100% the kernel drops new connections.",
+        resource_ids=tuple(h for h, _ in near),
+        evidence=tuple(
+            Evidence(
+                kind="metric",
+                summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
+                resource_ids=(host,),
+                data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
+            )
+            for host, peak in near
+        ),
+        remediation=conntrack.fix,
     )
+    out.findings.append(_with_settings(risk, hosts))
 
 
 def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None, out: Assessment) -> None:
@@ -365,3 +458,343 @@ def _assess_retransmissions(hosts: Sequence[HostSeries], onset: datetime | None,
                 evidence=tuple(rising),
             )
         )
+
+
+# --- a finding's rules and settings ---------------------------------------------------------------------
+
+FIREWALL_RULES_SHOWN = 5
+
+
+def _rule_window(
+    host: HostSeries, points: Sequence[Point], onset: datetime | None, total_metric: str = "firewall.dropped"
+) -> CounterWindow:
+    """A rule's (or qdisc's) totals before and since the onset, over the host's minutes, not its own.
+
+    Such a series has a point only in the minutes it counted (the agent publishes nothing for a rule that
+    did not), so its own point count is not the window's length: the host total, published every cycle,
+    says how many minutes the agent was there.
+    """
+    rule = split_at_onset(points, onset)
+    total = split_at_onset(host.metrics.get(_metric(total_metric), ()), onset)
+    return CounterWindow(
+        before_total=rule.before_total,
+        before_minutes=max(total.before_minutes, rule.before_minutes),
+        during_total=rule.during_total,
+        during_minutes=max(total.during_minutes, rule.during_minutes),
+        first_counted=rule.first_counted,
+    )
+
+
+def _with_firewall_rules(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
+    """The rules that counted (``HostFirewallRuleDrops``), most since the onset first, and the commands to
+    inspect the lead rule and to insert an accept just before it."""
+    counted = [
+        (host.host, reference, _rule_window(host, points, onset))
+        for host in hosts
+        if host.host in finding.resource_ids
+        for reference, points in host.firewall_rules.items()
+    ]
+    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
+    counted.sort(key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+    if not counted:
+        return finding
+    evidence = []
+    for host, reference, window in counted[:FIREWALL_RULES_SHOWN]:
+        parsed = parse_rule_reference(reference)
+        evidence.append(
+            Evidence(
+                kind="firewall_rule",
+                summary=f"{host}: `{reference}` {window.describe()}",
+                resource_ids=(host,),
+                data={
+                    "host": host,
+                    "rule": reference,
+                    **(
+                        {
+                            "source": parsed.source,
+                            "table": parsed.table,
+                            "chain": parsed.chain,
+                            "handle": parsed.handle,
+                            "position": parsed.position,
+                            "text": parsed.text,
+                        }
+                        if parsed
+                        else {}
+                    ),
+                    **window.as_data(),
+                },
+            )
+        )
+    lead_host, lead_reference, _ = counted[0]
+    lead = parse_rule_reference(lead_reference)
+    remediation = finding.remediation
+    if lead is not None and remediation is not None:
+        where = "the chain's drop policy" if lead.position is None and lead.handle is None else "the rule"
+        remediation = Remediation(
+            summary=remediation.summary,
+            steps=(
+                f"On {lead_host}, {where} that counted most: `{lead_reference}`.",
+                (
+                    "Show it in its chain with its counters (first command) and judge whether the traffic "
+                    "it drops should pass."
+                ),
+                (
+                    "If it should: replace <MATCH> with the narrowest match of that traffic (e.g. "
+                    "`ip saddr 172.22.31.0/24 tcp dport 443` for nft, `-s 172.22.31.0/24 -p tcp --dport 443` "
+                    "for iptables) and run the second command, which inserts the accept just before it."
+                ),
+                (
+                    "Persist it in the firewall's own configuration (nftables.conf, iptables-persistent, "
+                    "firewalld, ufw), or the next reload drops it. Rollback: delete the accept you inserted."
+                ),
+            ),
+            commands=accept_before_commands(lead),
+        )
+    return finding.model_copy(
+        update={
+            "title": f"{finding.title} — lead rule: {lead_reference}",
+            "evidence": (*finding.evidence, *evidence),
+            "remediation": remediation,
+        }
+    )
+
+
+SETTINGS_SHOWN: dict[FindingCode, tuple[str, ...]] = {
+    FindingCode.LISTEN_QUEUE_OVERFLOW: (
+        "setting.somaxconn",
+        "listen.fullest_backlog",
+        "listen.fullest_queue",
+    ),
+    FindingCode.RECEIVE_BUFFER_PRUNING: ("setting.tcp_rmem_max", "setting.rmem_max"),
+    FindingCode.REVERSE_PATH_FILTER_DROPS: ("setting.rp_filter_all", "setting.rp_filter_strict_interfaces"),
+    FindingCode.CONNTRACK_TABLE_FULL: ("setting.nf_conntrack_max",),
+}
+"""The agent's settings gauges (``HOST_GAUGE_METRICS`` keys) that explain each cause."""
+
+_SETTING_NAMES = {
+    "setting.somaxconn": "net.core.somaxconn",
+    "setting.tcp_rmem_max": "net.ipv4.tcp_rmem (max)",
+    "setting.rmem_max": "net.core.rmem_max",
+    "setting.rp_filter_all": "net.ipv4.conf.all.rp_filter",
+    "setting.nf_conntrack_max": "net.netfilter.nf_conntrack_max",
+}
+_RP_FILTER_MODES = {0: "off", 1: "strict", 2: "loose"}
+_STEPS_REPLACED = frozenset({FindingCode.LISTEN_QUEUE_OVERFLOW})
+"""Causes whose generic steps the settings make wrong (raising somaxconn when the application's backlog is
+the limit): their steps are replaced, not prefixed."""
+_SLOW_ACCEPT = (
+    "If the queue still fills, the application accepts too slowly: add workers, or find what it waits on."
+)
+
+
+def _host_settings(host: HostSeries, keys: Sequence[str]) -> dict[str, int]:
+    values = {}
+    for key in keys:
+        value = latest(host.metrics.get(_gauge(key), ()))
+        if value is not None:
+            values[key] = int(value)
+    return values
+
+
+def _describe_settings(values: Mapping[str, int]) -> list[str]:
+    parts = []
+    for key, value in values.items():
+        if key in _SETTING_NAMES:
+            mode = f" ({_RP_FILTER_MODES.get(value, '?')})" if key == "setting.rp_filter_all" else ""
+            parts.append(f"{_SETTING_NAMES[key]} = {value}{mode}")
+    if "listen.fullest_backlog" in values:
+        parts.append(
+            f"fullest listener: accept queue {values.get('listen.fullest_queue', '?')} of backlog "
+            f"{values['listen.fullest_backlog']}"
+        )
+    if "setting.rp_filter_strict_interfaces" in values:
+        parts.append(f"{values['setting.rp_filter_strict_interfaces']} interface(s) filter strictly")
+    return parts
+
+
+def _with_settings(finding: Finding, hosts: Sequence[HostSeries]) -> Finding:
+    """The settings the agent published for the finding's hosts as evidence, and the fix with their values
+    (the setting as it is, and what to set it to) where a cause's fix depends on them."""
+    keys = SETTINGS_SHOWN.get(finding.code)
+    if not keys:
+        return finding
+    by_host = {h.host: _host_settings(h, keys) for h in hosts if h.host in finding.resource_ids}
+    by_host = {host: values for host, values in by_host.items() if values}
+    if not by_host:
+        return finding
+    evidence = tuple(
+        Evidence(
+            kind="setting",
+            summary=f"{host}: {'; '.join(_describe_settings(values))}",
+            resource_ids=(host,),
+            data={"host": host, **{_gauge(k): v for k, v in values.items()}},
+        )
+        for host, values in by_host.items()
+    )
+    lead_host, lead = next(iter(by_host.items()))
+    remediation = finding.remediation
+    fixed = _fix_with_settings(finding.code, lead_host, lead)
+    if remediation is not None and fixed is not None:
+        steps, commands = fixed
+        kept = () if finding.code in _STEPS_REPLACED else remediation.steps
+        remediation = Remediation(summary=remediation.summary, steps=(*steps, *kept), commands=commands)
+    return finding.model_copy(update={"evidence": (*finding.evidence, *evidence), "remediation": remediation})
+
+
+def _fix_with_settings(
+    code: FindingCode, host: str, values: Mapping[str, int]
+) -> tuple[tuple[str, ...], tuple[str, ...]] | None:
+    """(steps to put first, the commands) for a cause, from one host's published settings."""
+    if code is FindingCode.LISTEN_QUEUE_OVERFLOW and "setting.somaxconn" in values:
+        cap, backlog = values["setting.somaxconn"], values.get("listen.fullest_backlog")
+        if backlog is not None and backlog < cap:
+            return (
+                (
+                    (
+                        f"On {host} the fullest listener's backlog is {backlog}, below net.core.somaxconn "
+                        f"{cap}: the application asked for {backlog}. Raise the application's own backlog "
+                        "(e.g. nginx `listen 443 backlog=4096;`); somaxconn is not what limits it."
+                    ),
+                    _SLOW_ACCEPT,
+                ),
+                ("ss -ltn", "sysctl net.core.somaxconn"),
+            )
+        new = max(4096, 2 * cap)
+        return (
+            (
+                (
+                    f"On {host} net.core.somaxconn is {cap}: every listen() backlog is capped there. "
+                    f"Raise it to {new}, and the application's own backlog with it."
+                ),
+                _SLOW_ACCEPT,
+            ),
+            (
+                "ss -ltn",
+                (
+                    f"sysctl -w net.core.somaxconn={new} && echo 'net.core.somaxconn = {new}' > "
+                    "/etc/sysctl.d/60-somaxconn.conf"
+                ),
+            ),
+        )
+    if code is FindingCode.RECEIVE_BUFFER_PRUNING and values:
+        now = max(values.get("setting.tcp_rmem_max", 0), values.get("setting.rmem_max", 0))
+        new = max(16 * 1024 * 1024, 2 * now)
+        return (
+            (f"On {host}: {'; '.join(_describe_settings(values))}. Raise both maximums to {new}.",),
+            (
+                "sysctl net.ipv4.tcp_rmem net.core.rmem_max",
+                f"sysctl -w net.ipv4.tcp_rmem='4096 131072 {new}' net.core.rmem_max={new}",
+                "nstat -az TcpExtTCPRcvQDrop TcpExtRcvPruned TcpExtPruneCalled TcpExtTCPBacklogDrop",
+            ),
+        )
+    if code is FindingCode.REVERSE_PATH_FILTER_DROPS and "setting.rp_filter_all" in values:
+        find = "sysctl -a 2>/dev/null | grep '\\.rp_filter = 1'"
+        if values["setting.rp_filter_all"] == 1:
+            return (
+                (
+                    (
+                        f"On {host} net.ipv4.conf.all.rp_filter is 1 (strict): it applies to every interface "
+                        "(the kernel uses the maximum of conf.all and the interface's). Fix the path's "
+                        "symmetry, or make conf.all loose (2)."
+                    ),
+                ),
+                (find, "sysctl -w net.ipv4.conf.all.rp_filter=2"),
+            )
+        if values.get("setting.rp_filter_strict_interfaces") == 0:
+            return (
+                (
+                    (
+                        f"On {host} no interface filters strictly (conf.all.rp_filter is "
+                        f"{values['setting.rp_filter_all']}): in loose mode (2) the kernel drops packets "
+                        "from sources it has no route to at all. Add the route to those sources."
+                    ),
+                ),
+                ("ip route get SOURCE_ADDRESS", "sysctl -a 2>/dev/null | grep '\\.rp_filter'"),
+            )
+        return (
+            (
+                (
+                    f"On {host} conf.all.rp_filter is {values['setting.rp_filter_all']}; "
+                    f"{values.get('setting.rp_filter_strict_interfaces', '?')} interface(s) filter strictly: "
+                    "find them (first command) and make them loose (2), or fix the path's symmetry."
+                ),
+            ),
+            (find, "sysctl -w net.ipv4.conf.IFACE.rp_filter=2"),
+        )
+    if code is FindingCode.CONNTRACK_TABLE_FULL and "setting.nf_conntrack_max" in values:
+        limit = values["setting.nf_conntrack_max"]
+        return (
+            (
+                (
+                    f"On {host} net.netfilter.nf_conntrack_max is {limit}: double it (or stop tracking "
+                    "stateless flows)."
+                ),
+            ),
+            (
+                "sysctl net.netfilter.nf_conntrack_count net.netfilter.nf_conntrack_max",
+                f"sysctl -w net.netfilter.nf_conntrack_max={2 * limit}",
+                "conntrack -S",
+            ),
+        )
+    return None
+
+
+QDISCS_SHOWN = 3
+
+
+def _with_qdiscs(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
+    """The root qdiscs that dropped (``QdiscDropsByQdisc``), most since the onset first, and the commands
+    for the lead one: show it, change the parameter of its kind that drops."""
+    counted = [
+        (host.host, reference, _rule_window(host, points, onset, "qdisc.dropped"))
+        for host in hosts
+        if host.host in finding.resource_ids
+        for reference, points in host.qdiscs.items()
+    ]
+    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
+    counted.sort(key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+    if not counted:
+        return finding
+    evidence = []
+    for host, reference, window in counted[:QDISCS_SHOWN]:
+        parsed = parse_qdisc_reference(reference)
+        parts = (
+            {
+                "interface": parsed.interface,
+                "kind": parsed.kind,
+                "handle": parsed.handle,
+                "params": parsed.params,
+            }
+            if parsed
+            else {}
+        )
+        evidence.append(
+            Evidence(
+                kind="qdisc",
+                summary=f"{host}: `{reference}` {window.describe()}",
+                resource_ids=(host,),
+                data={"host": host, "qdisc": reference, **parts, **window.as_data()},
+            )
+        )
+    lead_host, lead_reference, _ = counted[0]
+    lead = parse_qdisc_reference(lead_reference)
+    remediation = finding.remediation
+    if lead is not None and remediation is not None:
+        remediation = Remediation(
+            summary=remediation.summary,
+            steps=(
+                (
+                    f"On {lead_host} the qdisc that dropped most: `{lead_reference}` ({lead.kind} on "
+                    f"{lead.interface}, {'egress' if lead.attachment == 'root' else 'ingress'})."
+                ),
+                *remediation.steps[1:],
+            ),
+            commands=qdisc_commands(lead),
+        )
+    return finding.model_copy(
+        update={
+            "title": f"{finding.title} — {lead_reference}",
+            "evidence": (*finding.evidence, *evidence),
+            "remediation": remediation,
+        }
+    )

@@ -10,9 +10,10 @@ interface) may or may not match is reported too, with lower confidence.
 
 from __future__ import annotations
 
+import re
 import shlex
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation
@@ -52,6 +53,12 @@ class FirewallRule:
     verdict: str | None = None
     """accept, drop, reject, jump, goto, return, or None (a rule that only counts or logs)."""
     target: str | None = None
+    packets: int | None = None
+    """Packets the rule matched (``iptables-save -c``, an nft ``counter``); None when it has no counter."""
+    handle: int | None = None
+    """nft's rule handle (``nft -a``); None for iptables, whose rules are known by position only."""
+    position: int = 0
+    """1-based position in its chain (``iptables -L --line-numbers`` numbers rules the same way)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +71,8 @@ class FirewallChain:
     hook: str | None = None
     policy: str | None = None
     rules: tuple[FirewallRule, ...] = ()
+    policy_packets: int | None = None
+    """Packets the chain's policy decided (``iptables-save -c``'s ``[pkts:bytes]``); nft keeps no count."""
 
 
 @dataclass(frozen=True)
@@ -103,21 +112,38 @@ def _icmp_type(value: str, v6: bool) -> tuple[int, int | None] | None:
     return None
 
 
-def parse_iptables_save(text: str, *, v6: bool = False) -> list[FirewallChain]:
-    """The filter table's chains from ``iptables-save`` (or ``ip6tables-save`` with ``v6``)."""
+_COUNTS = re.compile(r"^\[(\d+):(\d+)\]$")
+
+
+def _packets(token: str) -> int | None:
+    """The packet count of an ``iptables-save -c`` ``[pkts:bytes]`` token, None for anything else."""
+    found = _COUNTS.match(token)
+    return int(found.group(1)) if found else None
+
+
+def parse_iptables_save(
+    text: str, *, v6: bool = False, tables: Collection[str] = ("filter",)
+) -> list[FirewallChain]:
+    """The chains of ``tables`` (default the filter table) from ``iptables-save`` (``ip6tables-save`` with
+    ``v6``). With ``-c`` each rule line starts with its ``[pkts:bytes]`` and each chain line ends with its
+    policy's: both are kept (``FirewallRule.packets``, ``FirewallChain.policy_packets``)."""
     source = "ip6tables" if v6 else "iptables"
     family: Family = "ipv6" if v6 else "ipv4"
     table = ""
-    policies: dict[tuple[str, str], str | None] = {}
+    policies: dict[tuple[str, str], tuple[str | None, int | None]] = {}
     rules: dict[tuple[str, str], list[FirewallRule]] = {}
     order: list[tuple[str, str]] = []
     for raw in text.splitlines():
         line = raw.strip()
+        packets: int | None = None
+        if line.startswith("[") and "] " in line:
+            counts, _, line = line.partition(" ")
+            packets = _packets(counts)
         if line.startswith("*"):
             table = line[1:]
         elif line.startswith(":") and table:
-            name, policy = [*line[1:].split(), "-"][:2]
-            policies[(table, name)] = None if policy == "-" else policy.lower()
+            name, policy, counts = [*line[1:].split(), "-", "-"][:3]
+            policies[(table, name)] = (None if policy == "-" else policy.lower(), _packets(counts))
             rules.setdefault((table, name), [])
             order.append((table, name))
         elif line.startswith("-A ") and table:
@@ -126,7 +152,9 @@ def parse_iptables_save(text: str, *, v6: bool = False) -> list[FirewallChain]:
             if (table, chain_name) not in rules:
                 rules[(table, chain_name)] = []
                 order.append((table, chain_name))
-            rules[(table, chain_name)].append(_parse_iptables_rule(line, tokens[2:], v6=v6, family=family))
+            chain_rules = rules[(table, chain_name)]
+            rule = _parse_iptables_rule(line, tokens[2:], v6=v6, family=family)
+            chain_rules.append(replace(rule, packets=packets, position=len(chain_rules) + 1))
     return [
         FirewallChain(
             source,
@@ -134,11 +162,12 @@ def parse_iptables_save(text: str, *, v6: bool = False) -> list[FirewallChain]:
             name,
             family,
             hook=HOOKS.get(name) if t == "filter" else None,
-            policy=policies.get((t, name)),
+            policy=policies.get((t, name), (None, None))[0],
             rules=tuple(rules[(t, name)]),
+            policy_packets=policies.get((t, name), (None, None))[1],
         )
         for t, name in order
-        if t == "filter"
+        if t in tables
     ]
 
 
@@ -231,7 +260,8 @@ def parse_nft_json(
             r = item["rule"]
             key = (r["family"], r["table"], r["chain"])
             text = texts.get((r["family"], r["table"], r["chain"], int(r.get("handle", -1))), "")
-            rules.setdefault(key, []).append(_parse_nft_rule(r, text))
+            chain_rules = rules.setdefault(key, [])
+            chain_rules.append(replace(_parse_nft_rule(r, text), position=len(chain_rules) + 1))
     result = []
     for key, c in chains.items():
         family_name, table, name = key
@@ -282,7 +312,11 @@ def _parse_nft_rule(  # noqa: PLR0915 -- one pass over the expressions reads bes
     other = False
     verdict: str | None = None
     target: str | None = None
+    packets: int | None = None
     for expr in rule.get("expr", []):
+        if isinstance(expr.get("counter"), dict):
+            # An anonymous counter; a named one (``counter name X``: a string here) counts in its object.
+            packets = int(expr["counter"].get("packets", 0))
         if "match" in expr:
             m = expr["match"]
             left, op, right = m.get("left"), m.get("op", "=="), m.get("right")
@@ -335,8 +369,18 @@ def _parse_nft_rule(  # noqa: PLR0915 -- one pass over the expressions reads bes
         family = "ipv6"
     elif protocol == "icmp" and family == "any":
         family = "ipv4"
+    handle = rule.get("handle")
     return FirewallRule(
-        text or _fallback_text(rule), family, protocol, icmp_types, ct_states, other, verdict, target
+        text or _fallback_text(rule),
+        family,
+        protocol,
+        icmp_types,
+        ct_states,
+        other,
+        verdict,
+        target,
+        packets=packets,
+        handle=int(handle) if isinstance(handle, int) else None,
     )
 
 
@@ -520,3 +564,132 @@ def findings(blockers: Sequence[Blocker]) -> list[Finding]:
             )
         )
     return result
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Drops counted per rule (any traffic, not only ICMP): which rules drop, and what they counted
+
+_COUNTER_TEXT = re.compile(r"\bcounter packets \d+ bytes \d+")
+RULE_DIMENSION_MAX = 255
+"""A ``Rule`` dimension value is at most this long (CloudWatch allows 1,024; a console column is narrower)."""
+_RULE_REFERENCE = re.compile(
+    r"^(?P<source>nft) (?P<table>\S+ \S+) (?P<chain>\S+) handle (?P<handle>\d+): (?P<text>.*)$"
+    r"|^(?P<xsource>ip6?tables) (?P<xtable>\S+) (?P<xchain>\S+) "
+    r"(?:rule (?P<position>\d+)|policy): (?P<xtext>.*)$"
+)
+
+
+@dataclass(frozen=True)
+class DropRule:
+    """A rule that drops or rejects (or a chain whose policy drops), and the packets it counted."""
+
+    source: str
+    """``nft``, ``iptables`` or ``ip6tables``."""
+    table: str
+    """As the tool names it: ``filter`` for iptables, ``inet site_fw`` (family and table) for nft."""
+    chain: str
+    text: str
+    """The rule as written, without its counter's numbers (they change every reading); a policy: ``DROP``."""
+    packets: int | None
+    """None: the rule has no counter (an nft rule without ``counter``, an nft chain's policy)."""
+    handle: int | None = None
+    position: int | None = None
+    """None for a chain's policy."""
+
+    @property
+    def is_policy(self) -> bool:
+        return self.position is None
+
+    @property
+    def reference(self) -> str:
+        """How the rule is named in metrics and reports: ``nft inet site_fw input handle 3: tcp dport …``,
+        ``iptables filter INPUT rule 1: -A INPUT …``, ``iptables filter INPUT policy: DROP``.
+
+        Stable while the rule stays as it is: nft handles are never reused within a table, an iptables
+        rule is known by position and text (a rule inserted above renames it, as it should: it is another
+        rule at that position). Printable ASCII only (anything else becomes ``?``) and at most
+        ``RULE_DIMENSION_MAX`` characters: a CloudWatch dimension value is ASCII without control characters,
+        1 to 1,024 of them (CloudWatch API Reference, "Dimension").
+        """
+        if self.source == "nft" and self.handle is not None:
+            where = f"nft {self.table} {self.chain} handle {self.handle}"
+        elif self.position is not None:
+            where = f"{self.source} {self.table} {self.chain} rule {self.position}"
+        else:
+            where = f"{self.source} {self.table} {self.chain} policy"
+        text = "".join(c if " " <= c <= "~" else "?" for c in self.text)
+        return f"{where}: {text}"[:RULE_DIMENSION_MAX]
+
+
+def drop_rules(ruleset: Ruleset) -> list[DropRule]:
+    """Every rule whose verdict is drop or reject, and every chain whose policy is drop, in ruleset order."""
+    found: list[DropRule] = []
+    for chain in ruleset.chains:
+        found.extend(
+            DropRule(
+                chain.source,
+                chain.table,
+                chain.name,
+                " ".join(_COUNTER_TEXT.sub("counter", rule.text).split()),
+                rule.packets,
+                handle=rule.handle,
+                position=rule.position,
+            )
+            for rule in chain.rules
+            if rule.verdict in ("drop", "reject")
+        )
+        if (chain.policy or "").lower() == "drop":
+            found.append(DropRule(chain.source, chain.table, chain.name, "DROP", chain.policy_packets))
+    return found
+
+
+@dataclass(frozen=True)
+class RuleReference:
+    """A ``DropRule.reference`` read back: where the rule is, so a fix can name it."""
+
+    source: str
+    table: str
+    chain: str
+    text: str
+    handle: int | None = None
+    position: int | None = None
+
+
+def parse_rule_reference(reference: str) -> RuleReference | None:
+    """The parts of a ``DropRule.reference`` (None for anything else)."""
+    found = _RULE_REFERENCE.match(reference)
+    if found is None:
+        return None
+    if found.group("source"):
+        return RuleReference(
+            "nft", found["table"], found["chain"], found["text"], handle=int(found["handle"])
+        )
+    position = found["position"]
+    return RuleReference(
+        found["xsource"],
+        found["xtable"],
+        found["xchain"],
+        found["xtext"],
+        position=int(position) if position else None,
+    )
+
+
+def accept_before_commands(rule: RuleReference) -> tuple[str, ...]:
+    """The commands that show ``rule`` in its chain, and one that inserts an accept just before it.
+
+    ``<MATCH>`` is the operator's to write: the narrowest match of the traffic that must pass (e.g.
+    ``ip saddr 172.22.31.0/24 tcp dport 443``). Deleting the drop is never suggested: a drop rule is usually
+    there on purpose, and only the operator can judge it.
+    """
+    if rule.source == "nft":
+        family_table = rule.table
+        show = f"nft -a list chain {family_table} {rule.chain}"
+        if rule.handle is None:
+            return (show,)
+        return (show, f"nft insert rule {family_table} {rule.chain} position {rule.handle} <MATCH> accept")
+    tool = rule.source
+    show = f"{tool} -t {rule.table} -L {rule.chain} -v -n --line-numbers"
+    if rule.position is None:
+        # A policy drops what no rule accepted: an accept appended to the chain comes before it.
+        return (show, f"{tool} -t {rule.table} -A {rule.chain} <MATCH> -j ACCEPT")
+    return (show, f"{tool} -t {rule.table} -I {rule.chain} {rule.position} <MATCH> -j ACCEPT")

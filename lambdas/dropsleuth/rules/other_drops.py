@@ -3,6 +3,8 @@
 The metrics step (``steps/metrics.py``) reads the series into ``StepOutcome.data["other_drops"]``::
 
     {"hosts": {HOST: {METRIC: [{"at": iso, "value": n}, ...]}},
+     "firewall_rules": {HOST: {RULE: [{"at", "value"}]}},   # HostFirewallRuleDrops by its Rule dimension
+     "qdiscs": {HOST: {QDISC: [{"at", "value"}]}},          # QdiscDropsByQdisc by its Qdisc dimension
      "aws_resources": [{"namespace", "resource_id"}],   # every AWS resource read, data or not
      "aws": [{"namespace", "resource_id", "metric", "points": [{"at", "value"}]}]}
 
@@ -31,6 +33,8 @@ ROOT_CAUSES = frozenset(
         FindingCode.ENA_ALLOWANCE_EXCEEDED,
         FindingCode.NAT_PORT_EXHAUSTION,
         FindingCode.LB_RESETS,
+        FindingCode.HOST_FIREWALL_DROPS,
+        FindingCode.QDISC_DROPS,
     }
 )
 """The causes that can explain an outage by themselves (retransmissions and idle timeouts cannot)."""
@@ -48,13 +52,25 @@ def _points(raw: object) -> tuple[Point, ...]:
     return tuple(sorted(points))
 
 
+def _series_by_name(raw: object) -> dict[str, tuple[Point, ...]]:
+    return {str(r): _points(p) for r, p in raw.items()} if isinstance(raw, Mapping) else {}
+
+
 def assess_other_drops(data: object, onset: datetime | None) -> Assessment:
     """Findings and checked lines for every cause beyond PMTUD (empty when the step read nothing)."""
     if not isinstance(data, Mapping):
         return Assessment()
     hosts_raw = data.get("hosts")
+    rules_raw, qdiscs_raw = data.get("firewall_rules"), data.get("qdiscs")
+    rules = rules_raw if isinstance(rules_raw, Mapping) else {}
+    qdiscs = qdiscs_raw if isinstance(qdiscs_raw, Mapping) else {}
     hosts = [
-        HostSeries(str(host), {str(m): _points(p) for m, p in metrics.items()})
+        HostSeries(
+            str(host),
+            {str(m): _points(p) for m, p in metrics.items()},
+            firewall_rules=_series_by_name(rules.get(host)),
+            qdiscs=_series_by_name(qdiscs.get(host)),
+        )
         for host, metrics in sorted(hosts_raw.items() if isinstance(hosts_raw, Mapping) else ())
         if isinstance(metrics, Mapping)
     ]
