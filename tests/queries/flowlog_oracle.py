@@ -176,7 +176,8 @@ def syn_rst_by_destination(
     tcp = [r for r in windowed(records, start, end) if r["action"] == "ACCEPT" and r["protocol"] == 6]
 
     def tuple_of(r: Record) -> tuple[Any, ...]:
-        return (r["pkt_srcaddr"] or r["srcaddr"], r["srcport"], r["pkt_dstaddr"] or r["dstaddr"], r["dstport"])
+        src, dst = r["pkt_srcaddr"] or r["srcaddr"], r["pkt_dstaddr"] or r["dstaddr"]
+        return (src, r["srcport"], dst, r["dstport"])
 
     flags: dict[tuple[Any, ...], int] = defaultdict(int)
     for r in tcp:
@@ -201,8 +202,8 @@ def syn_rst_by_destination(
             at = first_syn[(src, sport, dst, dport)]
             row["unanswered"] += 1
             row["unanswered_syn_records"] += max(counts.values())
-            row["first_unanswered"] = at if row["first_unanswered"] is None else min(row["first_unanswered"], at)
-            row["last_unanswered"] = at if row["last_unanswered"] is None else max(row["last_unanswered"], at)
+            row["first_unanswered"] = min(at, row["first_unanswered"] or at)
+            row["last_unanswered"] = max(at, row["last_unanswered"] or at)
         if (back | forth) & 4:
             row["reset_attempts"] += 1
     counted = ("attempts", "unanswered", "unanswered_syn_records", "reset_attempts")

@@ -331,8 +331,18 @@ def test_syn_rst_by_destination_names_the_final_destination_behind_a_nat_gateway
     host, nat, remote, at = "192.168.50.11", "10.20.0.220", "203.0.113.5", int(start.timestamp()) + 1800
     host_eni, nat_eni = "eni-0aaa0000000000001", "eni-0bbb00000000000aa"
 
-    def record(eni: str, src: str, dst: str, pkt_src: str, pkt_dst: str, sport: int, dport: int, *,
-               minute: int, flags: int) -> dict[str, Any]:
+    def record(
+        eni: str,
+        src: str,
+        dst: str,
+        pkt_src: str,
+        pkt_dst: str,
+        *,
+        sport: int,
+        dport: int,
+        minute: int,
+        flags: int,
+    ) -> dict[str, Any]:
         return template | {"interface_id": eni, "srcaddr": src, "dstaddr": dst, "pkt_srcaddr": pkt_src,
                            "pkt_dstaddr": pkt_dst, "srcport": sport, "dstport": dport,
                            "start": at + 60 * minute, "end": at + 60 * minute + 60, "packets": 4,
@@ -340,15 +350,18 @@ def test_syn_rst_by_destination_names_the_final_destination_behind_a_nat_gateway
 
     added = [
         # Unanswered, retried in two minutes: on both interfaces, no NAT-to-remote leg (no port to use).
-        *(record(host_eni, host, remote, host, remote, 42001, 443, minute=m, flags=2) for m in range(2)),
-        *(record(nat_eni, host, nat, host, remote, 42001, 443, minute=m, flags=2) for m in range(2)),
+        *(
+            record(eni, host, to, host, remote, sport=42001, dport=443, minute=m, flags=2)
+            for m in range(2)
+            for eni, to in ((host_eni, remote), (nat_eni, nat))
+        ),
         # Answered: the SYN-ACK reaches the host through the gateway.
-        record(host_eni, host, remote, host, remote, 42002, 443, minute=3, flags=2),
-        record(nat_eni, host, nat, host, remote, 42002, 443, minute=3, flags=2),
-        record(nat_eni, nat, remote, nat, remote, 1025, 443, minute=3, flags=2),
-        record(nat_eni, remote, nat, remote, nat, 443, 1025, minute=3, flags=18),
-        record(nat_eni, nat, host, remote, host, 443, 42002, minute=3, flags=18),
-        record(host_eni, remote, host, remote, host, 443, 42002, minute=3, flags=18),
+        record(host_eni, host, remote, host, remote, sport=42002, dport=443, minute=3, flags=2),
+        record(nat_eni, host, nat, host, remote, sport=42002, dport=443, minute=3, flags=2),
+        record(nat_eni, nat, remote, nat, remote, sport=1025, dport=443, minute=3, flags=2),
+        record(nat_eni, remote, nat, remote, nat, sport=443, dport=1025, minute=3, flags=18),
+        record(nat_eni, nat, host, remote, host, sport=443, dport=42002, minute=3, flags=18),
+        record(host_eni, remote, host, remote, host, sport=443, dport=42002, minute=3, flags=18),
     ]
     mixed = [*records, *added]
     write_parquet(mixed, tmp_path)
