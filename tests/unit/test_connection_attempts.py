@@ -144,3 +144,13 @@ def test_nat_errors_at_their_usual_rate_do_not_absorb_a_pattern_that_is_new() ->
     assert nat.severity is Severity.WARNING
     syns = next(f for f in findings if f.code is FindingCode.SYNS_UNANSWERED)
     assert syns.severity is Severity.HIGH
+
+
+def test_a_background_pattern_folds_into_the_background_cause() -> None:
+    # Both at their usual rate since before the onset: one warning, the NAT's, with the rows as evidence.
+    outcomes = nat_outcomes(port_errors_before=400.0, syn_first_minute=2)
+    findings = ranking.rank(context(f"{REMOTE}/32"), outcomes)
+    assert FindingCode.SYNS_UNANSWERED not in {f.code for f in findings}
+    nat = next(f for f in findings if f.code is FindingCode.NAT_PORT_EXHAUSTION)
+    assert nat.severity is Severity.WARNING
+    assert any(e.data.get("query") == "syn_rst_by_destination" for e in nat.evidence)

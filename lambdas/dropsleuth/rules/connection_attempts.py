@@ -248,9 +248,9 @@ def corroborate(findings: Sequence[Finding], destination_networks: Iterable[str]
     """Fold the flow-log pattern into the root cause that explains it, so it is counted once.
 
     A ``SYNS_UNANSWERED`` (``CONNECTION_RESETS``) finding whose destinations lie in the investigation's
-    destination becomes evidence on the first active (high or critical) root cause that shows up as
-    unanswered (reset) attempts: its confidence rises a little, and the pattern is no finding of its own.
-    A pattern toward other destinations, or with no active cause to explain it, stays as it is.
+    destination becomes evidence on the first root cause, at least as severe, that shows up as unanswered
+    (reset) attempts: its confidence rises a little, and the pattern is no finding of its own. A pattern
+    toward other destinations, or newer than any cause that could explain it, stays as it is.
     """
     networks = [ipaddress.ip_network(n, strict=False) for n in destination_networks]
     result = list(findings)
@@ -261,11 +261,13 @@ def corroborate(findings: Sequence[Finding], destination_networks: Iterable[str]
         pattern = next((f for f in result if f.code is code), None)
         if pattern is None or not _toward(pattern, networks):
             continue
+        # A cause explains the pattern when it is at least as pressing: a background cause (warning) does
+        # not swallow a pattern that began at the onset (high), which stays a finding of its own.
         cause_index = next(
             (
                 i
                 for i, f in enumerate(result)
-                if f.code in causes and f.severity in (Severity.HIGH, Severity.CRITICAL)
+                if f.code in causes and f.severity.rank <= pattern.severity.rank
             ),
             None,
         )
