@@ -105,6 +105,10 @@ def test_listen_overflow_on_the_ingest_host_ranks_first_and_pmtud_is_checked_cle
     # The stock agent cannot read the firewall's counters: unknown, with why; the qdiscs were read, clean.
     assert any(c.startswith("host firewall drops: unknown") and "CAP_NET_ADMIN" in c for c in report.checked)
     assert any(c.startswith("queueing discipline (qdisc) drops: checked, clean") for c in report.checked)
+    # The flow logs' unanswered SYNs toward the ingest host corroborate it, counted once.
+    flow = next(e for e in top.evidence if e.data.get("query") == "syn_rst_by_destination")
+    assert flow.data["rows"][0]["dstaddr"] == "10.82.1.10"
+    assert FindingCode.SYNS_UNANSWERED not in report.codes()
     # Nothing points at the MTU: no PMTUD finding, and the PMTUD checks are listed as clean.
     assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED} & set(
         report.codes()

@@ -47,6 +47,8 @@ def test_unanswered_attempts_that_began_at_the_onset_are_high_with_the_destinati
     assert f"{REMOTE}:443" in finding.title
     assert "1,800 of 3,000" in finding.title
     assert "none before the onset" in finding.title
+    # Two SYN records per attempt: the clients kept retransmitting across aggregation intervals.
+    assert "2.0 SYN records per unanswered attempt" in finding.detail
     # Only the repeated destination is listed; the stray attempts elsewhere are not.
     (evidence,) = finding.evidence
     assert [r["dstaddr"] for r in evidence.data["rows"]] == [REMOTE]

@@ -42,6 +42,9 @@ ONSET_SLACK = timedelta(minutes=2)
 """A record starts up to its aggregation interval (≤ 1 min on Nitro) before the packets that mark it; an
 attempt this close before the onset still belongs to the incident."""
 SHOWN_ROWS = 10
+RETRIED_ACROSS_INTERVALS = 1.05
+"""SYN records per unanswered attempt above which the retransmissions spanned several aggregation
+intervals (worth saying: the client waited more than a minute)."""
 
 UNANSWERED_EXPLAINED_BY = frozenset(
     {
@@ -211,9 +214,14 @@ def _unanswered_finding(found: Sequence[Destination], onset: datetime | None) ->
         confidence=0.6 if now else 0.35,
         title=f"Connection attempts to {top.name} go unanswered: {top.unanswered:,} of {top.attempts:,} got "
         f"no SYN-ACK ({timing})",
-        detail="The flow logs show the source's SYNs toward these destinations and no SYN-ACK coming back "
-        f"({retries:.1f} SYN records per unanswered attempt: the client retransmitted, then timed out). "
-        "Something on the way or at the destination drops the handshakes without a REJECT: a NAT gateway "
+        detail="The flow logs show the source's SYNs toward these destinations and no SYN-ACK coming back"
+        + (
+            f" ({retries:.1f} SYN records per unanswered attempt: the client kept retransmitting across "
+            "aggregation intervals)"
+            if retries > RETRIED_ACROSS_INTERVALS
+            else ""
+        )
+        + ". Something on the way or at the destination drops the handshakes without a REJECT: a NAT gateway "
         "out of source ports, a listener gone or its accept queue full, a firewall dropping silently, an "
         "instance allowance exceeded.",
         evidence=(_rows_evidence(found, "unanswered connection attempts per destination"),),
