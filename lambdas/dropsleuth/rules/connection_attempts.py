@@ -52,6 +52,7 @@ UNANSWERED_EXPLAINED_BY = frozenset(
         FindingCode.LISTEN_QUEUE_OVERFLOW,
         FindingCode.CONNTRACK_TABLE_FULL,
         FindingCode.ENA_ALLOWANCE_EXCEEDED,
+        FindingCode.HOST_FIREWALL_DROPS,
         FindingCode.FLOW_REJECTED,
     }
 )
