@@ -1,5 +1,7 @@
--- syn_rst_by_destination: the destinations that leave the connection attempts of the sources in source_cidr
--- unanswered (SYN seen, no SYN-ACK back) or reset (RST in either direction), most unanswered first.
+-- syn_rst_by_destination: per destination, the connection attempts of the sources in source_cidr and how
+-- many were left unanswered (SYN seen, no SYN-ACK back) or reset (RST in either direction), most unanswered
+-- first; every row also carries the window's totals over all destinations (all_attempts, all_destinations),
+-- so an empty result means the sources made no attempt at all, and a clean one says how much was judged.
 -- tcp-flags is the OR of the flags over the aggregation interval; flow logs report FIN 1, SYN 2, RST 4 and
 -- SYN-ACK as 18, never ACK alone (VPC User Guide, "Flow log records"): an attempt is a 5-tuple from a source
 -- with a record whose flags have SYN without ACK (bitwise_and(tcp_flags, 18) = 2); it is answered when a
@@ -111,8 +113,9 @@ SELECT
     CAST(unanswered AS double) / attempts AS unanswered_share,
     CAST(reset_attempts AS double) / attempts AS reset_share,
     first_unanswered,
-    last_unanswered
+    last_unanswered,
+    sum(attempts) OVER () AS all_attempts,
+    count(*) OVER () AS all_destinations
 FROM by_destination
-WHERE unanswered > 0 OR reset_attempts > 0
 ORDER BY unanswered DESC, reset_attempts DESC, attempts DESC, dstaddr, dstport
 LIMIT 50

@@ -168,11 +168,11 @@ def stalled_flows(
 def syn_rst_by_destination(
     records: list[Record], start: datetime, end: datetime, source_cidr: str
 ) -> list[dict[str, Any]]:
-    """Connection attempts from the sources (a 5-tuple with SYN and no ACK in a record), per destination:
-    unanswered when no record of the reverse 5-tuple carries SYN-ACK (18), reset when a record of either
-    direction carries RST (4). ACCEPTed TCP records of the window only. Addresses are the packet's own
-    (pkt-srcaddr/pkt-dstaddr, else srcaddr/dstaddr); an attempt seen on several interfaces is one attempt,
-    its SYN records counted on the interface with the most."""
+    """Connection attempts from the sources (a 5-tuple with SYN and no ACK in a record), per destination
+    with the totals over all destinations: unanswered when no record of the reverse 5-tuple carries SYN-ACK
+    (18), reset when a record of either direction carries RST (4). ACCEPTed TCP records of the window only.
+    Addresses are the packet's own (pkt-srcaddr/pkt-dstaddr, else srcaddr/dstaddr); an attempt seen on
+    several interfaces is one attempt, its SYN records counted on the interface with the most."""
     tcp = [r for r in windowed(records, start, end) if r["action"] == "ACCEPT" and r["protocol"] == 6]
 
     def tuple_of(r: Record) -> tuple[Any, ...]:
@@ -214,9 +214,10 @@ def syn_rst_by_destination(
             "reset_share": row["reset_attempts"] / row["attempts"],
             "first_unanswered": row["first_unanswered"],
             "last_unanswered": row["last_unanswered"],
+            "all_attempts": sum(r["attempts"] for r in per_destination.values()),
+            "all_destinations": len(per_destination),
         }
         for (dst, dport), row in per_destination.items()
-        if row["unanswered"] or row["reset_attempts"]
     ]
     rows.sort(
         key=lambda x: (-x["unanswered"], -x["reset_attempts"], -x["attempts"], x["dstaddr"], x["dstport"])

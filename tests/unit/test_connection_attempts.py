@@ -72,9 +72,14 @@ def test_a_few_unanswered_attempts_or_a_small_share_are_no_finding_and_say_check
         row("198.51.100.7", attempts=1000, unanswered=30, first_minute=41, last_minute=80),
     ]
     assert assess_connection_attempts(rows, ONSET).findings == []
+    rows = [r | {"all_attempts": 1019 + 400, "all_destinations": 7} for r in rows]
     line = checked_line(rows)
-    assert line.startswith("connection attempts in the flow logs: checked, clean")
-    assert checked_line([]).startswith("connection attempts in the flow logs: checked, clean — every attempt")
+    assert line.startswith("connection attempts in the flow logs: checked, clean — 1,419 attempts toward 7")
+    assert "at most 30 unanswered" in line
+
+
+def test_no_attempt_at_all_is_unknown_not_clean() -> None:
+    assert checked_line([]).startswith("connection attempts in the flow logs: unknown — the source made no")
 
 
 def test_reset_heavy_destinations_are_a_warning_at_most() -> None:

@@ -158,18 +158,29 @@ def checked_line(rows: object) -> str:
     found = destinations(rows)
     unanswered = [d for d in found if d.repeated_unanswered]
     resets = [d for d in found if d.reset_heavy]
-    if not unanswered and not resets:
-        if not found:
-            return (
-                "connection attempts in the flow logs: checked, clean — every attempt from the source was "
-                "answered and none was reset"
-            )
-        most = max(found, key=lambda d: (d.unanswered, d.reset_attempts))
+    if not found:
+        # The query lists every destination the source tried: no row is no attempt, not a clean result.
         return (
-            "connection attempts in the flow logs: checked, clean — no destination with repeated "
-            f"unanswered or reset attempts (at most {most.unanswered} unanswered and {most.reset_attempts} "
-            f"reset toward {most.name}; repeated means ≥ {MIN_REPEATED} and ≥ {MIN_SHARE:.0%} of its "
-            "attempts)"
+            "connection attempts in the flow logs: unknown — the source made no connection attempt (no SYN "
+            "from it) in the window's records: nothing to judge"
+        )
+    if not unanswered and not resets:
+        total = found[0].row.get("all_attempts")
+        count = found[0].row.get("all_destinations")
+        judged = (
+            f"{_int(total):,} attempts toward {_int(count):,} destination(s)"
+            if total is not None and count is not None
+            else f"{sum(d.attempts for d in found):,} attempts toward {len(found):,} destination(s)"
+        )
+        most = max(found, key=lambda d: (d.unanswered, d.reset_attempts))
+        worst = (
+            f"; at most {most.unanswered} unanswered and {most.reset_attempts} reset toward {most.name}"
+            if most.unanswered or most.reset_attempts
+            else ", every one answered and none reset"
+        )
+        return (
+            f"connection attempts in the flow logs: checked, clean — {judged}{worst} (repeated means "
+            f"≥ {MIN_REPEATED} and ≥ {MIN_SHARE:.0%} of a destination's attempts)"
         )
     parts = []
     if unanswered:
