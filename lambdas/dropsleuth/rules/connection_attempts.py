@@ -127,8 +127,9 @@ class Destination:
 
 @dataclass
 class AttemptsAssessment:
+    """The findings; the checked line comes from ``checked_line`` in the step, which has the rows."""
+
     findings: list[Finding] = field(default_factory=list)
-    checked: list[str] = field(default_factory=list)
 
 
 def destinations(rows: object) -> list[Destination]:
