@@ -49,6 +49,10 @@ class FindingCode(enum.StrEnum):
     # Issue 15, host side (part A): the host firewall's drop rules by their counters, and qdisc drops.
     HOST_FIREWALL_DROPS = "HOST_FIREWALL_DROPS"
     QDISC_DROPS = "QDISC_DROPS"
+    # The flow-log pattern of those drops (issue 15, part C): connection attempts without an answer, or
+    # reset, per destination (query syn_rst_by_destination; rules/connection_attempts.py).
+    SYNS_UNANSWERED = "SYNS_UNANSWERED"
+    CONNECTION_RESETS = "CONNECTION_RESETS"
 
 
 class Severity(enum.StrEnum):

@@ -62,6 +62,16 @@ class AccuracyClass:
 
 
 QUIET = frozenset({Severity.WARNING, Severity.INFO})
+_NOT_PMTUD = frozenset(
+    {
+        FindingCode.PMTUD_BLACKHOLE,
+        FindingCode.MTU_MISMATCH,
+        FindingCode.FLOW_REJECTED,
+        FindingCode.NO_ROUTE,
+        FindingCode.FLOW_LOGS_DISABLED,
+    }
+)
+"""False alarms for a cause beyond PMTUD: the PMTUD hypotheses and the access/route ones."""
 INCIDENT = frozenset({Severity.HIGH, Severity.CRITICAL})
 CLASSES: tuple[AccuracyClass, ...] = (
     AccuracyClass("healthy VPN, site MTU under the tunnel", "demo:healthy", None, QUIET, EVERY_CODE),
@@ -132,6 +142,35 @@ CLASSES: tuple[AccuracyClass, ...] = (
         FindingCode.NO_ROUTE,
         INCIDENT,
         frozenset({FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED}),
+    ),
+    # Causes beyond PMTUD on the AWS side (issue 15): each from the counter that shows it.
+    AccuracyClass(
+        "NAT gateway out of source ports",
+        "demo:nat-port-exhaustion",
+        FindingCode.NAT_PORT_EXHAUSTION,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.SYNS_UNANSWERED, FindingCode.LB_RESETS, FindingCode.ENA_ALLOWANCE_EXCEEDED},
+    ),
+    AccuracyClass(
+        "NLB resets connections idle past its timeout",
+        "nlb-idle-resets.yaml",
+        FindingCode.LB_RESETS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NAT_PORT_EXHAUSTION, FindingCode.ENA_ALLOWANCE_EXCEEDED},
+    ),
+    AccuracyClass(
+        "instance over its ENA packets-per-second allowance",
+        "ena-pps-allowance.yaml",
+        FindingCode.ENA_ALLOWANCE_EXCEEDED,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NAT_PORT_EXHAUSTION, FindingCode.LB_RESETS, FindingCode.NIC_DROPS},
+    ),
+    AccuracyClass(
+        "NAT port errors at their usual rate, no incident",
+        "nat-port-errors-background.yaml",
+        FindingCode.NAT_PORT_EXHAUSTION,
+        frozenset({Severity.WARNING}),
+        EVERY_CODE,
     ),
 )
 

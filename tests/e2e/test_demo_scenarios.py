@@ -43,7 +43,41 @@ EXPECTED = {
     "sg-rejects": FindingCode.FLOW_REJECTED,
     "healthy": None,
     "listen-overflow": FindingCode.LISTEN_QUEUE_OVERFLOW,
+    "nat-port-exhaustion": FindingCode.NAT_PORT_EXHAUSTION,
 }
+
+
+def test_nat_port_exhaustion_ranks_first_with_the_flow_logs_unanswered_syns_and_pmtud_clean() -> None:
+    done, report = investigate("nat-port-exhaustion")
+    top = report.top_finding
+    assert top is not None
+    assert top.code is FindingCode.NAT_PORT_EXHAUSTION
+    assert top.severity is Severity.HIGH
+    nat_id = done.built.id("nat", "egress-a")
+    assert nat_id in top.resource_ids
+    # The numbers before and during, from AWS/NATGateway ErrorPortAllocation as the account holds it.
+    metric = next(e for e in top.evidence if e.data.get("metric") == "ErrorPortAllocation")
+    assert metric.data["before_total"] == 0
+    (errors,) = [m for m in done.scenario.metrics.aws if m.metric == "ErrorPortAllocation"]
+    assert metric.data["during_total"] == errors.windows[0].per_minute * metric.data["during_minutes"]
+    # The flow logs corroborate it toward the same destination, counted once: the SYN-only attempts are
+    # the cause's evidence, not a finding of their own, and name the partner, not the gateway's address.
+    flow = next(e for e in top.evidence if e.data.get("query") == "syn_rst_by_destination")
+    (row,) = flow.data["rows"]
+    assert (row["dstaddr"], row["dstport"]) == ("203.0.113.80", 443)
+    assert row["unanswered"] >= 20 * row["attempts"] // 25
+    assert FindingCode.SYNS_UNANSWERED not in report.codes()
+    assert top.remediation is not None
+    assert any("associate-nat-gateway-address" in c for c in top.remediation.commands)
+    # Nothing points at the MTU, and the PMTUD checks are listed as clean.
+    assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED} & set(
+        report.codes()
+    )
+    assert all(f.severity not in {Severity.HIGH, Severity.CRITICAL} for f in report.findings[1:])
+    assert any("verdict ok" in c for c in report.checked)
+    assert any("frag-needed" in c and "admitted" in c for c in report.checked)
+    idle = f"NAT gateway {nat_id} idle timeouts: checked, not rising"
+    assert any(c.startswith(idle) for c in report.checked)
 
 
 def test_listen_overflow_on_the_ingest_host_ranks_first_and_pmtud_is_checked_clean() -> None:
@@ -71,6 +105,10 @@ def test_listen_overflow_on_the_ingest_host_ranks_first_and_pmtud_is_checked_cle
     # The stock agent cannot read the firewall's counters: unknown, with why; the qdiscs were read, clean.
     assert any(c.startswith("host firewall drops: unknown") and "CAP_NET_ADMIN" in c for c in report.checked)
     assert any(c.startswith("queueing discipline (qdisc) drops: checked, clean") for c in report.checked)
+    # The flow logs' unanswered SYNs toward the ingest host corroborate it, counted once.
+    flow = next(e for e in top.evidence if e.data.get("query") == "syn_rst_by_destination")
+    assert flow.data["rows"][0]["dstaddr"] == "10.82.1.10"
+    assert FindingCode.SYNS_UNANSWERED not in report.codes()
     # Nothing points at the MTU: no PMTUD finding, and the PMTUD checks are listed as clean.
     assert not {FindingCode.PMTUD_BLACKHOLE, FindingCode.MTU_MISMATCH, FindingCode.FLOW_REJECTED} & set(
         report.codes()

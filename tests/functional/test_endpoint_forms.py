@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -67,8 +66,8 @@ def test_resource_destinations_get_the_throughput_query_and_the_report_names_the
     timeline = TrafficTimeline(
         start=START, duration_minutes=30, vpc_id=vpc.vpc_id, vpc_cidr="10.30.0.0/16", subnet_id=vpc.subnet_id,
         eni_ids=(vpc.eni_id,), eni_ips=(ip,), site_cidr=SITE, site_hosts=("172.20.30.10",),
-        # The synthesizer sends to the 10th address after the destination network's: aim it at the ENI's.
-        destination=Destination(cidr=f"{ipaddress.ip_address(ip) - 10}/32", service=None),
+        # A /32 destination: the synthesizer's flows go to that one address, the ENI's.
+        destination=Destination(cidr=f"{ip}/32", service=None),
     )  # fmt: skip
     write_parquet(synthesize(timeline), tmp_path)
     context = InvestigationContext(

@@ -168,38 +168,56 @@ def stalled_flows(
 def syn_rst_by_destination(
     records: list[Record], start: datetime, end: datetime, source_cidr: str
 ) -> list[dict[str, Any]]:
-    """Connection attempts from the sources (a 5-tuple with SYN and no ACK in a record), per destination:
-    unanswered when no record of the reverse 5-tuple carries SYN-ACK (18), reset when a record of either
-    direction carries RST (4). ACCEPTed TCP records of the window only."""
+    """Connection attempts from the sources (a 5-tuple with SYN and no ACK in a record), per destination
+    with the totals over all destinations: unanswered when no record of the reverse 5-tuple carries SYN-ACK
+    (18), reset when a record of either direction carries RST (4). ACCEPTed TCP records of the window only.
+    Addresses are the packet's own (pkt-srcaddr/pkt-dstaddr, else srcaddr/dstaddr); an attempt seen on
+    several interfaces is one attempt, its SYN records counted on the interface with the most."""
     tcp = [r for r in windowed(records, start, end) if r["action"] == "ACCEPT" and r["protocol"] == 6]
+
+    def tuple_of(r: Record) -> tuple[Any, ...]:
+        src, dst = r["pkt_srcaddr"] or r["srcaddr"], r["pkt_dstaddr"] or r["dstaddr"]
+        return (src, r["srcport"], dst, r["dstport"])
+
     flags: dict[tuple[Any, ...], int] = defaultdict(int)
     for r in tcp:
-        flags[(r["srcaddr"], r["srcport"], r["dstaddr"], r["dstport"])] |= r["tcp_flags"]
-    syn_records: dict[tuple[Any, ...], int] = defaultdict(int)
+        flags[tuple_of(r)] |= r["tcp_flags"]
+    per_interface: dict[tuple[Any, ...], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    first_syn: dict[tuple[Any, ...], int] = {}
     for r in tcp:
-        if in_cidr(r["srcaddr"], source_cidr) and r["tcp_flags"] & 18 == 2:
-            syn_records[(r["srcaddr"], r["srcport"], r["dstaddr"], r["dstport"])] += 1
-    per_destination: dict[tuple[str, int], dict[str, int]] = defaultdict(
-        lambda: {"attempts": 0, "unanswered": 0, "unanswered_syn_records": 0, "reset_attempts": 0}
-    )
-    for (src, sport, dst, dport), count in syn_records.items():
+        key = tuple_of(r)
+        if in_cidr(key[0], source_cidr) and r["tcp_flags"] & 18 == 2:
+            per_interface[key][r["interface_id"]] += 1
+            first_syn[key] = min(first_syn.get(key, r["start"]), r["start"])
+    per_destination: dict[tuple[str, int], dict[str, Any]] = defaultdict(
+        lambda: {"attempts": 0, "unanswered": 0, "unanswered_syn_records": 0, "reset_attempts": 0,
+                 "first_unanswered": None, "last_unanswered": None}
+    )  # fmt: skip
+    for (src, sport, dst, dport), counts in per_interface.items():
         back = flags.get((dst, dport, src, sport), 0)
         forth = flags.get((src, sport, dst, dport), 0)
         row = per_destination[(dst, dport)]
         row["attempts"] += 1
         if back & 18 != 18:
+            at = first_syn[(src, sport, dst, dport)]
             row["unanswered"] += 1
-            row["unanswered_syn_records"] += count
+            row["unanswered_syn_records"] += max(counts.values())
+            row["first_unanswered"] = min(at, row["first_unanswered"] or at)
+            row["last_unanswered"] = max(at, row["last_unanswered"] or at)
         if (back | forth) & 4:
             row["reset_attempts"] += 1
+    counted = ("attempts", "unanswered", "unanswered_syn_records", "reset_attempts")
     rows = [
-        {"dstaddr": dst, "dstport": dport, **row}
+        {"dstaddr": dst, "dstport": dport, **{k: row[k] for k in counted}}
         | {
             "unanswered_share": row["unanswered"] / row["attempts"],
             "reset_share": row["reset_attempts"] / row["attempts"],
+            "first_unanswered": row["first_unanswered"],
+            "last_unanswered": row["last_unanswered"],
+            "all_attempts": sum(r["attempts"] for r in per_destination.values()),
+            "all_destinations": len(per_destination),
         }
         for (dst, dport), row in per_destination.items()
-        if row["unanswered"] or row["reset_attempts"]
     ]
     rows.sort(
         key=lambda x: (-x["unanswered"], -x["reset_attempts"], -x["attempts"], x["dstaddr"], x["dstport"])

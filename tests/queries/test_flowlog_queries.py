@@ -287,6 +287,7 @@ def test_syn_rst_by_destination_counts_unanswered_retries_and_resets(datasets, t
 
     def record(src: str, sport: int, dst: str, dport: int, *, minute: int, flags: int) -> dict[str, Any]:
         return template | {"srcaddr": src, "srcport": sport, "dstaddr": dst, "dstport": dport,
+                           "pkt_srcaddr": src, "pkt_dstaddr": dst,
                            "start": at + 60 * minute, "end": at + 60 * minute + 60, "packets": 1,
                            "bytes": 60, "tcp_flags": flags}  # fmt: skip
 
@@ -310,6 +311,72 @@ def test_syn_rst_by_destination_counts_unanswered_retries_and_resets(datasets, t
     assert (mine["attempts"], mine["unanswered"], mine["unanswered_syn_records"], mine["reset_attempts"]) == (
         3, 1, 3, 1,
     )  # fmt: skip
-    # The upload flows of the synthesized day are all answered: no destination of theirs is listed for
-    # them, only the black hole's retries (SYN, never a SYN-ACK).
-    assert all(r["unanswered"] > 0 or r["reset_attempts"] > 0 for r in rows)
+    # The unanswered attempt's first SYN record is when it was first and last seen.
+    assert mine["first_unanswered"] == mine["last_unanswered"] == at
+    # The totals count every destination, the answered ones too (the upload flows of the synthesized day),
+    # beyond the 50 rows listed: a clean result still says how much was judged.
+    troubled = [r for r in rows if r["unanswered"] or r["reset_attempts"]]
+    assert {r["all_destinations"] for r in rows} == {rows[0]["all_destinations"]}
+    assert rows[0]["all_destinations"] > len(troubled)
+    assert rows[0]["all_attempts"] > sum(r["attempts"] for r in troubled)
+
+
+def test_syn_rst_by_destination_names_the_final_destination_behind_a_nat_gateway(
+    datasets, tmp_path: Path
+) -> None:
+    # Given an attempt through a NAT gateway, logged on the instance's interface (dstaddr = the remote) and
+    # on the NAT gateway's (dstaddr = the gateway's private address, pkt-dstaddr = the remote), and one
+    # answered attempt whose SYN-ACK comes back through the gateway (srcaddr = the gateway, pkt-srcaddr =
+    # the remote), as the VPC User Guide's NAT gateway record example shows them.
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, _ = datasets["hour-boundary"]
+    template = next(r for r in records if r["protocol"] == 6 and r["action"] == "ACCEPT")
+    host, nat, remote, at = "192.168.50.11", "10.20.0.220", "203.0.113.5", int(start.timestamp()) + 1800
+    host_eni, nat_eni = "eni-0aaa0000000000001", "eni-0bbb00000000000aa"
+
+    def record(
+        eni: str,
+        src: str,
+        dst: str,
+        pkt_src: str,
+        pkt_dst: str,
+        *,
+        sport: int,
+        dport: int,
+        minute: int,
+        flags: int,
+    ) -> dict[str, Any]:
+        return template | {"interface_id": eni, "srcaddr": src, "dstaddr": dst, "pkt_srcaddr": pkt_src,
+                           "pkt_dstaddr": pkt_dst, "srcport": sport, "dstport": dport,
+                           "start": at + 60 * minute, "end": at + 60 * minute + 60, "packets": 4,
+                           "bytes": 240, "tcp_flags": flags}  # fmt: skip
+
+    added = [
+        # Unanswered, retried in two minutes: on both interfaces, no NAT-to-remote leg (no port to use).
+        *(
+            record(eni, host, to, host, remote, sport=42001, dport=443, minute=m, flags=2)
+            for m in range(2)
+            for eni, to in ((host_eni, remote), (nat_eni, nat))
+        ),
+        # Answered: the SYN-ACK reaches the host through the gateway.
+        record(host_eni, host, remote, host, remote, sport=42002, dport=443, minute=3, flags=2),
+        record(nat_eni, host, nat, host, remote, sport=42002, dport=443, minute=3, flags=2),
+        record(nat_eni, nat, remote, nat, remote, sport=1025, dport=443, minute=3, flags=2),
+        record(nat_eni, remote, nat, remote, nat, sport=443, dport=1025, minute=3, flags=18),
+        record(nat_eni, nat, host, remote, host, sport=443, dport=42002, minute=3, flags=18),
+        record(host_eni, remote, host, remote, host, sport=443, dport=42002, minute=3, flags=18),
+    ]
+    mixed = [*records, *added]
+    write_parquet(mixed, tmp_path)
+    rows = (
+        queries.LocalEngine(tmp_path)
+        .run("syn_rst_by_destination", params_for("syn_rst_by_destination", timeline, start, end))
+        .rows
+    )
+    assert_rows_equal(rows, oracle.syn_rst_by_destination(mixed, start, end, SITE))
+    # When: the query runs. Then: one row for the remote, two attempts (not four), one unanswered with
+    # its two SYN records; the gateway's private address is nobody's destination.
+    (mine,) = [r for r in rows if r["dstaddr"] == remote]
+    assert (mine["attempts"], mine["unanswered"], mine["unanswered_syn_records"]) == (2, 1, 2)
+    assert (mine["first_unanswered"], mine["last_unanswered"]) == (at, at)
+    assert not [r for r in rows if r["dstaddr"] == nat]

@@ -126,3 +126,40 @@ def test_parquet_arrow_types_match_as_read_back(parquet_file: pq.ParquetFile) ->
     assert {f.name for f in arrow if str(f.type) == "int32"} == INT32
     assert {f.name for f in arrow if str(f.type) == "int64"} == INT64
     assert {f.name for f in arrow if str(f.type) == "string"} == STRINGS
+
+
+def test_hosts_behind_a_nat_gateway_are_logged_on_its_interface_as_aws_shows_nat_records() -> None:
+    from dropsleuth.flowlogs.synth import ConnectTimeouts, Destination, NatInterface, TrafficTimeline
+
+    # Given two instances going out through a NAT gateway, and attempts it cannot give a port from minute 5.
+    nat = NatInterface(eni_id="eni-0nat00000000000001", private_ip="10.90.1.20")
+    timeline = TrafficTimeline(
+        start=datetime(2026, 12, 7, 9, 0, tzinfo=UTC),
+        duration_minutes=10,
+        vpc_cidr="10.90.0.0/16",
+        eni_ids=("eni-0a00000000000000a", "eni-0b00000000000000b"),
+        eni_ips=("10.90.2.10", "10.90.2.11"),
+        site_cidr="10.90.2.0/24",
+        site_hosts=("10.90.2.10", "10.90.2.11"),
+        destination=Destination(cidr="203.0.113.80/32", service=None),
+        connect_timeouts=(ConnectTimeouts(start_minute=5, attempts_per_host_per_minute=3),),
+        nat=nat,
+        noise_flows_per_minute=0,
+    )
+    records = synthesize(timeline)
+    on_nat = [r for r in records if r["interface_id"] == nat.eni_id]
+    # The instance's leg: dstaddr the gateway, pkt-dstaddr the partner; the gateway's own leg from its
+    # private address; the answer to the instance from the gateway with pkt-srcaddr the partner.
+    assert any(r["dstaddr"] == nat.private_ip and r["pkt_dstaddr"] == "203.0.113.80" for r in on_nat)
+    assert any(r["srcaddr"] == nat.private_ip and r["dstaddr"] == "203.0.113.80" for r in on_nat)
+    assert any(r["srcaddr"] == nat.private_ip and r["pkt_srcaddr"] == "203.0.113.80" for r in on_nat)
+    # The unanswered attempts: SYN only, on the instance's interface and the gateway's instance leg, and
+    # never a leg toward the partner (no port).
+    syn_only = [r for r in records if r["tcp_flags"] == 2 and r["packets"] == 4]
+    assert len(syn_only) == 2 * 2 * 3 * 5
+    assert {r["interface_id"] for r in syn_only} == {*timeline.eni_ids, nat.eni_id}
+    assert all(r["srcaddr"] in timeline.site_hosts for r in syn_only)
+    # The instances' own records of their flows out are egress, through another resource of the VPC.
+    hosts, enis = timeline.site_hosts, timeline.eni_ids
+    out = [r for r in records if r["interface_id"] in enis and r["srcaddr"] in hosts]
+    assert {(r["flow_direction"], r["traffic_path"]) for r in out} == {("egress", 1)}

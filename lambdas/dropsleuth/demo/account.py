@@ -66,6 +66,32 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
         ids["igw"] = igw["InternetGateway"]["InternetGatewayId"]
         ec2.attach_internet_gateway(InternetGatewayId=ids["igw"], VpcId=vpc_id)
 
+    for index, nat in enumerate(net.nat_gateways):
+        # A public NAT gateway with an Elastic IP, at the address the scenario gives it in its subnet.
+        allocation = ec2.allocate_address(Domain="vpc")["AllocationId"]
+        made_nat = ec2.create_nat_gateway(
+            SubnetId=ids[f"subnet:{nat.subnet}"],
+            AllocationId=allocation,
+            PrivateIpAddress=nat.private_ip,
+            TagSpecifications=_tags("natgateway", nat.name),
+        )["NatGateway"]
+        ids[f"nat:{nat.name}"] = made_nat["NatGatewayId"]
+        ids[f"nat-eni:{nat.name}"] = made_nat["NatGatewayAddresses"][0]["NetworkInterfaceId"]
+        if index == 0:
+            ids["nat"] = made_nat["NatGatewayId"]
+
+    if net.load_balancers:
+        elbv2 = clients.client("elbv2")
+        for balancer in net.load_balancers:
+            made_lb = elbv2.create_load_balancer(
+                Name=balancer.name,
+                Subnets=[ids[f"subnet:{name}"] for name in balancer.subnets],
+                Type="network",
+                Scheme=balancer.scheme,
+            )["LoadBalancers"][0]
+            # The CloudWatch dimension ``LoadBalancer`` is the end of the ARN (``net/NAME/ID``).
+            ids[f"nlb:{balancer.name}"] = made_lb["LoadBalancerArn"].split(":loadbalancer/", 1)[1]
+
     if net.vpn:
         _build_vpn(ec2, built, vpc_id)
 
@@ -176,6 +202,11 @@ def _build_route_table(ec2: EC2Client, built: BuiltAccount, vpc_id: str, table: 
     for route in table.routes:
         # Targets are logical ("igw", "vgw") or literal gateway ids.
         gateway = ids.get(route.target, route.target)
+        if gateway.startswith("nat-"):
+            ec2.create_route(
+                RouteTableId=table_id, DestinationCidrBlock=route.destination, NatGatewayId=gateway
+            )
+            continue
         if gateway.startswith("tgw-"):
             ec2.create_route(
                 RouteTableId=table_id, DestinationCidrBlock=route.destination, TransitGatewayId=gateway

@@ -31,7 +31,13 @@ from dropsleuth.config import settings
 from dropsleuth.demo.account import BuiltAccount, build_account
 from dropsleuth.demo.scenario import MetricWindowSpec, Scenario
 from dropsleuth.demo.site_host import run_agent
-from dropsleuth.flowlogs.synth import Destination, TrafficTimeline, synthesize, write_parquet
+from dropsleuth.flowlogs.synth import (
+    Destination,
+    NatInterface,
+    TrafficTimeline,
+    synthesize,
+    write_parquet,
+)
 from dropsleuth.metrics_catalog import (
     CONNTRACK_USED,
     FRAG_NEEDED,
@@ -236,8 +242,19 @@ def traffic_timeline(
         black_holes=scenario.traffic.black_holes,
         scans=scenario.traffic.scans,
         return_rejects=scenario.traffic.return_rejects,
+        connect_timeouts=scenario.traffic.connect_timeouts,
+        nat=_nat_interface(scenario, built),
         packet_bytes=scenario.traffic.packet_bytes,
     )
+
+
+def _nat_interface(scenario: Scenario, built: BuiltAccount) -> NatInterface | None:
+    """The NAT gateway's interface the site's flows go through, with the id the account gave it."""
+    name = scenario.traffic.through_nat
+    if name is None:
+        return None
+    (spec,) = [n for n in scenario.network.nat_gateways if n.name == name]
+    return NatInterface(eni_id=built.id("nat-eni", name), private_ip=spec.private_ip)
 
 
 def host_throughput(scenario: Scenario, minute: int) -> float:
@@ -288,6 +305,14 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
     cloudwatch = clients.cloudwatch()
     for offset in range(0, len(data), _PUT_METRIC_BATCH):
         cloudwatch.put_metric_data(Namespace=NAMESPACE, MetricData=data[offset : offset + _PUT_METRIC_BATCH])  # type: ignore[arg-type]
+    aws = aws_metric_data(scenario, built, start=start)
+    for namespace in sorted({namespace for namespace, _ in aws}):
+        batch_all = [datum for ns, datum in aws if ns == namespace]
+        for offset in range(0, len(batch_all), _PUT_METRIC_BATCH):
+            cloudwatch.put_metric_data(
+                Namespace=namespace,
+                MetricData=batch_all[offset : offset + _PUT_METRIC_BATCH],  # type: ignore[arg-type]
+            )
     vpn_id = built.ids.get("vpn")
     if vpn_id:
         # AWS/VPN TunnelState: 1 up, 0 down, per tunnel and per connection (Site-to-Site VPN User Guide,
@@ -305,6 +330,32 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
         for offset in range(0, len(tunnel), _PUT_METRIC_BATCH):
             batch = tunnel[offset : offset + _PUT_METRIC_BATCH]
             cloudwatch.put_metric_data(Namespace="AWS/VPN", MetricData=batch)  # type: ignore[arg-type]
+
+
+def aws_metric_data(
+    scenario: Scenario, built: BuiltAccount, *, start: datetime
+) -> list[tuple[str, dict[str, Any]]]:
+    """The metrics AWS publishes for the scenario's NAT gateways and load balancers, every minute, as
+    (namespace, datum): ``AWS/NATGateway`` by ``NatGatewayId``, ``AWS/NetworkELB`` by ``LoadBalancer``
+    (``net/NAME/ID``), each a count per minute (statistic Sum)."""
+    duration = scenario.traffic.duration_minutes
+    data: list[tuple[str, dict[str, Any]]] = []
+    for spec in scenario.metrics.aws:
+        if spec.namespace == "AWS/NATGateway":
+            dimension = {"Name": "NatGatewayId", "Value": built.id("nat", spec.resource)}
+        else:
+            dimension = {"Name": "LoadBalancer", "Value": built.id("nlb", spec.resource)}
+        for minute in range(duration):
+            value = _window_value(spec.windows, minute, duration)
+            datum = {
+                "MetricName": spec.metric,
+                "Dimensions": [dimension],
+                "Timestamp": start + timedelta(minutes=minute),
+                "Value": value or 0.0,
+                "Unit": "Count",
+            }
+            data.append((spec.namespace, datum))
+    return data
 
 
 def _put_agent_metrics(data: list[Any]) -> None:

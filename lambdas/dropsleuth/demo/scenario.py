@@ -17,7 +17,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from dropsleuth.aws.errors import InputError
-from dropsleuth.flowlogs.synth import BlackHole, PortScan, ReturnRejects
+from dropsleuth.flowlogs.synth import BlackHole, ConnectTimeouts, PortScan, ReturnRejects
 from dropsleuth.metrics_catalog import HOST_GAUGE_METRICS
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
@@ -97,6 +97,24 @@ class RouteTableSpec(_Data):
     routes: tuple[RouteSpec, ...] = ()
 
 
+class NatGatewaySpec(_Data):
+    """A public NAT gateway in ``subnet`` (route target ``nat:<name>``, or ``nat`` for the first one)."""
+
+    name: str
+    subnet: str
+    private_ip: str
+    """Its address in the subnet (CreateNatGateway ``PrivateIpAddress``): what its interface's flow-log
+    records show."""
+
+
+class LoadBalancerSpec(_Data):
+    """A Network Load Balancer in ``subnets`` (its metrics are published by name, ``MetricsSpec.aws``)."""
+
+    name: str
+    subnets: tuple[str, ...]
+    scheme: Literal["internal", "internet-facing"] = "internal"
+
+
 class NetworkSpec(_Data):
     vpc: VpcSpec
     subnets: tuple[SubnetSpec, ...]
@@ -109,6 +127,8 @@ class NetworkSpec(_Data):
     network_acls: tuple[NaclSpec, ...] = ()
     security_groups: tuple[SecurityGroupSpec, ...] = ()
     instances: tuple[InstanceSpec, ...] = ()
+    nat_gateways: tuple[NatGatewaySpec, ...] = ()
+    load_balancers: tuple[LoadBalancerSpec, ...] = ()
 
 
 class SiteSpec(_Data):
@@ -140,6 +160,10 @@ class TrafficSpec(_Data):
     black_holes: tuple[BlackHole, ...] = ()
     scans: tuple[PortScan, ...] = ()
     return_rejects: tuple[ReturnRejects, ...] = ()
+    connect_timeouts: tuple[ConnectTimeouts, ...] = ()
+    through_nat: str | None = None
+    """The NAT gateway (logical name) the site's flows leave the VPC through: its interface logs them too.
+    Set for a site whose hosts are instances of the VPC (``site.instances``, their addresses the site's)."""
     packet_bytes: int = Field(1400, ge=576, le=9216)
     """Bytes per full data packet that reach the VPC (what the site's MTU or clamp lets through)."""
 
@@ -194,6 +218,26 @@ class HostCountersSpec(_Data):
         return self
 
 
+class AwsMetricSpec(_Data):
+    """A metric AWS publishes every minute for a resource of the network (0 unless a window says otherwise):
+    ``AWS/NATGateway`` by ``NatGatewayId``, ``AWS/NetworkELB`` by ``LoadBalancer`` (VPC User Guide,
+    "Monitor NAT gateways with Amazon CloudWatch"; ELB guide, "CloudWatch metrics for your Network Load
+    Balancer")."""
+
+    namespace: Literal["AWS/NATGateway", "AWS/NetworkELB"]
+    resource: str
+    """The NAT gateway's or load balancer's logical name."""
+    metric: Literal[
+        "ErrorPortAllocation",
+        "IdleTimeoutCount",
+        "PacketsDropCount",
+        "TCP_ELB_Reset_Count",
+        "TCP_Target_Reset_Count",
+        "TCP_Client_Reset_Count",
+    ]
+    windows: tuple[MetricWindowSpec, ...] = ()
+
+
 class MetricsSpec(_Data):
     """What the site's host agent and AWS/VPN published to CloudWatch."""
 
@@ -206,6 +250,7 @@ class MetricsSpec(_Data):
     """What the agent's upload probe measured in these windows, where it is not the traffic's rate (a
     cause that slows new connections, not the flows already open)."""
     host_counters: tuple[HostCountersSpec, ...] = ()
+    aws: tuple[AwsMetricSpec, ...] = ()
 
 
 class ChangeSpec(_Data):

@@ -48,8 +48,9 @@ Record = dict[str, Any]
 TCP, UDP, ICMP = 6, 17, 1
 # tcp-flags bits (VPC User Guide, "Flow log records": FIN 1, SYN 2, RST 4; SYN-ACK is logged as 18).
 FIN, SYN, RST, SYN_ACK = 1, 2, 4, 18
-# traffic-path of egress records (VPC User Guide): 3 = through a virtual private gateway.
-PATH_VGW = 3
+# traffic-path of egress records (VPC User Guide): 1 = through another resource in the same VPC (a NAT
+# gateway's interface), 3 = through a virtual private gateway, 8 = through an internet gateway.
+PATH_IN_VPC, PATH_VGW, PATH_IGW = 1, 3, 8
 _MSS_PAYLOAD = 1400  # bytes per full data packet on a ~1446-byte VPN path
 _ACK_BYTES = 52
 
@@ -113,6 +114,39 @@ class ReturnRejects(_Model):
     attempts_per_host_per_minute: int = Field(3, ge=1)
 
 
+class ConnectTimeouts(_Model):
+    """Connection attempts of the site's hosts toward one destination that get no answer.
+
+    Each attempt is one record: the SYN and its retransmissions (Linux: after 1 s, 3 s, 7 s …) until the
+    client's connect timeout, ``syn_packets`` packets of 60 bytes, ``tcp-flags`` 2; nothing comes back.
+    Behind a NAT gateway out of source ports the gateway's interface logs the instance's leg, and no leg
+    toward the destination (there was no port to send it from).
+    """
+
+    start_minute: int = Field(0, ge=0)
+    end_minute: int | None = None
+    attempts_per_host_per_minute: int = Field(20, ge=1)
+    syn_packets: int = Field(4, ge=1, le=8)
+    """The SYN and its retransmissions at 1, 3 and 7 s, before a 10 s connect timeout."""
+
+    def active(self, minute: int, duration: int) -> bool:
+        end = duration if self.end_minute is None else self.end_minute
+        return self.start_minute <= minute < end
+
+
+class NatInterface(_Model):
+    """The network interface of the NAT gateway the site's hosts (instances of the VPC) go out through.
+
+    Its records, as the VPC User Guide's NAT gateway example shows them ("Flow log record examples"): the
+    instance's leg (``dstaddr`` the gateway's private address, ``pkt-dstaddr`` the destination), the
+    gateway's leg to the destination from its private address and a port of its own, the answer back to
+    the gateway, and the answer to the instance (``srcaddr`` the gateway, ``pkt-srcaddr`` the destination).
+    """
+
+    eni_id: str
+    private_ip: str
+
+
 class TrafficTimeline(_Model):
     """A site's traffic through a VPC over ``duration_minutes`` from ``start``, as data."""
 
@@ -139,6 +173,10 @@ class TrafficTimeline(_Model):
     black_holes: tuple[BlackHole, ...] = ()
     scans: tuple[PortScan, ...] = ()
     return_rejects: tuple[ReturnRejects, ...] = ()
+    connect_timeouts: tuple[ConnectTimeouts, ...] = ()
+    nat: NatInterface | None = None
+    """The site's hosts are instances of the VPC (``eni_ips`` are their addresses) going out through this
+    NAT gateway: their own interfaces log their flows as egress, and the gateway's interface logs them too."""
     packet_bytes: int = Field(_MSS_PAYLOAD, ge=576, le=9216)
     """Bytes per full data packet the site's hosts get through (their MSS or clamp + 40)."""
     noise_flows_per_minute: int = Field(6, ge=0)
@@ -154,6 +192,8 @@ class TrafficTimeline(_Model):
         for host in self.site_hosts:
             if ipaddress.ip_address(host) not in site:
                 raise ValueError(f"site host {host} is outside site_cidr {self.site_cidr}")
+        if self.nat is not None and tuple(self.site_hosts) != tuple(self.eni_ips):
+            raise ValueError("behind a NAT gateway the site's hosts are the instances: site_hosts = eni_ips")
         return self
 
     @property
@@ -228,6 +268,9 @@ def _flow(
 
 def _destination_ip(t: TrafficTimeline, index: int) -> str:
     network = ipaddress.ip_network(t.destination.cidr, strict=False)
+    if network.num_addresses <= 20:
+        # A single host or a small block: its own addresses.
+        return str(network.network_address + index % network.num_addresses)
     return str(network.network_address + 10 + index % max(1, network.num_addresses - 20))
 
 
@@ -235,6 +278,7 @@ def synthesize(t: TrafficTimeline) -> list[Record]:
     """Every record of the timeline, sorted by start time (same timeline and seed → same records)."""
     rng = random.Random(t.seed)  # noqa: S311 -- reproducible test data, not secrets
     records: list[Record] = []
+    unanswered: list[Record] = []
     t0 = int(t.start_utc.timestamp())
     hosts = len(t.site_hosts)
     for minute in range(t.duration_minutes):
@@ -289,6 +333,9 @@ def synthesize(t: TrafficTimeline) -> list[Record]:
             end = t.duration_minutes if rejects.end_minute is None else rejects.end_minute
             if rejects.start_minute <= minute < end:
                 records.extend(_return_reject_minute(t, rng, at, rejects))
+        for timeouts in t.connect_timeouts:
+            if timeouts.active(minute, t.duration_minutes):
+                unanswered.extend(_connect_timeout_minute(t, rng, at, timeouts))
         records.extend(_noise_minute(t, rng, at))
         for idle in t.idle_eni_ids:
             record: Record = {f.column: None for f in FIELDS}
@@ -305,8 +352,90 @@ def synthesize(t: TrafficTimeline) -> list[Record]:
                 az_id=t.az_id,
             )
             records.append(record)
+    if t.nat is not None:
+        records = _through_nat(t, records, unanswered)
+    else:
+        records.extend(unanswered)
     records.sort(key=lambda r: (r["start"], r["interface_id"], r["srcaddr"] or "", r["srcport"] or 0))
     return records
+
+
+def _connect_timeout_minute(
+    t: TrafficTimeline, rng: random.Random, at: int, timeouts: ConnectTimeouts
+) -> list[Record]:
+    return [
+        _flow(
+            t,
+            rng,
+            at,
+            eni=h % len(t.eni_ids),
+            src=host,
+            dst=_destination_ip(t, 0),
+            sport=rng.randint(32768, 60999),
+            dport=t.destination.port,
+            protocol=TCP,
+            packets=timeouts.syn_packets,
+            nbytes=60 * timeouts.syn_packets,
+            action="ACCEPT",
+            flags=SYN,
+            direction="ingress",
+            dst_service=t.destination.service,
+        )
+        for h, host in enumerate(t.site_hosts)
+        for _ in range(timeouts.attempts_per_host_per_minute)
+    ]
+
+
+def _through_nat(t: TrafficTimeline, records: list[Record], unanswered: list[Record]) -> list[Record]:
+    """The records of hosts inside the VPC going out through a NAT gateway (``NatInterface``).
+
+    The hosts' own interfaces log their flows to the destination as egress (through another resource of the
+    VPC: the gateway), the answers as ingress. The gateway's interface logs each flow twice — the instance's
+    leg and its own leg from a port it allocated — and each answer twice; an unanswered attempt only as
+    the instance's leg (``ConnectTimeouts``).
+    """
+    nat = t.nat
+    assert nat is not None
+    hosts = set(t.site_hosts)
+    destination = ipaddress.ip_network(t.destination.cidr, strict=False)
+    ports: dict[tuple[str, int], int] = {}
+
+    def nat_port(host: str, sport: int) -> int:
+        return ports.setdefault((host, sport), 1024 + len(ports) % 64000)
+
+    def outside(address: str | None) -> bool:
+        return address is not None and ipaddress.ip_address(address) in destination
+
+    def on_nat(record: Record, **fields: Any) -> Record:
+        return record | {"interface_id": nat.eni_id, "instance_id": None} | fields
+
+    result: list[Record] = []
+    for record in records:
+        src, dst = record["srcaddr"], record["dstaddr"]
+        if src in hosts and outside(dst):
+            result.append(record | {"flow_direction": "egress", "traffic_path": PATH_IN_VPC})
+            result.append(on_nat(record, dstaddr=nat.private_ip, flow_direction="ingress", traffic_path=None))
+            result.append(
+                on_nat(record, srcaddr=nat.private_ip, pkt_srcaddr=nat.private_ip,
+                       srcport=nat_port(src, record["srcport"]), flow_direction="egress",
+                       traffic_path=PATH_IGW)
+            )  # fmt: skip
+        elif dst in hosts and outside(src):
+            result.append(record | {"flow_direction": "ingress", "traffic_path": None})
+            result.append(
+                on_nat(record, dstaddr=nat.private_ip, pkt_dstaddr=nat.private_ip,
+                       dstport=nat_port(dst, record["dstport"]), flow_direction="ingress",
+                       traffic_path=None)
+            )  # fmt: skip
+            result.append(
+                on_nat(record, srcaddr=nat.private_ip, flow_direction="egress", traffic_path=PATH_IN_VPC)
+            )
+        else:
+            result.append(record)
+    for record in unanswered:
+        result.append(record | {"flow_direction": "egress", "traffic_path": PATH_IN_VPC})
+        result.append(on_nat(record, dstaddr=nat.private_ip, flow_direction="ingress", traffic_path=None))
+    return result
 
 
 def _return_reject_minute(

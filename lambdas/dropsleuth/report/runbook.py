@@ -44,6 +44,8 @@ _OTHER_DROPS_FAMILY = frozenset(
         FindingCode.LB_RESETS,
         FindingCode.HOST_FIREWALL_DROPS,
         FindingCode.QDISC_DROPS,
+        FindingCode.SYNS_UNANSWERED,
+        FindingCode.CONNECTION_RESETS,
     }
 )
 

@@ -9,7 +9,8 @@ step                data keys
 flow_log_queries    ``upload_throughput`` [{minute, mbps}], ``icmp_rejects`` [{minute, rejects|packets}],
                     ``rejects_timeline`` [{minute, rejects, packets}], ``top_rejected_flows`` [{srcaddr,
                     dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows],
-                    ``flow_packet_sizes`` [{interface_id, …, bytes_per_packet}], ``flow_log_location``
+                    ``flow_packet_sizes`` [{interface_id, …, bytes_per_packet}], ``flow_log_location``,
+                    ``syn_rst_by_destination`` [{dstaddr, dstport, attempts, unanswered, …}]
 metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}], ``tunnel_flaps`` [at],
                     ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}],
                     ``black_hole_verdicts`` [{at, value}], ``retransmissions`` [{at, value}]
@@ -37,6 +38,8 @@ from typing import Any
 
 from dropsleuth.context import InvestigationContext, StepOutcome
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.rules.connection_attempts import QUERY as ATTEMPTS_QUERY
+from dropsleuth.rules.connection_attempts import assess_connection_attempts, corroborate
 from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed_rise
 from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
@@ -248,6 +251,10 @@ def rank(
     findings.extend(_no_route(signals))
     # Causes beyond PMTUD (host counters, NAT/NLB errors), graded against the same onset: rules/other_drops.
     findings.extend(assess_other_drops(_merged_data(outcomes).get(OTHER_DROPS), signals.onset).findings)
+    # Their trace in the flow logs (unanswered or reset connection attempts): evidence on the cause that
+    # explains it, else a finding of its own (rules/connection_attempts).
+    attempts = assess_connection_attempts(_merged_data(outcomes).get(ATTEMPTS_QUERY), signals.onset)
+    findings = list(corroborate([*findings, *attempts.findings], _destination_networks(context)))
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
     # A black hole happening now, not a latent risk (docs/severity.md): only then is an interface the cause.
@@ -261,6 +268,14 @@ def rank(
     )
     findings.extend(step_failures(failed_steps or {}))
     return with_gateway_drops(order(findings), signals)
+
+
+def _destination_networks(context: InvestigationContext) -> tuple[str, ...]:
+    """The investigation's destination as networks (none for a service name)."""
+    destination = context.destination
+    if destination.cidr:
+        return (destination.cidr,)
+    return (destination.ip,) if destination.ip else ()
 
 
 def with_gateway_drops(findings: tuple[Finding, ...], signals: Signals) -> tuple[Finding, ...]:

@@ -1,7 +1,8 @@
 """Step ``flow_log_queries``: the flow-log SQL of ``queries/`` over the window.
 
 REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute,
-stalled-flow candidates and the flows' average packet sizes — on Athena when deployed, on DuckDB over the
+stalled-flow candidates, the flows' average packet sizes and the connection attempts left unanswered or reset
+per destination — on Athena when deployed, on DuckDB over the
 same files locally. The queries run at once: on Athena each takes seconds, mostly waiting; on DuckDB they
 share the window's files, listed (and downloaded) once, and overlap their fixed costs. The outcome names
 where the records came from (``flow_log_location``).
@@ -25,6 +26,8 @@ from dropsleuth.queries import (
     QueryResult,
     load_query,
 )
+from dropsleuth.rules.connection_attempts import QUERY as ATTEMPTS_QUERY
+from dropsleuth.rules.connection_attempts import checked_line as attempts_checked_line
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
 QUERIES = (
@@ -34,6 +37,7 @@ QUERIES = (
     "top_rejected_flows",
     "stalled_flows",
     "flow_packet_sizes",
+    "syn_rst_by_destination",
 )
 
 
@@ -175,6 +179,8 @@ def outcome_of(
             for name, e in errors.items()
         }
     checked = [f"flow-log query {name}: {len(r.rows)} rows ({r.engine})" for name, r in results.items()]
+    if ATTEMPTS_QUERY in results:
+        checked.append(attempts_checked_line(results[ATTEMPTS_QUERY].rows))
     if location:
         checked.insert(0, f"flow-log records read from {location}")
     checked += [f"flow-log query {name} FAILED: {data['failed_queries'][name]}" for name in errors]
@@ -184,8 +190,8 @@ def outcome_of(
 
 STEP = StepSpec(
     name="flow_log_queries",
-    checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput, stalled flows and packet "
-    "sizes",
+    checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput, stalled flows, packet "
+    "sizes and unanswered or reset connection attempts",
     run=run,
     timeout_s=60.0,
 )
