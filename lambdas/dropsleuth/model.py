@@ -53,6 +53,12 @@ class FindingCode(enum.StrEnum):
     # reset, per destination (query syn_rst_by_destination; rules/connection_attempts.py).
     SYNS_UNANSWERED = "SYNS_UNANSWERED"
     CONNECTION_RESETS = "CONNECTION_RESETS"
+    # Issue 15, AWS side (part B): a transit gateway route (blackhole / missing) tied to its drop counter;
+    # a security-group connection-tracking idle timeout shorter than the clients idle, and a NAT/NLB idle
+    # timeout not longer than the clients' keepalive (risks).
+    TRANSIT_GATEWAY_DROPS = "TRANSIT_GATEWAY_DROPS"
+    SG_CONNTRACK_TIMEOUT_SHORT = "SG_CONNTRACK_TIMEOUT_SHORT"
+    IDLE_TIMEOUT_MISMATCH = "IDLE_TIMEOUT_MISMATCH"
 
 
 class Severity(enum.StrEnum):

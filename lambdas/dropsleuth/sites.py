@@ -48,6 +48,9 @@ class Site(BaseModel):
     # Whether the customer gateway reaches AWS through a NAT (NAT-T in use), when the operator knows:
     # describe_vpn_connections does not say, and NAT-T costs the tunnel 8-16 bytes (docs/severity.md).
     nat_traversal: bool | None = None
+    # How often the site's clients send TCP keepalives on idle connections (seconds), when the operator knows:
+    # compared with the destination ENIs' connection-tracking idle timeout (rules/connection_tracking.py).
+    client_keepalive_s: int | None = Field(None, ge=1)
     probe_targets: tuple[str, ...] = ()
     # The destination the site's uploads go to: a CIDR, an IP, or an AWS service name such as "S3".
     upload_destination: str | None = None

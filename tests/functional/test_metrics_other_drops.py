@@ -57,7 +57,15 @@ def test_the_site_hosts_are_found_and_each_cause_is_graded(cloudwatch: Any) -> N
 
 def test_a_site_without_agents_reads_no_hosts(cloudwatch: Any) -> None:
     data = read_other_drops(START, START + timedelta(minutes=90), site=SITE, cloudwatch=cloudwatch)
-    assert data == {"hosts": {}, "firewall_rules": {}, "qdiscs": {}, "aws_resources": [], "aws": []}
+    assert data == {
+        "hosts": {},
+        "firewall_rules": {},
+        "qdiscs": {},
+        "aws_resources": [],
+        "aws": [],
+        "transit_gateways": [],
+        "instance_allowances": [],
+    }
     assert "unknown" in assess_other_drops(data, ONSET).checked[0]
 
 

@@ -9,7 +9,15 @@
   Guide, "Monitor NAT gateways with Amazon CloudWatch");
 - ``AWS/NetworkELB`` ``TCP_ELB_Reset_Count``, ``TCP_Target_Reset_Count``, ``TCP_Client_Reset_Count`` by
   ``LoadBalancer`` (``net/NAME/ID``, the end of the load balancer's ARN; Sum) for the Network Load Balancers
-  in the investigation's VPC ("CloudWatch metrics for your Network Load Balancer").
+  in the investigation's VPC ("CloudWatch metrics for your Network Load Balancer");
+- ``AWS/TransitGateway`` ``PacketDropCountBlackhole`` and ``PacketDropCountNoRoute`` by ``TransitGateway`` and
+  ``TransitGatewayAttachment`` (Sum; attachment-level metrics, Transit Gateways guide, "CloudWatch metrics
+  for your transit gateways") for each attachment the path enters a transit gateway from, beside the route
+  its route table uses (``aws/transit_gateway_routes.py``);
+- the CloudWatch agent's ``ethtool_*_allowance_exceeded`` (namespace ``CWAgent`` by default) of the instances
+  behind the path's ends, where a user already collects them: listed with ``ListMetrics`` filtered on
+  ``InstanceId`` (the other dimensions depend on the agent's configuration: any set that includes
+  ``InstanceId`` is read), Maximum per minute of the running totals (``rules/instance_allowances.py``).
 
 Read with ``aws/metrics.read_series`` (batched ``GetMetricData``); the meaning is decided by
 ``rules/other_drops.py``. The result is the metrics step's ``other_drops`` data.
@@ -24,7 +32,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from dropsleuth.aws import clients
-from dropsleuth.aws.errors import translate
+from dropsleuth.aws.errors import AwsError, translate
 from dropsleuth.aws.metrics import MetricQuery, read_series
 from dropsleuth.aws.permissions import declare
 from dropsleuth.metrics_catalog import (
@@ -47,6 +55,9 @@ from dropsleuth.rules.aws_drops import (
     NLB_NAMESPACE,
     NLB_RESET_METRICS,
 )
+from dropsleuth.rules.idle_timeouts import ListenerTimeout, listener_idle_timeout
+from dropsleuth.rules.instance_allowances import ALLOWANCE_METRICS, CLOUDWATCH_AGENT_NAMESPACE
+from dropsleuth.rules.transit_gateway import TGW_DROP_METRICS, TGW_NAMESPACE, TransitGatewayCheck
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
@@ -56,6 +67,8 @@ PERMISSIONS = declare(
     "cloudwatch:ListMetrics",
     "cloudwatch:GetMetricData",
     "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeListenerAttributes",
 )
 
 HOST_METRICS = {
@@ -161,14 +174,14 @@ def nat_error_queries(nat_gateway_ids: Iterable[str]) -> list[MetricQuery]:
     return queries
 
 
-def network_load_balancers(vpc_id: str, *, elbv2: Any | None = None) -> tuple[str, ...]:
-    """The ``LoadBalancer`` dimension values (``net/NAME/ID``) of the Network Load Balancers in a VPC."""
+def network_load_balancer_arns(vpc_id: str, *, elbv2: Any | None = None) -> tuple[str, ...]:
+    """The ARNs of the Network Load Balancers in a VPC."""
     client = elbv2 or clients.client("elbv2")
     found: list[str] = []
     try:
         for page in client.get_paginator("describe_load_balancers").paginate():
             found.extend(
-                str(balancer["LoadBalancerArn"]).split(":loadbalancer/", 1)[1]
+                str(balancer["LoadBalancerArn"])
                 for balancer in page.get("LoadBalancers", [])
                 if balancer.get("Type") == "network" and balancer.get("VpcId") == vpc_id
             )
@@ -177,12 +190,96 @@ def network_load_balancers(vpc_id: str, *, elbv2: Any | None = None) -> tuple[st
     return tuple(sorted(found))
 
 
+def load_balancer_dimension(arn: str) -> str:
+    """The ``LoadBalancer`` dimension value of a load balancer: its ARN after ``:loadbalancer/``."""
+    return arn.split(":loadbalancer/", 1)[1]
+
+
+def network_load_balancers(vpc_id: str, *, elbv2: Any | None = None) -> tuple[str, ...]:
+    """The ``LoadBalancer`` dimension values (``net/NAME/ID``) of the Network Load Balancers in a VPC."""
+    return tuple(load_balancer_dimension(arn) for arn in network_load_balancer_arns(vpc_id, elbv2=elbv2))
+
+
+def listener_idle_timeouts(arns: Iterable[str], *, elbv2: Any | None = None) -> list[ListenerTimeout]:
+    """Every TCP/TLS listener of these load balancers with its TCP idle timeout (``tcp.idle_timeout.seconds``;
+    ELB guide, "Update the TCP idle timeout for your Network Load Balancer listener")."""
+    client = elbv2 or clients.client("elbv2")
+    found: list[ListenerTimeout] = []
+    try:
+        for arn in arns:
+            for page in client.get_paginator("describe_listeners").paginate(LoadBalancerArn=arn):
+                for listener in page.get("Listeners", []):
+                    protocol = str(listener.get("Protocol"))
+                    if protocol not in ("TCP", "TLS", "TCP_UDP"):
+                        continue
+                    attributes = (
+                        client.describe_listener_attributes(ListenerArn=listener["ListenerArn"])["Attributes"]
+                        if protocol != "TLS"
+                        else []
+                    )
+                    found.append(
+                        ListenerTimeout(
+                            load_balancer=load_balancer_dimension(arn),
+                            listener_arn=str(listener["ListenerArn"]),
+                            protocol=protocol,
+                            port=int(listener.get("Port", 0)),
+                            idle_timeout_s=listener_idle_timeout(protocol, attributes),
+                        )
+                    )
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="DescribeListeners/DescribeListenerAttributes") from error
+    return found
+
+
 def nlb_reset_queries(load_balancers: Iterable[str]) -> list[MetricQuery]:
     return [
         MetricQuery(f"nlb_{index}_{short}", NLB_NAMESPACE, metric, (("LoadBalancer", lb),), "Sum", lb)
         for index, lb in enumerate(dict.fromkeys(load_balancers))
         for short, metric in enumerate(NLB_RESET_METRICS)
     ]
+
+
+def transit_gateway_drop_queries(checks: Iterable[TransitGatewayCheck]) -> list[MetricQuery]:
+    """The attachment-level drop counters of every attachment a lookup starts from."""
+    attachments = {
+        lookup.attachment_id: lookup.transit_gateway_id for check in checks for lookup in check.lookups
+    }
+    return [
+        MetricQuery(
+            f"tgw_{index}_{short}",
+            TGW_NAMESPACE,
+            metric,
+            (("TransitGateway", tgw), ("TransitGatewayAttachment", attachment)),
+            "Sum",
+            attachment,
+        )
+        for index, (attachment, tgw) in enumerate(attachments.items())
+        for short, metric in enumerate(TGW_DROP_METRICS)
+    ]
+
+
+def cloudwatch_agent_allowances(
+    instance_id: str,
+    *,
+    namespace: str = CLOUDWATCH_AGENT_NAMESPACE,
+    cloudwatch: CloudWatchClient | None = None,
+) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """The ``ethtool_*_allowance_exceeded`` metrics the CloudWatch agent publishes for an instance, each
+    with its dimensions as listed (one per interface, typically)."""
+    client = cloudwatch or clients.cloudwatch()
+    found: list[tuple[str, tuple[tuple[str, str], ...]]] = []
+    try:
+        pages = client.get_paginator("list_metrics").paginate(
+            Namespace=namespace, Dimensions=[{"Name": "InstanceId", "Value": instance_id}]
+        )
+        for page in pages:
+            for metric in page.get("Metrics", []):
+                if metric.get("MetricName") in ALLOWANCE_METRICS:
+                    dims = tuple(sorted((d["Name"], d["Value"]) for d in metric.get("Dimensions", [])))
+                    found.append((str(metric["MetricName"]), dims))
+    except (ClientError, BotoCoreError) as error:
+        raise translate(error, operation="ListMetrics") from error
+    return sorted(dict.fromkeys(found))
 
 
 def _points(points: Iterable[tuple[datetime, float]]) -> list[dict[str, Any]]:
@@ -196,12 +293,15 @@ def read_other_drops(
     site: str | None,
     nat_gateway_ids: Iterable[str] = (),
     load_balancers: Iterable[str] = (),
+    transit_gateways: Iterable[TransitGatewayCheck] = (),
+    instances: Iterable[str] = (),
     namespace: str = NAMESPACE,
+    agent_namespace: str = CLOUDWATCH_AGENT_NAMESPACE,
     cloudwatch: CloudWatchClient | None = None,
 ) -> dict[str, Any]:
-    """The ``other_drops`` data: ``{"hosts": {host: {metric: points}}, "firewall_rules": {host: {rule:
-    points}}, "qdiscs": {host: {qdisc: points}}, "aws_resources": [read], "aws": [series]}``."""
+    """The ``other_drops`` data (its shape: ``rules/other_drops.py``)."""
     client = cloudwatch or clients.cloudwatch()
+    checks = list(transit_gateways)
     host_queries = host_drop_queries(site, namespace=namespace, cloudwatch=client) if site else []
     attributed = {
         key: attributed_queries(site, spec, dimension, namespace=namespace, cloudwatch=client) if site else []
@@ -211,7 +311,15 @@ def read_other_drops(
         )
     }
     aws_queries = [*nat_error_queries(nat_gateway_ids), *nlb_reset_queries(load_balancers)]
-    queries = [*host_queries, *(q for found in attributed.values() for _, _, q in found), *aws_queries]
+    tgw_queries = transit_gateway_drop_queries(checks)
+    agent_queries, unread = _allowance_queries(instances, agent_namespace, client)
+    queries = [
+        *host_queries,
+        *(q for found in attributed.values() for _, _, q in found),
+        *aws_queries,
+        *tgw_queries,
+        *agent_queries,
+    ]
     series = read_series(queries, start, end, cloudwatch=client) if queries else {}
     hosts: dict[str, dict[str, list[dict[str, Any]]]] = {}
     for query in host_queries:
@@ -244,4 +352,63 @@ def read_other_drops(
             # rules say "unknown", never "clean".
             if series[q.query_id]
         ],
+        "transit_gateways": [_transit_gateway_data(check, tgw_queries, series) for check in checks],
+        "instance_allowances": [
+            {
+                "instance_id": instance,
+                "namespace": agent_namespace,
+                "unread": reason,
+                "series": [
+                    {
+                        "metric": q.metric,
+                        "dimensions": dict(q.dimensions),
+                        "points": _points(series[q.query_id]),
+                    }
+                    for q in agent_queries
+                    # No point in the window: not published now (the agent stopped, or the instance did).
+                    if q.resource_id == instance and series[q.query_id]
+                ],
+            }
+            for instance, reason in unread.items()
+        ],
+    }
+
+
+def _allowance_queries(
+    instances: Iterable[str], namespace: str, client: CloudWatchClient
+) -> tuple[list[MetricQuery], dict[str, str]]:
+    """One query per listed allowance series (Maximum: the running total at the end of the minute), and
+    for every instance why it could not be listed ("" when it was)."""
+    queries: list[MetricQuery] = []
+    unread: dict[str, str] = {}
+    for instance in dict.fromkeys(instances):
+        try:
+            listed = cloudwatch_agent_allowances(instance, namespace=namespace, cloudwatch=client)
+        except AwsError as error:
+            unread[instance] = f"ListMetrics refused ({error.kind}: {error})"
+            continue
+        unread[instance] = ""
+        queries.extend(
+            MetricQuery(f"cwagent_{len(queries) + i}", namespace, metric, dims, "Maximum", instance)
+            for i, (metric, dims) in enumerate(listed)
+        )
+    return queries, unread
+
+
+def _transit_gateway_data(
+    check: TransitGatewayCheck,
+    queries: Iterable[MetricQuery],
+    series: dict[str, tuple[tuple[datetime, float], ...]],
+) -> dict[str, Any]:
+    mine = {lookup.attachment_id for lookup in check.lookups}
+    drops: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    for query in queries:
+        # A counter with no point in the window was not published: left out, so the rules say "unknown".
+        if query.resource_id in mine and series[query.query_id]:
+            drops.setdefault(query.resource_id, {})[query.metric] = _points(series[query.query_id])
+    return {
+        "transit_gateway_id": check.transit_gateway_id,
+        "lookups": [lookup.as_data() for lookup in check.lookups],
+        "drops": drops,
+        "unread": check.unread,
     }

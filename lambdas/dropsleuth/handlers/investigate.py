@@ -56,6 +56,7 @@ _CALLING_MODULES: dict[str, tuple[str, ...]] = {
     "dropsleuth.aws.site_changes": _ALL_DECLARATIONS,
     "dropsleuth.aws.metrics": _ALL_DECLARATIONS,
     "dropsleuth.aws.drop_metrics": _ALL_DECLARATIONS,
+    "dropsleuth.aws.transit_gateway_routes": _ALL_DECLARATIONS,
 }
 
 

@@ -46,6 +46,9 @@ _OTHER_DROPS_FAMILY = frozenset(
         FindingCode.QDISC_DROPS,
         FindingCode.SYNS_UNANSWERED,
         FindingCode.CONNECTION_RESETS,
+        FindingCode.TRANSIT_GATEWAY_DROPS,
+        FindingCode.SG_CONNTRACK_TIMEOUT_SHORT,
+        FindingCode.IDLE_TIMEOUT_MISMATCH,
     }
 )
 
