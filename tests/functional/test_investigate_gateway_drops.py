@@ -86,8 +86,21 @@ def test_a_quiet_nat_adds_no_evidence(aws: None) -> None:
     report = _investigate_metrics(vpc, eni)
 
     metrics = next(s for s in report.steps if s.name == "metrics")
-    assert any(f"PacketsDropCount of {nat}: 0 packets dropped" in c for c in metrics.data["checked"])
+    assert any(
+        f"PacketsDropCount of {nat}: 0 packets dropped in 60 min" in c for c in metrics.data["checked"]
+    )
     assert _drop_evidence(report, nat) == []
+
+
+def test_a_nat_without_data_is_unknown_not_clean(aws: None) -> None:
+    vpc, eni, nat = _private_subnet_behind_a_nat()
+
+    report = _investigate_metrics(vpc, eni)
+
+    metrics = next(s for s in report.steps if s.name == "metrics")
+    [line] = [c for c in metrics.data["checked"] if f"PacketsDropCount of {nat}" in c]
+    assert "unknown — no data in the window" in line
+    assert "0 packets dropped" not in line
 
 
 def _put_nat_metric(nat: str, metric: str, values: list[float]) -> None:

@@ -45,3 +45,32 @@ def test_a_network_load_balancer_is_named_net_and_keeps_its_tags(aws: None) -> N
     assert [b["Type"] for b in described] == ["network"]
     tags = elbv2.describe_tags(ResourceArns=[nlb["LoadBalancerArn"]])["TagDescriptions"][0]["Tags"]
     assert tags == [{"Key": "team", "Value": "intake"}]
+
+
+def test_a_static_transit_gateway_route_names_its_attachment(aws: None) -> None:
+    ec2 = boto3.client("ec2", region_name=REGION)
+    subnet_id = subnet_in_new_vpc()
+    vpc_id = ec2.describe_subnets(SubnetIds=[subnet_id])["Subnets"][0]["VpcId"]
+    tgw = ec2.create_transit_gateway(Description="shared")["TransitGateway"]
+    attachment = ec2.create_transit_gateway_vpc_attachment(
+        TransitGatewayId=tgw["TransitGatewayId"], VpcId=vpc_id, SubnetIds=[subnet_id]
+    )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+    table = tgw["Options"]["AssociationDefaultRouteTableId"]
+    ec2.create_transit_gateway_route(
+        DestinationCidrBlock="10.90.0.0/16",
+        TransitGatewayRouteTableId=table,
+        TransitGatewayAttachmentId=attachment,
+    )
+    ec2.create_transit_gateway_route(
+        DestinationCidrBlock="10.99.0.0/16", TransitGatewayRouteTableId=table, Blackhole=True
+    )
+    routes = ec2.search_transit_gateway_routes(
+        TransitGatewayRouteTableId=table, Filters=[{"Name": "state", "Values": ["active", "blackhole"]}]
+    )["Routes"]
+    by_cidr = {r["DestinationCidrBlock"]: r for r in routes}
+    assert [
+        a["TransitGatewayAttachmentId"] for a in by_cidr["10.90.0.0/16"]["TransitGatewayAttachments"]
+    ] == [attachment]
+    assert by_cidr["10.90.0.0/16"]["TransitGatewayAttachments"][0]["ResourceId"] == vpc_id
+    assert by_cidr["10.99.0.0/16"]["State"] == "blackhole"
+    assert not by_cidr["10.99.0.0/16"].get("TransitGatewayAttachments")

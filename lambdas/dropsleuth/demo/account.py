@@ -7,13 +7,21 @@ know it.
 
 from __future__ import annotations
 
+import ipaddress
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from botocore.parsers import ResponseParserError
 
 from dropsleuth.aws import clients
-from dropsleuth.demo.scenario import NaclEntrySpec, RouteTableSpec, Scenario, SgRuleSpec
+from dropsleuth.demo.scenario import (
+    NaclEntrySpec,
+    RouteTableSpec,
+    Scenario,
+    SgRuleSpec,
+    TransitGatewayPeerSpec,
+)
 from dropsleuth.sites import Site
 
 if TYPE_CHECKING:
@@ -101,6 +109,8 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
         ec2.create_transit_gateway_vpc_attachment(
             TransitGatewayId=ids["tgw"], VpcId=vpc_id, SubnetIds=[ids[f"subnet:{net.subnets[0].name}"]]
         )
+        for peer in net.transit_gateway_peers:
+            _attach_peer_vpc(ec2, built, tgw, peer)
 
     for table in net.route_tables:
         _build_route_table(ec2, built, vpc_id, table)
@@ -163,6 +173,28 @@ def amazon_linux_image(ec2: EC2Client) -> str:
         Owners=["amazon"], Filters=[{"Name": "name", "Values": ["amzn2-ami-hvm-*-x86_64-gp2"]}]
     )["Images"]
     return (images or ec2.describe_images(Owners=["amazon"])["Images"])[0]["ImageId"]
+
+
+def _attach_peer_vpc(
+    ec2: Any, built: BuiltAccount, tgw: Mapping[str, Any], peer: TransitGatewayPeerSpec
+) -> None:
+    """Another VPC on the transit gateway and the route to it. AWS propagates an attachment's CIDR into the
+    default route table by default; moto 5.2 records propagation but creates no route, so the route is
+    made static here: the same route table answer either way."""
+    network = ipaddress.ip_network(peer.cidr)
+    peer_vpc = ec2.create_vpc(CidrBlock=peer.cidr, TagSpecifications=_tags("vpc", peer.name))["Vpc"]["VpcId"]
+    subnet = next(network.subnets(new_prefix=max(network.prefixlen, 24)))
+    peer_subnet = ec2.create_subnet(VpcId=peer_vpc, CidrBlock=str(subnet))["Subnet"]["SubnetId"]
+    attachment = ec2.create_transit_gateway_vpc_attachment(
+        TransitGatewayId=tgw["TransitGatewayId"], VpcId=peer_vpc, SubnetIds=[peer_subnet]
+    )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
+    ec2.create_transit_gateway_route(
+        DestinationCidrBlock=peer.cidr,
+        TransitGatewayRouteTableId=tgw["Options"]["AssociationDefaultRouteTableId"],
+        TransitGatewayAttachmentId=attachment,
+    )
+    built.ids[f"vpc:{peer.name}"] = peer_vpc
+    built.ids[f"tgw-attach:{peer.name}"] = attachment
 
 
 def _build_vpn(ec2: EC2Client, built: BuiltAccount, vpc_id: str) -> None:

@@ -15,6 +15,9 @@
 - Network Load Balancer ARNs: moto 5.2 names every load balancer ``loadbalancer/app/NAME/ID``; a Network
   Load Balancer's is ``loadbalancer/net/NAME/ID``, and its CloudWatch dimension ``LoadBalancer`` is that
   ``net/NAME/ID`` (ELB User Guide for Network Load Balancers, "CloudWatch metrics").
+- Transit gateway routes: moto 5.2 keeps a static route's attachment as one object where EC2 returns a list
+  (``TransitGatewayAttachments``, EC2 API Reference, TransitGatewayRoute), so ``SearchTransitGatewayRoutes``
+  answers every route with no attachment and a route to a VPC looks like one to nowhere.
 
 The embedded demo account and the tests apply these patches; they are idempotent and touch nothing else.
 """
@@ -29,12 +32,13 @@ _PATCHED_MARK = "_dropsleuth_icmp_fix"
 
 
 def apply_moto_fixes() -> None:
-    """Patch moto so NACL ICMP type/code, subnet IPv6 states, NAT gateway addresses and NLB ARNs come back
-    as AWS's do."""
+    """Patch moto so NACL ICMP type/code, subnet IPv6 states, NAT gateway addresses, NLB ARNs and transit
+    gateway routes' attachments come back as AWS's do."""
     _fix_nacl_icmp_type_code()
     _fix_subnet_ipv6_state()
     _fix_nat_gateway_private_ip()
     _fix_network_load_balancer_arn()
+    _fix_transit_gateway_route_attachments()
 
 
 def _fix_nacl_icmp_type_code() -> None:
@@ -127,3 +131,23 @@ def _fix_network_load_balancer_arn() -> None:
 
     ELBv2Backend.create_load_balancer = create_load_balancer  # type: ignore[method-assign]
     setattr(ELBv2Backend, _PATCHED_MARK, True)
+
+
+def _fix_transit_gateway_route_attachments() -> None:
+    from moto.ec2.models.transit_gateway_route_tables import (  # noqa: PLC0415 -- moto: dev/demo only
+        TransitGatewayRouteTableBackend,
+    )
+
+    if getattr(TransitGatewayRouteTableBackend, _PATCHED_MARK, False):
+        return
+    create = TransitGatewayRouteTableBackend.create_transit_gateway_route
+
+    def create_transit_gateway_route(self: Any, *args: Any, **kwargs: Any) -> Any:
+        route = create(self, *args, **kwargs)
+        attachment = route.get("transitGatewayAttachments")
+        if isinstance(attachment, dict):
+            route["transitGatewayAttachments"] = [attachment]
+        return route
+
+    TransitGatewayRouteTableBackend.create_transit_gateway_route = create_transit_gateway_route  # type: ignore[method-assign]
+    setattr(TransitGatewayRouteTableBackend, _PATCHED_MARK, True)

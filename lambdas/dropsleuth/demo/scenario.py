@@ -115,12 +115,21 @@ class LoadBalancerSpec(_Data):
     scheme: Literal["internal", "internet-facing"] = "internal"
 
 
+class TransitGatewayPeerSpec(_Data):
+    """Another VPC attached to the transit gateway, reached through a static route to its attachment in
+    the gateway's default route table (what the attachment's propagation would put there)."""
+
+    name: str
+    cidr: str
+
+
 class NetworkSpec(_Data):
     vpc: VpcSpec
     subnets: tuple[SubnetSpec, ...]
     internet_gateway: bool = False
     transit_gateway: bool = False
     """A transit gateway with a VPC attachment on the first subnet (route target ``tgw``)."""
+    transit_gateway_peers: tuple[TransitGatewayPeerSpec, ...] = ()
     vpn: VpnSpec | None = None
     gateway_endpoints: tuple[str, ...] = ()
     route_tables: tuple[RouteTableSpec, ...] = ()

@@ -104,6 +104,14 @@ def _points(series: tuple[Point, ...]) -> list[dict[str, Any]]:
     return [{"at": at.isoformat(), "value": value} for at, value in series]
 
 
+def _drop_counter_line(counter: DropCounter) -> str:
+    """The checked line of a gateway drop counter; a series with no point in the window is not a zero."""
+    where = f"{counter.namespace} {counter.metric} of {counter.resource_id}"
+    if not counter.points:
+        return f"{where}: unknown — no data in the window (not read as 0)"
+    return f"{where}: {counter.total:g} packets dropped in {len(counter.points)} min"
+
+
 def _counter(counter: DropCounter) -> dict[str, Any]:
     return {
         "namespace": counter.namespace,
@@ -149,10 +157,7 @@ def run(context: InvestigationContext, environment: StepEnvironment) -> StepOutc
         + (f"black hole in {sum(1 for _, v in p if v >= 1)}" if p else "no verdict")
         for target, p in read.black_hole.items()
     )
-    checked.extend(
-        f"{c.namespace} {c.metric} of {c.resource_id}: {c.total:g} packets dropped"
-        for c in read.drop_counters
-    )
+    checked.extend(_drop_counter_line(c) for c in read.drop_counters)
     if unread:
         checked.append(unread)
     other_drops = _other_drops(
