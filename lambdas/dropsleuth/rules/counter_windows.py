@@ -10,11 +10,15 @@ in the window is a warning at most: high needs evidence of drops now (docs/runbo
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeVar
 
+from dropsleuth.model import Severity
 from dropsleuth.rules.onset import Point
+
+T = TypeVar("T")
 
 RISE_FACTOR = 3.0
 """A counter rose at the onset when its rate since is at least this many times its rate before."""
@@ -99,3 +103,36 @@ def split_at_onset(points: Iterable[Point], onset: datetime | None) -> CounterWi
         during_minutes=len(during),
         first_counted=first,
     )
+
+
+@dataclass(frozen=True)
+class CauseGrade(Generic[T]):
+    """How a cause's counted series grade it: the series that make the case, the lead one, and what that
+    means for the finding (severity, confidence, and the words for the lead's timing)."""
+
+    shown: tuple[T, ...]
+    """The series that rose at the onset, or every one that counted when none did."""
+    lead: T
+    severity: Severity
+    confidence: float
+    when: str
+
+
+def grade_cause(
+    counted: Sequence[T], window: Callable[[T], CounterWindow], *, onset_known: bool
+) -> CauseGrade[T]:
+    """High when a counter began or rose several-fold at the onset (drops now); a warning when they only
+    count at their usual rate, or no onset is known. ``counted``: series that counted (not empty)."""
+    rose = tuple(c for c in counted if window(c).grade is Grade.ROSE_AT_ONSET)
+    shown = rose or tuple(counted)
+    lead = max(shown, key=lambda c: window(c).during_total)
+    if rose:
+        began = window(lead).before_total == 0
+        when = "began at the onset" if began else "rose several-fold at the onset"
+        return CauseGrade(shown, lead, Severity.HIGH, 0.85, when)
+    when = (
+        "counting at its usual rate (background)"
+        if onset_known
+        else "counting in the window (no onset known)"
+    )
+    return CauseGrade(shown, lead, Severity.WARNING, 0.4, when)

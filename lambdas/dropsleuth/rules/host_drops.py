@@ -16,7 +16,7 @@ from datetime import datetime
 
 from dropsleuth.metrics_catalog import CONNTRACK_USED, HOST_DROP_METRICS, HOST_GAUGE_METRICS
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
-from dropsleuth.rules.counter_windows import CounterWindow, Grade, split_at_onset
+from dropsleuth.rules.counter_windows import CounterWindow, Grade, grade_cause, split_at_onset
 from dropsleuth.rules.host_firewall import accept_before_commands, parse_rule_reference
 from dropsleuth.rules.onset import Point
 from dropsleuth.rules.qdisc import parse_qdisc_reference, qdisc_commands
@@ -346,23 +346,14 @@ def _uncounted_note(cause: Cause, hosts: Sequence[HostSeries]) -> str:
 
 
 def _finding(cause: Cause, counted: list[tuple[str, str, CounterWindow]], onset: datetime | None) -> Finding:
-    rose = [c for c in counted if c[2].grade is Grade.ROSE_AT_ONSET]
-    lead = max(rose or counted, key=lambda c: c[2].during_total)
-    hosts = tuple(dict.fromkeys(host for host, _, _ in (rose or counted)))
-    if rose:
-        severity, confidence = Severity.HIGH, 0.85
-        when = "began at the onset" if lead[2].before_total == 0 else "rose several-fold at the onset"
-    else:
-        severity, confidence = Severity.WARNING, 0.4
-        when = (
-            "counting at its usual rate (background)" if onset else "counting in the window (no onset known)"
-        )
+    graded = grade_cause(counted, lambda c: c[2], onset_known=onset is not None)
+    _, lead_metric, lead_window = graded.lead
+    hosts = tuple(dict.fromkeys(host for host, _, _ in graded.shown))
+    name = f"{cause.name[:1].upper()}{cause.name[1:]} on {', '.join(hosts)}: {lead_metric}"
     title = (
-        f"{cause.name[:1].upper()}{cause.name[1:]} on {', '.join(hosts)}: {lead[1]} "
-        f"{lead[2].during_total:,.0f} since the onset, {when}"
+        f"{name} {lead_window.during_total:,.0f} since the onset, {graded.when}"
         if onset
-        else f"{cause.name[:1].upper()}{cause.name[1:]} on {', '.join(hosts)}: {lead[1]} "
-        f"{lead[2].during_total:,.0f} in the window"
+        else f"{name} {lead_window.during_total:,.0f} in the window"
     )
     evidence = tuple(
         Evidence(
@@ -375,8 +366,8 @@ def _finding(cause: Cause, counted: list[tuple[str, str, CounterWindow]], onset:
     )
     return Finding(
         code=cause.code,
-        severity=severity,
-        confidence=confidence,
+        severity=graded.severity,
+        confidence=graded.confidence,
         title=title,
         detail=f"The counter shows {cause.meaning}.",
         resource_ids=hosts,
@@ -466,7 +457,7 @@ FIREWALL_RULES_SHOWN = 5
 
 
 def _rule_window(
-    host: HostSeries, points: Sequence[Point], onset: datetime | None, total_metric: str = "firewall.dropped"
+    host: HostSeries, points: Sequence[Point], onset: datetime | None, total_metric: str
 ) -> CounterWindow:
     """A rule's (or qdisc's) totals before and since the onset, over the host's minutes, not its own.
 
@@ -485,17 +476,30 @@ def _rule_window(
     )
 
 
+def _counted_by_reference(
+    finding: Finding,
+    series: Sequence[tuple[HostSeries, Mapping[str, Sequence[Point]]]],
+    onset: datetime | None,
+    total_metric: str,
+) -> list[tuple[str, str, CounterWindow]]:
+    """(host, reference, window) of each rule or qdisc of the finding's hosts that counted, the most since
+    the onset first."""
+    counted = [
+        (host.host, reference, _rule_window(host, points, onset, total_metric))
+        for host, by_reference in series
+        if host.host in finding.resource_ids
+        for reference, points in by_reference.items()
+    ]
+    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
+    return sorted(counted, key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+
+
 def _with_firewall_rules(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
     """The rules that counted (``HostFirewallRuleDrops``), most since the onset first, and the commands to
     inspect the lead rule and to insert an accept just before it."""
-    counted = [
-        (host.host, reference, _rule_window(host, points, onset))
-        for host in hosts
-        if host.host in finding.resource_ids
-        for reference, points in host.firewall_rules.items()
-    ]
-    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
-    counted.sort(key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+    counted = _counted_by_reference(
+        finding, [(host, host.firewall_rules) for host in hosts], onset, "firewall.dropped"
+    )
     if not counted:
         return finding
     evidence = []
@@ -745,14 +749,7 @@ QDISCS_SHOWN = 3
 def _with_qdiscs(finding: Finding, hosts: Sequence[HostSeries], onset: datetime | None) -> Finding:
     """The root qdiscs that dropped (``QdiscDropsByQdisc``), most since the onset first, and the commands
     for the lead one: show it, change the parameter of its kind that drops."""
-    counted = [
-        (host.host, reference, _rule_window(host, points, onset, "qdisc.dropped"))
-        for host in hosts
-        if host.host in finding.resource_ids
-        for reference, points in host.qdiscs.items()
-    ]
-    counted = [c for c in counted if c[2].during_total > 0 or c[2].before_total > 0]
-    counted.sort(key=lambda c: (-c[2].during_total, -c[2].before_total, c[0], c[1]))
+    counted = _counted_by_reference(finding, [(host, host.qdiscs) for host in hosts], onset, "qdisc.dropped")
     if not counted:
         return finding
     evidence = []

@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from dropsleuth.metrics_catalog import HOST_DROP_METRICS
-from dropsleuth.model import Evidence, Finding, FindingCode, Severity
-from dropsleuth.rules.counter_windows import CounterWindow, Grade, split_at_onset
+from dropsleuth.model import Evidence, Finding, FindingCode
+from dropsleuth.rules.counter_windows import CounterWindow, Grade, grade_cause, split_at_onset
 from dropsleuth.rules.host_drops import HOST_CAUSES, Assessment
 from dropsleuth.rules.onset import Point
 
@@ -114,24 +114,16 @@ def assess_instance_allowances(instances: Sequence[InstanceAllowances], onset: d
 
 def _finding(counted: list[tuple[str, AllowanceSeries, CounterWindow]], onset: datetime | None) -> Finding:
     # The same grading as the dropsleuth agent's counters (rules/host_drops.py).
-    rose = [c for c in counted if c[2].grade is Grade.ROSE_AT_ONSET]
-    lead = max(rose or counted, key=lambda c: c[2].during_total)
-    instances = tuple(dict.fromkeys(instance for instance, _, _ in (rose or counted)))
-    if rose:
-        severity, confidence = Severity.HIGH, 0.85
-        when = "began at the onset" if lead[2].before_total == 0 else "rose several-fold at the onset"
-    else:
-        severity, confidence = Severity.WARNING, 0.4
-        when = (
-            "counting at its usual rate (background)" if onset else "counting in the window (no onset known)"
-        )
+    graded = grade_cause(counted, lambda c: c[2], onset_known=onset is not None)
+    _, lead_series, lead_window = graded.lead
+    instances = tuple(dict.fromkeys(instance for instance, _, _ in graded.shown))
     since = "since the onset" if onset else "in the window"
     return Finding(
         code=FindingCode.ENA_ALLOWANCE_EXCEEDED,
-        severity=severity,
-        confidence=confidence,
-        title=f"EC2 network allowance exceeded on {', '.join(instances)} ({SOURCE}): {lead[1].metric} "
-        f"{lead[2].during_total:,.0f} {since}, {when}",
+        severity=graded.severity,
+        confidence=graded.confidence,
+        title=f"EC2 network allowance exceeded on {', '.join(instances)} ({SOURCE}): {lead_series.metric} "
+        f"{lead_window.during_total:,.0f} {since}, {graded.when}",
         detail=f"The counter shows {_ENA.meaning}.",
         resource_ids=instances,
         evidence=tuple(
