@@ -165,6 +165,28 @@ CLASSES: tuple[AccuracyClass, ...] = (
         frozenset({Severity.HIGH}),
         _NOT_PMTUD | {FindingCode.NAT_PORT_EXHAUSTION, FindingCode.LB_RESETS, FindingCode.NIC_DROPS},
     ),
+    # Causes beyond PMTUD on the host side, from the agent's counters and the settings that explain them.
+    AccuracyClass(
+        "receive buffers overflow on the ingest host",
+        "receive-buffer-pruning.yaml",
+        FindingCode.RECEIVE_BUFFER_PRUNING,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.CONNTRACK_TABLE_FULL},
+    ),
+    AccuracyClass(
+        "connection-tracking table full on the ingest host",
+        "conntrack-table-full.yaml",
+        FindingCode.CONNTRACK_TABLE_FULL,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.RECEIVE_BUFFER_PRUNING},
+    ),
+    AccuracyClass(
+        "strict rp_filter drops an asymmetric path",
+        "rp-filter-asymmetric.yaml",
+        FindingCode.REVERSE_PATH_FILTER_DROPS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.CONNTRACK_TABLE_FULL},
+    ),
     AccuracyClass(
         "NAT port errors at their usual rate, no incident",
         "nat-port-errors-background.yaml",

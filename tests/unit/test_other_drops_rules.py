@@ -106,6 +106,16 @@ def test_a_conntrack_table_nearly_full_without_drops_is_a_risk() -> None:
     assert "95% full" in found[0].title
 
 
+def test_a_full_table_that_drops_is_one_finding_with_its_fill_as_evidence() -> None:
+    hosts = [clean_host("nat-box", ConntrackDrop=series(0, 400), ConntrackTableUsedPercent=series(40, 100))]
+    found = [
+        f for f in assess_host_drops(hosts, ONSET).findings if f.code is FindingCode.CONNTRACK_TABLE_FULL
+    ]
+    assert [f.severity for f in found] == [Severity.HIGH]
+    assert "nothing dropped yet" not in found[0].title
+    assert any(e.data.get("peak_percent") == 100 for e in found[0].evidence)
+
+
 def test_retransmissions_rising_at_the_onset_are_the_symptom() -> None:
     rising = clean_host("ingest-1", TcpHostRetransSegs=series(2, 80))
     result = assess_host_drops([rising], ONSET)

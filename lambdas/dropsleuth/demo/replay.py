@@ -404,7 +404,10 @@ def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list
             at = start + timedelta(minutes=minute)
             for metric in (*metrics, CONNTRACK_USED) if conntrack else metrics:
                 if metric is CONNTRACK_USED:
-                    value = spec.conntrack_used_percent
+                    used = spec.conntrack_used_percent
+                    value = (
+                        used if isinstance(used, int | float) else _window_value(used or (), minute, duration)
+                    )
                 else:
                     value = _window_value(spec.counts.get(metric.name, ()), minute, duration)
                 data.append(_datum(metric, dims, value or 0.0, at))

@@ -195,8 +195,9 @@ class HostCountersSpec(_Data):
     host: str = Field(min_length=1)
     counts: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
     """Metric name → what it counted per minute, by window."""
-    conntrack_used_percent: float | None = Field(None, ge=0, le=100)
-    """None: nf_conntrack is not loaded on the host (no conntrack metrics at all)."""
+    conntrack_used_percent: float | tuple[MetricWindowSpec, ...] | None = None
+    """How full the conntrack table was: one level for the whole window, or by window (a table that fills
+    at the onset). None: nf_conntrack is not loaded on the host (no conntrack metrics at all)."""
     levels: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
     """Gauge name (``metrics_catalog.HOST_GAUGE_METRICS``: the settings, the fullest listener) → its value
     in each minute, by window (``per_minute`` is the level). Published only in minutes a window covers, as
@@ -204,6 +205,16 @@ class HostCountersSpec(_Data):
     firewall_counters: bool = False
     """The agent may read the host firewall's counters (the CAP_NET_ADMIN drop-in): only then are
     ``HostFirewallDrops`` published. The shipped unit does not grant it."""
+
+    @field_validator("conntrack_used_percent")
+    @classmethod
+    def _a_percentage(
+        cls, used: float | tuple[MetricWindowSpec, ...] | None
+    ) -> float | tuple[MetricWindowSpec, ...] | None:
+        values = [used] if isinstance(used, int | float) else [w.per_minute for w in used or ()]
+        if any(not 0 <= value <= 100 for value in values):
+            raise ValueError("a percentage is between 0 and 100")
+        return used
 
     @field_validator("levels")
     @classmethod

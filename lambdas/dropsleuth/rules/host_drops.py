@@ -377,7 +377,8 @@ def _finding(cause: Cause, counted: list[tuple[str, str, CounterWindow]], onset:
 
 
 def _assess_conntrack_level(hosts: Sequence[HostSeries], out: Assessment) -> None:
-    """A table nearly full is a risk (warning) even while nothing is dropped yet."""
+    """A table nearly full is a risk (warning) even while nothing is dropped yet; on a host whose table
+    already drops, its fill is evidence on that finding instead (one finding, not a risk beside it)."""
     full = [
         (h.host, max(v for _, v in h.metrics[CONNTRACK_USED.name]))
         for h in hosts
@@ -386,24 +387,31 @@ def _assess_conntrack_level(hosts: Sequence[HostSeries], out: Assessment) -> Non
     near = [(host, peak) for host, peak in full if peak >= CONNTRACK_NEAR_FULL_PERCENT]
     if not near:
         return
+    evidence = {
+        host: Evidence(
+            kind="metric",
+            summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
+            resource_ids=(host,),
+            data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
+        )
+        for host, peak in near
+    }
+    for index, finding in enumerate(out.findings):
+        if finding.code is FindingCode.CONNTRACK_TABLE_FULL:
+            shown = tuple(evidence.pop(h) for h in finding.resource_ids if h in evidence)
+            out.findings[index] = finding.model_copy(update={"evidence": (*finding.evidence, *shown)})
+    if not evidence:
+        return
     conntrack = next(c for c in HOST_CAUSES if c.code is FindingCode.CONNTRACK_TABLE_FULL)
     risk = Finding(
         code=FindingCode.CONNTRACK_TABLE_FULL,
         severity=Severity.WARNING,
         confidence=0.5,
-        title=f"Connection-tracking table {max(p for _, p in near):.0f}% full on "
-        f"{', '.join(h for h, _ in near)} (a risk: nothing dropped yet)",
+        title=f"Connection-tracking table {max(p for h, p in near if h in evidence):.0f}% full on "
+        f"{', '.join(evidence)} (a risk: nothing dropped yet)",
         detail="At 100% the kernel drops new connections.",
-        resource_ids=tuple(h for h, _ in near),
-        evidence=tuple(
-            Evidence(
-                kind="metric",
-                summary=f"{host}: {CONNTRACK_USED.name} peaked at {peak:.0f}%",
-                resource_ids=(host,),
-                data={"host": host, "metric": CONNTRACK_USED.name, "peak_percent": peak},
-            )
-            for host, peak in near
-        ),
+        resource_ids=tuple(evidence),
+        evidence=tuple(evidence.values()),
         remediation=conntrack.fix,
     )
     out.findings.append(_with_settings(risk, hosts))
