@@ -140,6 +140,11 @@ def test_nat_port_exhaustion_at_the_onset_is_high_and_idle_timeouts_at_most_a_wa
     assert by_code[FindingCode.NAT_PORT_EXHAUSTION].resource_ids == (nat,)
     assert by_code[FindingCode.NAT_IDLE_TIMEOUT].severity is Severity.WARNING
     assert "350 s" in by_code[FindingCode.NAT_IDLE_TIMEOUT].detail
+    # The fix names this gateway: nothing to fill in but what the first half of the command returns.
+    fix = by_code[FindingCode.NAT_PORT_EXHAUSTION].remediation
+    assert fix is not None
+    assert all(f"--nat-gateway-id {nat}" in command for command in fix.commands)
+    assert not any("NAT_ID" in command or "EIPALLOC" in command for command in fix.commands)
 
 
 def test_a_clean_nat_gateway_is_checked_and_an_unread_metric_is_unknown() -> None:
@@ -164,6 +169,7 @@ def test_nlb_resets_by_the_load_balancer_are_high_by_targets_a_warning() -> None
     assert [(f.code, f.severity) for f in own] == [(FindingCode.LB_RESETS, Severity.HIGH)]
     assert own[0].remediation is not None
     assert "350 s" in own[0].remediation.steps[0]
+    assert "--names ingest " in own[0].remediation.commands[0]  # the NLB's name, from net/NAME/ID
     targets = assess_aws_drops(
         [ResourceSeries("AWS/NetworkELB", lb, "TCP_Target_Reset_Count", series(0, 50))], ONSET
     ).findings

@@ -49,23 +49,38 @@ class ResourceSeries:
     points: Sequence[Point]
 
 
-NAT_PORT_FIX = Remediation(
-    summary="Give the NAT gateway more source ports toward the busy destination: more addresses or more "
-    "gateways, and fewer new connections.",
-    steps=(
-        (
-            "Each NAT gateway address supports up to 55,000 simultaneous connections to one destination "
-            "(IP, port, protocol); associate secondary addresses (up to 8 per gateway) or split the "
-            "subnets over several NAT gateways."
+def nat_port_fix(nat_gateway_id: str) -> Remediation:
+    """More source ports for this NAT gateway: a secondary address (public or private gateway)."""
+    return Remediation(
+        summary="Give the NAT gateway more source ports toward the busy destination: more addresses or more "
+        "gateways, and fewer new connections.",
+        steps=(
+            (
+                "Each NAT gateway address supports up to 55,000 simultaneous connections to one destination "
+                "(IP, port, protocol); associate secondary addresses (up to 8 per gateway) or split the "
+                "subnets over several NAT gateways."
+            ),
+            (
+                "A public NAT gateway takes a new Elastic IP (first command); a private one a secondary "
+                "private address (second command)."
+            ),
+            "Reuse connections (HTTP keep-alive, connection pools) instead of opening one per request.",
+            "Verify: ErrorPortAllocation returns to 0.",
         ),
-        "Reuse connections (HTTP keep-alive, connection pools) instead of opening one per request.",
-        "Verify: ErrorPortAllocation returns to 0.",
-    ),
-    commands=(
-        "aws ec2 associate-nat-gateway-address --nat-gateway-id NAT_ID --allocation-ids EIPALLOC_ID",
-        "aws ec2 assign-private-nat-gateway-address --nat-gateway-id NAT_ID --private-ip-address-count 1",
-    ),
-)
+        commands=(
+            (
+                "EIP=$(aws ec2 allocate-address --domain vpc --query AllocationId --output text) && "
+                f"aws ec2 associate-nat-gateway-address --nat-gateway-id {nat_gateway_id} "
+                '--allocation-ids "$EIP"'
+            ),
+            (
+                f"aws ec2 assign-private-nat-gateway-address --nat-gateway-id {nat_gateway_id} "
+                "--private-ip-address-count 1"
+            ),
+        ),
+    )
+
+
 NAT_IDLE_FIX = Remediation(
     summary=f"Keep connections through the NAT gateway from idling {NAT_IDLE_TIMEOUT_S} s: TCP keepalive "
     "below that on the clients.",
@@ -77,30 +92,43 @@ NAT_IDLE_FIX = Remediation(
     ),
     commands=("sysctl -w net.ipv4.tcp_keepalive_time=300",),
 )
-LB_RESET_FIX = Remediation(
-    summary="Find who resets: the load balancer (idle timeout, unhealthy target, deregistration), the "
-    "targets, or the clients.",
-    steps=(
-        (
-            f"TCP_ELB_Reset_Count: the NLB closes TCP flows idle for {NLB_TCP_IDLE_TIMEOUT_DEFAULT_S} s by "
-            "default (60-6000 s, listener attribute tcp.idle_timeout.seconds); a client keepalive longer "
-            "than that is reset. (An Application Load Balancer's idle timeout is "
-            f"{ALB_IDLE_TIMEOUT_DEFAULT_S} s by default.)"
+
+
+def lb_reset_fix(load_balancer: str) -> Remediation:
+    """Who resets, and the listener commands for this load balancer (``net/NAME/ID``)."""
+    name = load_balancer.split("/")[1] if load_balancer.count("/") >= 2 else load_balancer
+    return Remediation(
+        summary="Find who resets: the load balancer (idle timeout, unhealthy target, deregistration), the "
+        "targets, or the clients.",
+        steps=(
+            (
+                "TCP_ELB_Reset_Count: the NLB closes TCP flows idle for "
+                f"{NLB_TCP_IDLE_TIMEOUT_DEFAULT_S} s by default (60-6000 s, listener attribute "
+                "tcp.idle_timeout.seconds); a client keepalive longer than that is reset. (An Application "
+                "Load Balancer's idle timeout is "
+                f"{ALB_IDLE_TIMEOUT_DEFAULT_S} s by default.)"
+            ),
+            (
+                "TCP_Target_Reset_Count: the targets reset connections — check the application and its "
+                "accept queue (LISTEN_QUEUE_OVERFLOW on the targets)."
+            ),
+            "TCP_Client_Reset_Count: clients abort — look at the client side.",
+            "The first command lists the load balancer's listeners; use a TCP listener's ARN in the others.",
         ),
-        (
-            "TCP_Target_Reset_Count: the targets reset connections — check the application and its "
-            "accept queue (LISTEN_QUEUE_OVERFLOW on the targets)."
+        commands=(
+            (
+                f"LB=$(aws elbv2 describe-load-balancers --names {name} "
+                "--query 'LoadBalancers[0].LoadBalancerArn' --output text) && "
+                'aws elbv2 describe-listeners --load-balancer-arn "$LB" '
+                "--query 'Listeners[].[ListenerArn,Protocol,Port]' --output text"
+            ),
+            "aws elbv2 describe-listener-attributes --listener-arn LISTENER_ARN",
+            (
+                "aws elbv2 modify-listener-attributes --listener-arn LISTENER_ARN "
+                "--attributes Key=tcp.idle_timeout.seconds,Value=600"
+            ),
         ),
-        "TCP_Client_Reset_Count: clients abort — look at the client side.",
-    ),
-    commands=(
-        "aws elbv2 describe-listener-attributes --listener-arn LISTENER_ARN",
-        (
-            "aws elbv2 modify-listener-attributes --listener-arn LISTENER_ARN "
-            "--attributes Key=tcp.idle_timeout.seconds,Value=600"
-        ),
-    ),
-)
+    )
 
 
 def assess_aws_drops(
@@ -161,7 +189,7 @@ def _nat(
                 "source port was free toward that destination; the client sees a connect timeout.",
                 resource_ids=(resource_id,),
                 evidence=(_evidence(NAT_NAMESPACE, resource_id, NAT_PORT_ALLOCATION, ports),),
-                remediation=NAT_PORT_FIX,
+                remediation=nat_port_fix(resource_id),
             )
         )
     idle = windows.get(NAT_IDLE_TIMEOUTS)
@@ -223,6 +251,6 @@ def _nlb(resource_id: str, windows: dict[str, CounterWindow], out: Assessment) -
             "unhealthy targets; resets by the targets or the clients point at them.",
             resource_ids=(resource_id,),
             evidence=tuple(_evidence(NLB_NAMESPACE, resource_id, m, w) for m, w in sorted(read.items())),
-            remediation=LB_RESET_FIX,
+            remediation=lb_reset_fix(resource_id),
         )
     )
