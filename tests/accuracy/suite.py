@@ -165,6 +165,13 @@ CLASSES: tuple[AccuracyClass, ...] = (
         frozenset({Severity.HIGH}),
         _NOT_PMTUD | {FindingCode.NAT_PORT_EXHAUSTION, FindingCode.LB_RESETS, FindingCode.NIC_DROPS},
     ),
+    AccuracyClass(
+        "transit gateway blackhole route",
+        "tgw-blackhole.yaml",
+        FindingCode.TRANSIT_GATEWAY_DROPS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NAT_PORT_EXHAUSTION, FindingCode.LB_RESETS},
+    ),
     # Causes beyond PMTUD on the host side, from the agent's counters and the settings that explain them.
     AccuracyClass(
         "receive buffers overflow on the ingest host",

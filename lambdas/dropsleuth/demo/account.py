@@ -106,9 +106,9 @@ def build_account(scenario: Scenario, *, ec2: EC2Client | None = None) -> BuiltA
     if net.transit_gateway:
         tgw = ec2.create_transit_gateway(Description=f"{net.vpc.name} transit gateway")["TransitGateway"]
         ids["tgw"] = tgw["TransitGatewayId"]
-        ec2.create_transit_gateway_vpc_attachment(
+        ids["tgw-attach:vpc"] = ec2.create_transit_gateway_vpc_attachment(
             TransitGatewayId=ids["tgw"], VpcId=vpc_id, SubnetIds=[ids[f"subnet:{net.subnets[0].name}"]]
-        )
+        )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
         for peer in net.transit_gateway_peers:
             _attach_peer_vpc(ec2, built, tgw, peer)
 
@@ -188,11 +188,17 @@ def _attach_peer_vpc(
     attachment = ec2.create_transit_gateway_vpc_attachment(
         TransitGatewayId=tgw["TransitGatewayId"], VpcId=peer_vpc, SubnetIds=[peer_subnet]
     )["TransitGatewayVpcAttachment"]["TransitGatewayAttachmentId"]
-    ec2.create_transit_gateway_route(
-        DestinationCidrBlock=peer.cidr,
-        TransitGatewayRouteTableId=tgw["Options"]["AssociationDefaultRouteTableId"],
-        TransitGatewayAttachmentId=attachment,
-    )
+    table = tgw["Options"]["AssociationDefaultRouteTableId"]
+    if peer.route == "blackhole":
+        ec2.create_transit_gateway_route(
+            DestinationCidrBlock=peer.cidr, TransitGatewayRouteTableId=table, Blackhole=True
+        )
+    else:
+        ec2.create_transit_gateway_route(
+            DestinationCidrBlock=peer.cidr,
+            TransitGatewayRouteTableId=table,
+            TransitGatewayAttachmentId=attachment,
+        )
     built.ids[f"vpc:{peer.name}"] = peer_vpc
     built.ids[f"tgw-attach:{peer.name}"] = attachment
 

@@ -335,27 +335,51 @@ def publish_metrics(scenario: Scenario, built: BuiltAccount, *, start: datetime)
 def aws_metric_data(
     scenario: Scenario, built: BuiltAccount, *, start: datetime
 ) -> list[tuple[str, dict[str, Any]]]:
-    """The metrics AWS publishes for the scenario's NAT gateways and load balancers, every minute, as
-    (namespace, datum): ``AWS/NATGateway`` by ``NatGatewayId``, ``AWS/NetworkELB`` by ``LoadBalancer``
-    (``net/NAME/ID``), each a count per minute (statistic Sum)."""
+    """The metrics AWS publishes for the scenario's NAT gateways, load balancers and transit gateway
+    attachments, every minute, as (namespace, datum): ``AWS/NATGateway`` by ``NatGatewayId``,
+    ``AWS/NetworkELB`` by ``LoadBalancer`` (``net/NAME/ID``), ``AWS/TransitGateway`` by ``TransitGateway``
+    and ``TransitGatewayAttachment`` and, summed over its attachments, by ``TransitGateway`` alone; each a
+    count per minute (statistic Sum)."""
     duration = scenario.traffic.duration_minutes
     data: list[tuple[str, dict[str, Any]]] = []
+    gateway_totals: dict[tuple[str, int], float] = {}
     for spec in scenario.metrics.aws:
-        if spec.namespace == "AWS/NATGateway":
-            dimension = {"Name": "NatGatewayId", "Value": built.id("nat", spec.resource)}
-        else:
-            dimension = {"Name": "LoadBalancer", "Value": built.id("nlb", spec.resource)}
+        dimensions = _aws_dimensions(spec.namespace, spec.resource, built)
         for minute in range(duration):
-            value = _window_value(spec.windows, minute, duration)
-            datum = {
-                "MetricName": spec.metric,
-                "Dimensions": [dimension],
-                "Timestamp": start + timedelta(minutes=minute),
-                "Value": value or 0.0,
-                "Unit": "Count",
-            }
-            data.append((spec.namespace, datum))
+            value = _window_value(spec.windows, minute, duration) or 0.0
+            data.append((spec.namespace, _count_datum(spec.metric, dimensions, start, minute, value)))
+            if spec.namespace == "AWS/TransitGateway":
+                key = (spec.metric, minute)
+                gateway_totals[key] = gateway_totals.get(key, 0.0) + value
+    gateway = [{"Name": "TransitGateway", "Value": built.ids.get("tgw", "")}]
+    data.extend(
+        ("AWS/TransitGateway", _count_datum(metric, gateway, start, minute, value))
+        for (metric, minute), value in gateway_totals.items()
+    )
     return data
+
+
+def _aws_dimensions(namespace: str, resource: str, built: BuiltAccount) -> list[dict[str, str]]:
+    if namespace == "AWS/NATGateway":
+        return [{"Name": "NatGatewayId", "Value": built.id("nat", resource)}]
+    if namespace == "AWS/NetworkELB":
+        return [{"Name": "LoadBalancer", "Value": built.id("nlb", resource)}]
+    return [
+        {"Name": "TransitGateway", "Value": built.ids["tgw"]},
+        {"Name": "TransitGatewayAttachment", "Value": built.id("tgw-attach", resource)},
+    ]
+
+
+def _count_datum(
+    metric: str, dimensions: list[dict[str, str]], start: datetime, minute: int, value: float
+) -> dict[str, Any]:
+    return {
+        "MetricName": metric,
+        "Dimensions": dimensions,
+        "Timestamp": start + timedelta(minutes=minute),
+        "Value": value,
+        "Unit": "Count",
+    }
 
 
 def _put_agent_metrics(data: list[Any]) -> None:

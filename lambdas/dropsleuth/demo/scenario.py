@@ -121,6 +121,9 @@ class TransitGatewayPeerSpec(_Data):
 
     name: str
     cidr: str
+    route: Literal["active", "blackhole"] = "active"
+    """``blackhole``: the static route to it drops what it matches (a route left after its attachment was
+    deleted, or set to blackhole on purpose)."""
 
 
 class NetworkSpec(_Data):
@@ -244,9 +247,10 @@ class AwsMetricSpec(_Data):
     "Monitor NAT gateways with Amazon CloudWatch"; ELB guide, "CloudWatch metrics for your Network Load
     Balancer")."""
 
-    namespace: Literal["AWS/NATGateway", "AWS/NetworkELB"]
+    namespace: Literal["AWS/NATGateway", "AWS/NetworkELB", "AWS/TransitGateway"]
     resource: str
-    """The NAT gateway's or load balancer's logical name."""
+    """The NAT gateway's or load balancer's logical name; for the transit gateway, the attachment's: ``vpc``
+    (the scenario VPC's own) or a peer's name."""
     metric: Literal[
         "ErrorPortAllocation",
         "IdleTimeoutCount",
@@ -254,6 +258,8 @@ class AwsMetricSpec(_Data):
         "TCP_ELB_Reset_Count",
         "TCP_Target_Reset_Count",
         "TCP_Client_Reset_Count",
+        "PacketDropCountBlackhole",
+        "PacketDropCountNoRoute",
     ]
     windows: tuple[MetricWindowSpec, ...] = ()
 

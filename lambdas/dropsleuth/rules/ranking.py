@@ -254,7 +254,9 @@ def rank(
     # Their trace in the flow logs (unanswered or reset connection attempts): evidence on the cause that
     # explains it, else a finding of its own (rules/connection_attempts).
     attempts = assess_connection_attempts(_merged_data(outcomes).get(ATTEMPTS_QUERY), signals.onset)
-    findings = list(corroborate([*findings, *attempts.findings], _destination_networks(context)))
+    findings = _mismatch_explained_elsewhere(
+        list(corroborate([*findings, *attempts.findings], _destination_networks(context)))
+    )
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))
     # A black hole happening now, not a latent risk (docs/severity.md): only then is an interface the cause.
@@ -268,6 +270,29 @@ def rank(
     )
     findings.extend(step_failures(failed_steps or {}))
     return with_gateway_drops(order(findings), signals)
+
+
+def _mismatch_explained_elsewhere(findings: list[Finding]) -> list[Finding]:
+    """An MTU mismatch that PMTUD covers is high only as the one suspect of a collapse; when another cause
+    with evidence of drops now (high or critical) explains it, the mismatch is context again (warning)."""
+    incidents = {Severity.CRITICAL, Severity.HIGH}
+    cause = next(
+        (
+            f.code.value
+            for f in findings
+            if f.code in _ROOT_CAUSES and f.code is not FindingCode.MTU_MISMATCH and f.severity in incidents
+        ),
+        None,
+    )
+    if cause is None:
+        return findings
+    note = f"The collapse is explained by {cause}; PMTUD covers this hop."
+    return [
+        f.model_copy(update={"severity": Severity.WARNING, "detail": f"{f.detail}\n\n{note}".strip()})
+        if f.code is FindingCode.MTU_MISMATCH and f.severity is Severity.HIGH
+        else f
+        for f in findings
+    ]
 
 
 def _destination_networks(context: InvestigationContext) -> tuple[str, ...]:
