@@ -195,6 +195,13 @@ CLASSES: tuple[AccuracyClass, ...] = (
         _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.CONNTRACK_TABLE_FULL},
     ),
     AccuracyClass(
+        "receive ring overflows on the ingest host",
+        "nic-ring-drops.yaml",
+        FindingCode.NIC_DROPS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.ENA_ALLOWANCE_EXCEEDED, FindingCode.RECEIVE_BUFFER_PRUNING},
+    ),
+    AccuracyClass(
         "NAT port errors at their usual rate, no incident",
         "nat-port-errors-background.yaml",
         FindingCode.NAT_PORT_EXHAUSTION,
