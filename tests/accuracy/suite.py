@@ -202,6 +202,20 @@ CLASSES: tuple[AccuracyClass, ...] = (
         _NOT_PMTUD | {FindingCode.ENA_ALLOWANCE_EXCEEDED, FindingCode.RECEIVE_BUFFER_PRUNING},
     ),
     AccuracyClass(
+        "a host firewall rule drops the uploads",
+        "host-firewall-drops.yaml",
+        FindingCode.HOST_FIREWALL_DROPS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.QDISC_DROPS},
+    ),
+    AccuracyClass(
+        "a shaper caps the site's uplink",
+        "qdisc-shaper-drops.yaml",
+        FindingCode.QDISC_DROPS,
+        frozenset({Severity.HIGH}),
+        _NOT_PMTUD | {FindingCode.NIC_DROPS, FindingCode.HOST_FIREWALL_DROPS},
+    ),
+    AccuracyClass(
         "NAT port errors at their usual rate, no incident",
         "nat-port-errors-background.yaml",
         FindingCode.NAT_PORT_EXHAUSTION,
@@ -263,7 +277,11 @@ def run_class(cls: AccuracyClass) -> Outcome:
 class AccountPool:
     """One embedded account per Region, shared by the classes of that Region (each builds its own VPC,
     buckets, site and metrics, named by its scenario, so they do not see each other, and moto's backends
-    load once). Classes are run in turn; moving to another Region closes the previous account."""
+    load once). Classes are run in turn; moving to another Region closes the previous account.
+
+    moto's GetMetricData reads every datapoint the account holds for each query, and the host classes
+    publish some 30 metrics a minute: the classes of issue 15 have Regions of their own (eu-west-2,
+    eu-north-1), so that no Region's metrics step nears its 20 s timeout."""
 
     def __init__(self) -> None:
         self._stack: ExitStack | None = None

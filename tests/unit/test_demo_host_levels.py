@@ -39,3 +39,46 @@ def test_a_level_no_agent_publishes_is_refused_naming_it() -> None:
         HostCountersSpec(host="h", levels={"NetCoreSomaxconnn": [{"per_minute": 1}]})
     with pytest.raises(ValidationError, match="firewall_counters"):
         HostCountersSpec(host="h", levels={"HostFirewallUncountedDropRules": [{"per_minute": 1}]})
+
+
+RULE = "nft inet site_fw input handle 12: ip saddr 172.22.65.0/24 tcp dport 443 counter drop"
+
+
+def test_rule_series_are_published_as_the_agent_does_busiest_first_only_when_counting() -> None:
+    rules = {
+        f"nft inet fw input handle {n}: tcp dport {n} counter drop": [{"per_minute": n}] for n in range(1, 8)
+    }
+    rules[RULE] = [{"from_minute": 2, "per_minute": 500}]
+    spec = HostCountersSpec(host="h", firewall_counters=True, firewall_rules=rules)
+    scenario = load_scenario("listen-overflow")
+    metrics = scenario.metrics.model_copy(update={"host_counters": (spec,)})
+    data = host_counter_data(scenario.model_copy(update={"metrics": metrics}), "branch-31", start=START)
+    by_minute: dict[int, dict[str, float]] = {}
+    totals: dict[int, float] = {}
+    for d in data:
+        minute = int((d["Timestamp"] - START).total_seconds() // 60)
+        if d["MetricName"] == "HostFirewallRuleDrops":
+            rule = next(x["Value"] for x in d["Dimensions"] if x["Name"] == "Rule")
+            by_minute.setdefault(minute, {})[rule] = d["Value"]
+            assert [x["Name"] for x in d["Dimensions"]] == ["Host", "Rule", "Site"]
+        elif d["MetricName"] == "HostFirewallDrops":
+            totals[minute] = d["Value"]
+    # At most five rules a minute, the busiest; the new rule only from the minute it counts.
+    assert all(len(rules_) == 5 for rules_ in by_minute.values())
+    assert RULE not in by_minute[1]
+    assert by_minute[2][RULE] == 500
+    assert "nft inet fw input handle 1: tcp dport 1 counter drop" not in by_minute[2]
+    # The host total is every rule's drops, shown or not (the agent's reading sums them all).
+    assert totals[1] == sum(range(1, 8))
+    assert totals[2] == sum(range(1, 8)) + 500
+
+
+def test_a_rule_or_qdisc_no_agent_would_name_is_refused() -> None:
+    with pytest.raises(ValidationError, match="not a rule"):
+        HostCountersSpec(
+            host="h", firewall_counters=True, firewall_rules={"drop everything": [{"per_minute": 1}]}
+        )
+    with pytest.raises(ValidationError, match="firewall_counters"):
+        HostCountersSpec(host="h", firewall_rules={RULE: [{"per_minute": 1}]})
+    with pytest.raises(ValidationError, match="not a qdisc"):
+        HostCountersSpec(host="h", qdiscs={"a shaper": [{"per_minute": 1}]})

@@ -29,7 +29,7 @@ from dropsleuth.aws import clients
 from dropsleuth.aws.flowlogs import enable_flow_logs
 from dropsleuth.config import settings
 from dropsleuth.demo.account import BuiltAccount, build_account
-from dropsleuth.demo.scenario import MetricWindowSpec, Scenario
+from dropsleuth.demo.scenario import HostCountersSpec, MetricWindowSpec, Scenario
 from dropsleuth.demo.site_host import run_agent
 from dropsleuth.flowlogs.synth import (
     Destination,
@@ -40,11 +40,17 @@ from dropsleuth.flowlogs.synth import (
 )
 from dropsleuth.metrics_catalog import (
     CONNTRACK_USED,
+    FIREWALL_RULES_PER_CYCLE,
     FRAG_NEEDED,
     HOST_DIMENSION,
     HOST_DROP_METRICS,
+    HOST_FIREWALL_RULE_DROPS,
     HOST_GAUGE_METRICS,
     NAMESPACE,
+    QDISC_DIMENSION,
+    QDISC_DROPS_BY_QDISC,
+    QDISCS_PER_CYCLE,
+    RULE_DIMENSION,
     SITE_DIMENSION,
     UPLOAD_THROUGHPUT,
     MetricSpec,
@@ -408,6 +414,24 @@ def _datum(metric: MetricSpec, dims: list[dict[str, str]], value: float, at: dat
     }
 
 
+def _busiest(
+    series: dict[str, tuple[MetricWindowSpec, ...]], minute: int, duration: int, limit: int
+) -> dict[str, float]:
+    """The references that counted in ``minute``, the busiest ``limit`` of them (the agent's cap)."""
+    counted = [(_window_value(windows, minute, duration) or 0.0, ref) for ref, windows in series.items()]
+    busiest = sorted((c for c in counted if c[0] > 0), key=lambda c: (-c[0], c[1]))[:limit]
+    return {ref: value for value, ref in busiest}
+
+
+def _attributed_series(spec: HostCountersSpec, metric: MetricSpec) -> dict[str, tuple[MetricWindowSpec, ...]]:
+    """The per-rule (per-qdisc) series whose sum a host total is, if the scenario gives them."""
+    if metric is HOST_DROP_METRICS["firewall.dropped"]:
+        return spec.firewall_rules
+    if metric is HOST_DROP_METRICS["qdisc.dropped"]:
+        return spec.qdiscs
+    return {}
+
+
 def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list[dict[str, Any]]:
     """The host agents' drop counters and levels (``probe/host_drop_metrics.py``) as they publish them."""
     duration = scenario.traffic.duration_minutes
@@ -426,6 +450,13 @@ def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list
         levels = {m.name: m for m in HOST_GAUGE_METRICS.values() if m.name in spec.levels}
         for minute in range(duration):
             at = start + timedelta(minutes=minute)
+            for per_reference, dimension, series, limit in (
+                (HOST_FIREWALL_RULE_DROPS, RULE_DIMENSION, spec.firewall_rules, FIREWALL_RULES_PER_CYCLE),
+                (QDISC_DROPS_BY_QDISC, QDISC_DIMENSION, spec.qdiscs, QDISCS_PER_CYCLE),
+            ):
+                for reference, dropped in _busiest(series, minute, duration, limit).items():
+                    named = sorted([*dims, {"Name": dimension, "Value": reference}], key=lambda d: d["Name"])
+                    data.append(_datum(per_reference, named, dropped, at))
             for metric in (*metrics, CONNTRACK_USED) if conntrack else metrics:
                 if metric is CONNTRACK_USED:
                     used = spec.conntrack_used_percent
@@ -434,6 +465,10 @@ def host_counter_data(scenario: Scenario, site: str, *, start: datetime) -> list
                     )
                 else:
                     value = _window_value(spec.counts.get(metric.name, ()), minute, duration)
+                    attributed = _attributed_series(spec, metric)
+                    if attributed and metric.name not in spec.counts:
+                        # The total is what the rules (or qdiscs) dropped, as the agent's reading sums it.
+                        value = sum(_window_value(w, minute, duration) or 0.0 for w in attributed.values())
                 data.append(_datum(metric, dims, value or 0.0, at))
             for name, metric in levels.items():
                 level = _window_value(spec.levels[name], minute, duration)

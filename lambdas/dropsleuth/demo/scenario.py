@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from dropsleuth.aws.errors import InputError
 from dropsleuth.flowlogs.synth import BlackHole, ConnectTimeouts, PortScan, ReturnRejects
 from dropsleuth.metrics_catalog import HOST_GAUGE_METRICS
+from dropsleuth.rules.host_firewall import parse_rule_reference
+from dropsleuth.rules.qdisc import parse_qdisc_reference
 
 SCENARIO_DIR = Path(__file__).parent / "scenarios"
 
@@ -208,6 +210,34 @@ class HostCountersSpec(_Data):
     firewall_counters: bool = False
     """The agent may read the host firewall's counters (the CAP_NET_ADMIN drop-in): only then are
     ``HostFirewallDrops`` published. The shipped unit does not grant it."""
+    firewall_rules: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
+    """Drop rule (named as the agent names it, ``rules.host_firewall.DropRule.reference``) → packets it
+    dropped per minute. Published as the agent does: ``HostFirewallRuleDrops`` only in the minutes a rule
+    counted, the busiest ``FIREWALL_RULES_PER_CYCLE``; ``HostFirewallDrops`` is their sum unless ``counts``
+    gives it."""
+    qdiscs: dict[str, tuple[MetricWindowSpec, ...]] = Field(default_factory=dict)
+    """Root qdisc (``rules.qdisc.QdiscReference.reference``) → packets it dropped per minute, published the
+    same way (``QdiscDropsByQdisc``; ``QdiscDrops`` their sum unless ``counts`` gives it)."""
+
+    @field_validator("firewall_rules")
+    @classmethod
+    def _rule_references(
+        cls, rules: dict[str, tuple[MetricWindowSpec, ...]]
+    ) -> dict[str, tuple[MetricWindowSpec, ...]]:
+        wrong = sorted(r for r in rules if parse_rule_reference(r) is None)
+        if wrong:
+            raise ValueError(f"not a rule as the agent names one: {', '.join(wrong)}")
+        return rules
+
+    @field_validator("qdiscs")
+    @classmethod
+    def _qdisc_references(
+        cls, qdiscs: dict[str, tuple[MetricWindowSpec, ...]]
+    ) -> dict[str, tuple[MetricWindowSpec, ...]]:
+        wrong = sorted(q for q in qdiscs if parse_qdisc_reference(q) is None)
+        if wrong:
+            raise ValueError(f"not a qdisc as the agent names one: {', '.join(wrong)}")
+        return qdiscs
 
     @field_validator("conntrack_used_percent")
     @classmethod
@@ -233,7 +263,7 @@ class HostCountersSpec(_Data):
     @model_validator(mode="after")
     def _firewall_levels_need_the_firewall(self) -> HostCountersSpec:
         firewall = {HOST_GAUGE_METRICS["firewall.uncounted_rules"].name}
-        if not self.firewall_counters and firewall & set(self.levels):
+        if not self.firewall_counters and (firewall & set(self.levels) or self.firewall_rules):
             raise ValueError(
                 "an agent that cannot read the firewall (firewall_counters: false) publishes no firewall "
                 "level"
