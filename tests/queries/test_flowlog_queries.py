@@ -416,8 +416,10 @@ def test_rejected_replies_tells_a_reply_on_another_interface_from_one_on_the_req
 
     added = []
     for n, sport in enumerate((45001, 45002, 45003)):
-        for eni in (instance_eni, appliance_a):
-            added.append(record(eni, instance, sport, peer, 5432, minute=n, flags=2, action="ACCEPT"))
+        added += [
+            record(eni, instance, sport, peer, 5432, minute=n, flags=2, action="ACCEPT")
+            for eni in (instance_eni, appliance_a)
+        ]
         added += [
             record(appliance_b, peer, 5432, instance, sport, minute=n + m, flags=18, action="REJECT")
             for m in (0, 1)
@@ -450,7 +452,8 @@ def test_rejected_replies_tells_a_reply_on_another_interface_from_one_on_the_req
     assert (asymmetric["first_orphaned"], asymmetric["last_orphaned"]) == (at, at + 180)
     nacl = by_eni[nacl_eni]
     assert (nacl["requested_here"], nacl["orphaned"], nacl["requested_elsewhere"]) == (1, 0, 0)
-    assert nacl["first_orphaned"] is None and nacl["request_interface"] is None
+    assert nacl["first_orphaned"] is None
+    assert nacl["request_interface"] is None
     far = by_eni[far_eni]
     assert (far["orphaned"], far["requested_elsewhere"], far["request_interface"]) == (1, 0, None)
     assert rows[0]["interface_id"] == appliance_b
