@@ -57,9 +57,10 @@ FIX = Remediation(
         ),
         (
             "Stop-gap only: an inbound rule on the REJECTing interface's security group that admits the "
-            "peer's replies (TCP from the peer's port to the ephemeral ports). Caution: it admits any packet "
-            "from that port, not only replies, and the appliance on the other path still misses the flow's "
-            "state — remove it once the path is symmetric."
+            "peer's replies: TCP from the peer's address to the ephemeral ports 1024-65535 (a rule cannot "
+            "name the peer's source port). Caution: it admits any packet from that peer to those ports, not "
+            "only replies, and a stateful appliance on the other path still misses the flow's state — "
+            "remove it once the path is symmetric."
         ),
     ),
     commands=(
