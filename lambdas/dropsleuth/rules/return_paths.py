@@ -264,7 +264,7 @@ def _finding(found: Sequence[RejectedReplies], onset: datetime | None) -> Findin
         evidence=(
             Evidence(
                 kind="query_rows",
-                summary=f"replies REJECTed on {eni} without its request ({QUERY}): {_names(found)}",
+                summary=f"replies REJECTed on {eni} without their requests ({QUERY}): {_names(found)}",
                 resource_ids=(eni, *elsewhere),
                 data={"query": QUERY, "rows": [_jsonable(r.row) for r in found[:SHOWN_ROWS]]},
             ),
