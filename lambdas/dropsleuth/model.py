@@ -59,6 +59,9 @@ class FindingCode(enum.StrEnum):
     TRANSIT_GATEWAY_DROPS = "TRANSIT_GATEWAY_DROPS"
     SG_CONNTRACK_TIMEOUT_SHORT = "SG_CONNTRACK_TIMEOUT_SHORT"
     IDLE_TIMEOUT_MISMATCH = "IDLE_TIMEOUT_MISMATCH"
+    # Issue 15, security-group connection tracking (part D): replies REJECTed on an interface that never saw
+    # their requests, an asymmetric return path (query rejected_replies; rules/return_paths.py).
+    ASYMMETRIC_RETURN_PATH = "ASYMMETRIC_RETURN_PATH"
 
 
 class Severity(enum.StrEnum):

@@ -255,3 +255,63 @@ def flow_packet_sizes(
         )
     )  # fmt: skip
     return rows[:100]
+
+
+def rejected_replies(records: list[Record], start: datetime, end: datetime) -> list[dict[str, Any]]:
+    """Per interface and replying peer (address, port): the connections (5-tuples) whose SYN-ACK (flags
+    with 18) the interface REJECTed; requested_here when an ACCEPTed record of the reverse 5-tuple with SYN
+    and no ACK is on the same interface, else orphaned, requested_elsewhere when one is on another interface
+    (request_interface the smallest such interface). TCP records of the window only; packet addresses."""
+    tcp = [r for r in windowed(records, start, end) if r["protocol"] == 6]
+
+    def tuple_of(r: Record) -> tuple[Any, ...]:
+        return (
+            r["pkt_srcaddr"] or r["srcaddr"],
+            r["srcport"],
+            r["pkt_dstaddr"] or r["dstaddr"],
+            r["dstport"],
+        )
+
+    requested_on: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    replies: dict[tuple[str, tuple[Any, ...]], list[Record]] = defaultdict(list)
+    for r in tcp:
+        if r["action"] == "ACCEPT" and r["tcp_flags"] & 18 == 2:
+            requested_on[tuple_of(r)].add(r["interface_id"])
+        if r["action"] == "REJECT" and r["tcp_flags"] & 18 == 18:
+            replies[(r["interface_id"], tuple_of(r))].append(r)
+    rows: dict[tuple[str, str, int], dict[str, Any]] = {}
+    for (eni, (peer, peer_port, requester, requester_port)), rs in replies.items():
+        row = rows.setdefault(
+            (eni, peer, peer_port),
+            {"interface_id": eni, "peer_addr": peer, "peer_port": peer_port, "rejected_connections": 0,
+             "rejected_records": 0, "rejected_packets": 0, "requested_here": 0, "orphaned": 0,
+             "requested_elsewhere": 0, "request_interface": None, "first_orphaned": None,
+             "last_orphaned": None},
+        )  # fmt: skip
+        row["rejected_connections"] += 1
+        row["rejected_records"] += len(rs)
+        row["rejected_packets"] += sum(r["packets"] for r in rs)
+        seen = requested_on.get((requester, requester_port, peer, peer_port), set())
+        if eni in seen:
+            row["requested_here"] += 1
+            continue
+        row["orphaned"] += 1
+        first, last = min(r["start"] for r in rs), max(r["start"] for r in rs)
+        row["first_orphaned"] = min(first, row["first_orphaned"] or first)
+        row["last_orphaned"] = max(last, row["last_orphaned"] or last)
+        if seen:
+            row["requested_elsewhere"] += 1
+            elsewhere = min(seen)
+            current = row["request_interface"]
+            row["request_interface"] = elsewhere if current is None else min(current, elsewhere)
+    ordered = sorted(
+        rows.values(),
+        key=lambda x: (
+            -x["orphaned"],
+            -x["rejected_packets"],
+            x["interface_id"],
+            x["peer_addr"],
+            x["peer_port"],
+        ),
+    )
+    return ordered[:50]

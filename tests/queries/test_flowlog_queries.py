@@ -14,6 +14,7 @@ from dropsleuth.flowlogs.synth import (
     BlackHole,
     Destination,
     PortScan,
+    ReturnRejects,
     TrafficTimeline,
     synthesize,
     write_parquet,
@@ -36,6 +37,8 @@ TIMELINES = {
             idle_eni_ids=("eni-0aaa0000000000003",),
             black_holes=(BlackHole(onset_minute=30, recovery_minute=75),),
             scans=(PortScan(start_minute=5, end_minute=50),),
+            # A NACL without the return range for a while: SYN-ACKs REJECTed where the SYN came in.
+            return_rejects=(ReturnRejects(start_minute=40, end_minute=45),),
         ),
         datetime(2026, 11, 9, 9, 0, tzinfo=UTC),
         datetime(2026, 11, 9, 10, 0, tzinfo=UTC),
@@ -49,6 +52,7 @@ TIMELINES = {
             destination=Destination(cidr="203.0.113.0/24", service=None),
             black_holes=(BlackHole(onset_minute=20, recovery_minute=50, icmp_sender="203.0.113.1"),),
             scans=(PortScan(source_ip="198.51.100.99", ports=(3389,), start_minute=0),),
+            return_rejects=(ReturnRejects(start_minute=25, end_minute=28, attempts_per_host_per_minute=1),),
         ),
         datetime(2026, 11, 30, 23, 45, tzinfo=UTC),
         datetime(2026, 12, 1, 0, 20, tzinfo=UTC),
@@ -71,6 +75,8 @@ def expected(
         return oracle.syn_rst_by_destination(records, start, end, SITE)
     if name == "flow_packet_sizes":
         return oracle.flow_packet_sizes(records, start, end, SITE)
+    if name == "rejected_replies":
+        return oracle.rejected_replies(records, start, end)
     if name == "upload_throughput":
         if timeline.destination.service:
             return oracle.upload_throughput(
@@ -380,3 +386,79 @@ def test_syn_rst_by_destination_names_the_final_destination_behind_a_nat_gateway
     assert (mine["attempts"], mine["unanswered"], mine["unanswered_syn_records"]) == (2, 1, 2)
     assert (mine["first_unanswered"], mine["last_unanswered"]) == (at, at)
     assert not [r for r in rows if r["dstaddr"] == nat]
+
+
+def test_rejected_replies_tells_a_reply_on_another_interface_from_one_on_the_requesting_interface(
+    datasets, tmp_path: Path
+) -> None:
+    # Given, in one window: (1) an instance whose connections to a peer leave through firewall appliance A
+    # (the SYN ACCEPTed on the instance's interface and on A's) while the route back brings the SYN-ACKs to
+    # appliance B, whose security group REJECTs them, retried in a later minute; (2) a NACL without the
+    # return range: the SYN ACCEPTed out and its SYN-ACK REJECTed on the same interface; (3) a SYN-ACK
+    # REJECTed whose request is in no record (it left through a path without flow logs).
+    timeline, start, end = TIMELINES["hour-boundary"]
+    records, _ = datasets["hour-boundary"]
+    template = next(r for r in records if r["protocol"] == 6 and r["action"] == "ACCEPT")
+    at = int(start.timestamp()) + 1200
+    instance, peer = "10.20.1.50", "10.30.0.8"
+    instance_eni, appliance_a, appliance_b = (
+        "eni-0ccc0000000000001", "eni-0ccc00000000000a1", "eni-0ccc00000000000b1",
+    )  # fmt: skip
+    nacl_host, nacl_eni, far_host, far_eni = "10.20.2.60", "eni-0ccc0000000000002", "10.20.3.70", "eni-0ccc3"
+
+    def record(
+        eni: str, src: str, sport: int, dst: str, dport: int, *, minute: int, flags: int, action: str
+    ) -> dict[str, Any]:
+        return template | {"interface_id": eni, "srcaddr": src, "srcport": sport, "dstaddr": dst,
+                           "dstport": dport, "pkt_srcaddr": src, "pkt_dstaddr": dst, "action": action,
+                           "start": at + 60 * minute, "end": at + 60 * minute + 60, "packets": 2,
+                           "bytes": 120, "tcp_flags": flags}  # fmt: skip
+
+    added = []
+    for n, sport in enumerate((45001, 45002, 45003)):
+        added += [
+            record(eni, instance, sport, peer, 5432, minute=n, flags=2, action="ACCEPT")
+            for eni in (instance_eni, appliance_a)
+        ]
+        added += [
+            record(appliance_b, peer, 5432, instance, sport, minute=n + m, flags=18, action="REJECT")
+            for m in (0, 1)
+        ]
+    added += [
+        record(nacl_eni, nacl_host, 46001, peer, 5432, minute=0, flags=2, action="ACCEPT"),
+        record(nacl_eni, peer, 5432, nacl_host, 46001, minute=0, flags=18, action="REJECT"),
+        record(far_eni, peer, 5432, far_host, 47001, minute=2, flags=18, action="REJECT"),
+    ]
+    mixed = [*records, *added]
+    write_parquet(mixed, tmp_path)
+
+    # When: the query runs on DuckDB over the files.
+    rows = (
+        queries.LocalEngine(tmp_path)
+        .run("rejected_replies", params_for("rejected_replies", timeline, start, end))
+        .rows
+    )
+
+    # Then: it equals the oracle, and each case is told apart.
+    assert_rows_equal(rows, oracle.rejected_replies(mixed, start, end))
+    by_eni = {r["interface_id"]: r for r in rows}
+    asymmetric = by_eni[appliance_b]
+    assert (asymmetric["peer_addr"], asymmetric["peer_port"]) == (peer, 5432)
+    assert (
+        asymmetric["rejected_connections"], asymmetric["rejected_records"], asymmetric["rejected_packets"],
+        asymmetric["requested_here"], asymmetric["orphaned"], asymmetric["requested_elsewhere"],
+    ) == (3, 6, 12, 0, 3, 3)  # fmt: skip
+    assert asymmetric["request_interface"] == instance_eni  # the smaller of the two that saw the SYNs
+    assert (asymmetric["first_orphaned"], asymmetric["last_orphaned"]) == (at, at + 180)
+    nacl = by_eni[nacl_eni]
+    assert (nacl["requested_here"], nacl["orphaned"], nacl["requested_elsewhere"]) == (1, 0, 0)
+    assert nacl["first_orphaned"] is None
+    assert nacl["request_interface"] is None
+    far = by_eni[far_eni]
+    assert (far["orphaned"], far["requested_elsewhere"], far["request_interface"]) == (1, 0, None)
+    assert rows[0]["interface_id"] == appliance_b
+    # The synthesized day's own REJECTed replies (its NACL without the return range) were all requested on
+    # the interface that REJECTed them; its scans' REJECTed SYNs are no replies.
+    synthesized = [r for r in rows if r["interface_id"] not in {appliance_b, nacl_eni, far_eni}]
+    assert synthesized
+    assert all(r["orphaned"] == 0 and r["requested_here"] == r["rejected_connections"] for r in synthesized)

@@ -49,6 +49,7 @@ _OTHER_DROPS_FAMILY = frozenset(
         FindingCode.TRANSIT_GATEWAY_DROPS,
         FindingCode.SG_CONNTRACK_TIMEOUT_SHORT,
         FindingCode.IDLE_TIMEOUT_MISMATCH,
+        FindingCode.ASYMMETRIC_RETURN_PATH,
     }
 )
 

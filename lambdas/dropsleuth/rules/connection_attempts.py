@@ -54,6 +54,7 @@ UNANSWERED_EXPLAINED_BY = frozenset(
         FindingCode.ENA_ALLOWANCE_EXCEEDED,
         FindingCode.HOST_FIREWALL_DROPS,
         FindingCode.FLOW_REJECTED,
+        FindingCode.ASYMMETRIC_RETURN_PATH,
     }
 )
 """Root causes whose drops show in flow logs as connection attempts without an answer."""

@@ -10,7 +10,8 @@ flow_log_queries    ``upload_throughput`` [{minute, mbps}], ``icmp_rejects`` [{m
                     ``rejects_timeline`` [{minute, rejects, packets}], ``top_rejected_flows`` [{srcaddr,
                     dstaddr, srcport, dstport, protocol, packets, …}], ``stalled_flows`` [rows],
                     ``flow_packet_sizes`` [{interface_id, …, bytes_per_packet}], ``flow_log_location``,
-                    ``syn_rst_by_destination`` [{dstaddr, dstport, attempts, unanswered, …}]
+                    ``syn_rst_by_destination`` [{dstaddr, dstport, attempts, unanswered, …}],
+                    ``rejected_replies`` [{interface_id, peer_addr, peer_port, orphaned, …}]
 metrics             ``throughput`` [{at, value}], ``frag_needed`` [{at, value}], ``tunnel_flaps`` [at],
                     ``onset`` at | None, ``drop_counters`` [{namespace, metric, resource_id, total}],
                     ``black_hole_verdicts`` [{at, value}], ``retransmissions`` [{at, value}]
@@ -44,6 +45,8 @@ from dropsleuth.rules.onset import Collapse, Point, detect_collapse, frag_needed
 from dropsleuth.rules.other_drops import DATA_KEY as OTHER_DROPS
 from dropsleuth.rules.other_drops import ROOT_CAUSES as OTHER_ROOT_CAUSES
 from dropsleuth.rules.other_drops import assess_other_drops
+from dropsleuth.rules.return_paths import QUERY as RETURN_PATHS_QUERY
+from dropsleuth.rules.return_paths import absorb_rejects, assess_return_paths
 from dropsleuth.rules.severity import Observation, incident_severity, supporting_severity
 from dropsleuth.rules.site_measurements import agent_black_hole_evidence, interface_mtu_findings
 
@@ -63,6 +66,7 @@ _ROOT_CAUSES = {
     FindingCode.MTU_MISMATCH,
     FindingCode.FLOW_REJECTED,
     FindingCode.NO_ROUTE,
+    FindingCode.ASYMMETRIC_RETURN_PATH,
     *OTHER_ROOT_CAUSES,
 }
 
@@ -251,11 +255,15 @@ def rank(
     findings.extend(_no_route(signals))
     # Causes beyond PMTUD (host counters, NAT/NLB errors), graded against the same onset: rules/other_drops.
     findings.extend(assess_other_drops(_merged_data(outcomes).get(OTHER_DROPS), signals.onset).findings)
+    # Replies REJECTed on an interface that never saw their requests: an asymmetric return path.
+    findings.extend(
+        assess_return_paths(_merged_data(outcomes).get(RETURN_PATHS_QUERY), signals.onset).findings
+    )
     # Their trace in the flow logs (unanswered or reset connection attempts): evidence on the cause that
     # explains it, else a finding of its own (rules/connection_attempts).
     attempts = assess_connection_attempts(_merged_data(outcomes).get(ATTEMPTS_QUERY), signals.onset)
     findings = _mismatch_explained_elsewhere(
-        list(corroborate([*findings, *attempts.findings], _destination_networks(context)))
+        list(absorb_rejects(corroborate([*findings, *attempts.findings], _destination_networks(context))))
     )
     roots = [f for f in findings if f.code in _ROOT_CAUSES]
     findings.extend(_supporting(signals, explained=bool(roots)))

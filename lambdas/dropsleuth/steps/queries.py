@@ -1,11 +1,11 @@
 """Step ``flow_log_queries``: the flow-log SQL of ``queries/`` over the window.
 
 REJECT timeline, top rejected flows, ICMP rejects toward the source, upload throughput per minute,
-stalled-flow candidates, the flows' average packet sizes and the connection attempts left unanswered or reset
-per destination — on Athena when deployed, on DuckDB over the
-same files locally. The queries run at once: on Athena each takes seconds, mostly waiting; on DuckDB they
-share the window's files, listed (and downloaded) once, and overlap their fixed costs. The outcome names
-where the records came from (``flow_log_location``).
+stalled-flow candidates, the flows' average packet sizes, the connection attempts left unanswered or reset
+per destination and the replies REJECTed on an interface that never saw their requests — on Athena when
+deployed, on DuckDB over the same files locally. The queries run at once: on Athena each takes seconds,
+mostly waiting; on DuckDB they share the window's files, listed (and downloaded) once, and overlap their
+fixed costs. The outcome names where the records came from (``flow_log_location``).
 """
 
 from __future__ import annotations
@@ -28,6 +28,9 @@ from dropsleuth.queries import (
 )
 from dropsleuth.rules.connection_attempts import QUERY as ATTEMPTS_QUERY
 from dropsleuth.rules.connection_attempts import checked_line as attempts_checked_line
+from dropsleuth.rules.return_paths import QUERY as RETURN_PATHS_QUERY
+from dropsleuth.rules.return_paths import checked_line as return_paths_checked_line
+from dropsleuth.rules.return_paths import unknown_line as return_paths_unknown_line
 from dropsleuth.steps import StepEnvironment, StepSkipped, StepSpec
 
 QUERIES = (
@@ -38,6 +41,7 @@ QUERIES = (
     "stalled_flows",
     "flow_packet_sizes",
     "syn_rst_by_destination",
+    "rejected_replies",
 )
 
 
@@ -181,6 +185,10 @@ def outcome_of(
     checked = [f"flow-log query {name}: {len(r.rows)} rows ({r.engine})" for name, r in results.items()]
     if ATTEMPTS_QUERY in results:
         checked.append(attempts_checked_line(results[ATTEMPTS_QUERY].rows))
+    if RETURN_PATHS_QUERY in results:
+        checked.append(return_paths_checked_line(results[RETURN_PATHS_QUERY].rows))
+    elif RETURN_PATHS_QUERY in errors:
+        checked.append(return_paths_unknown_line(str(errors[RETURN_PATHS_QUERY])))
     if location:
         checked.insert(0, f"flow-log records read from {location}")
     checked += [f"flow-log query {name} FAILED: {data['failed_queries'][name]}" for name in errors]
@@ -191,7 +199,7 @@ def outcome_of(
 STEP = StepSpec(
     name="flow_log_queries",
     checks="flow-log REJECTs, rejected ICMP toward the source, upload throughput, stalled flows, packet "
-    "sizes and unanswered or reset connection attempts",
+    "sizes, unanswered or reset connection attempts and replies REJECTed off their tracked flow",
     run=run,
     timeout_s=60.0,
 )
