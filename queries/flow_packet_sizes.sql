@@ -3,7 +3,8 @@
 -- than the hop's MTU proves that packets larger than the hop crossed it: evidence against a black hole
 -- there. The average mixes data segments with ACKs, so it under-states the largest packet, never over-states it.
 -- The threshold filters in the outer WHERE: Athena takes ? parameters only in a WHERE clause.
--- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_first, source_last, min_packets
+-- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_like, source_is_prefix, source_first, source_last, min_packets
+-- source_like and source_is_prefix as in stalled_flows: a cheap string test before the address arithmetic.
 -- defaults: min_packets=10
 WITH flows AS (
     SELECT
@@ -25,6 +26,7 @@ WITH flows AS (
         AND hour BETWEEN ? AND ?
         AND concat(year, month, day, hour) BETWEEN ? AND ?
         AND "start" >= ? AND "start" < ?
+        AND srcaddr LIKE ?
         AND action = 'ACCEPT'
         AND protocol = 6
 ),
@@ -40,7 +42,7 @@ tuples AS (
         sum(bytes) AS total_bytes,
         CAST(sum(bytes) AS double) / nullif(sum(packets), 0) AS bytes_per_packet
     FROM flows
-    WHERE src_ip_number BETWEEN ? AND ?
+    WHERE (? OR src_ip_number BETWEEN ? AND ?)
     GROUP BY interface_id, srcaddr, dstaddr, srcport, dstport
 )
 SELECT

@@ -15,7 +15,10 @@
 -- destination (VPC User Guide, "Flow log record examples", NAT gateway). One attempt seen on several
 -- interfaces (the instance's and the NAT gateway's) is one attempt; its SYN records are counted on the
 -- interface that saw the most.
--- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_first, source_last
+-- placeholders: year_first, year_last, month_first, month_last, day_first, day_last, hour_first, hour_last, hour_key_first, hour_key_last, start_epoch, end_epoch, source_like, source_is_prefix, source_first, source_last, source_like, source_like
+-- source_like and source_is_prefix as in stalled_flows: a cheap string test before the address arithmetic;
+-- the 5-tuples judged for answers and resets are only those with the sources at one end (LIKE, a superset:
+-- the joins match exactly).
 WITH flows AS (
     SELECT
         interface_id,
@@ -45,10 +48,14 @@ syns_per_interface AS (
         count(*) AS syn_records,
         min("start") AS first_syn
     FROM flows
-    WHERE try_cast(split_part(src, '.', 1) AS bigint) * 16777216
+    WHERE src LIKE ?
+        AND (
+            ?
+            OR try_cast(split_part(src, '.', 1) AS bigint) * 16777216
             + try_cast(split_part(src, '.', 2) AS bigint) * 65536
             + try_cast(split_part(src, '.', 3) AS bigint) * 256
             + try_cast(split_part(src, '.', 4) AS bigint) BETWEEN ? AND ?
+        )
         AND bitwise_and(tcp_flags, 18) = 2
     GROUP BY interface_id, src, srcport, dst, dstport
 ),
@@ -72,6 +79,7 @@ tuples AS (
         max(CASE WHEN bitwise_and(tcp_flags, 18) = 18 THEN 1 ELSE 0 END) AS syn_ack,
         max(CASE WHEN bitwise_and(tcp_flags, 4) = 4 THEN 1 ELSE 0 END) AS rst
     FROM flows
+    WHERE src LIKE ? OR dst LIKE ?
     GROUP BY src, srcport, dst, dstport
 ),
 judged AS (
