@@ -27,10 +27,11 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.rules.query_rows import as_int, epoch_utc, hhmm, jsonable
 
 QUERY = "syn_rst_by_destination"
 MIN_REPEATED = 20
@@ -142,13 +143,13 @@ def destinations(rows: object) -> list[Destination]:
         parsed.append(
             Destination(
                 address=row["dstaddr"],
-                port=_int(row.get("dstport")),
-                attempts=_int(row.get("attempts")),
-                unanswered=_int(row.get("unanswered")),
-                unanswered_syn_records=_int(row.get("unanswered_syn_records")),
-                reset_attempts=_int(row.get("reset_attempts")),
-                first_unanswered=_epoch(row.get("first_unanswered")),
-                last_unanswered=_epoch(row.get("last_unanswered")),
+                port=as_int(row.get("dstport")),
+                attempts=as_int(row.get("attempts")),
+                unanswered=as_int(row.get("unanswered")),
+                unanswered_syn_records=as_int(row.get("unanswered_syn_records")),
+                reset_attempts=as_int(row.get("reset_attempts")),
+                first_unanswered=epoch_utc(row.get("first_unanswered")),
+                last_unanswered=epoch_utc(row.get("last_unanswered")),
                 row=row,
             )
         )
@@ -170,7 +171,7 @@ def checked_line(rows: object) -> str:
         total = found[0].row.get("all_attempts")
         count = found[0].row.get("all_destinations")
         judged = (
-            f"{_int(total):,} attempts toward {_int(count):,} destination(s)"
+            f"{as_int(total):,} attempts toward {as_int(count):,} destination(s)"
             if total is not None and count is not None
             else f"{sum(d.attempts for d in found):,} attempts toward {len(found):,} destination(s)"
         )
@@ -217,9 +218,9 @@ def _unanswered_finding(found: Sequence[Destination], onset: datetime | None) ->
     now = _began_at_onset(top, onset)
     retries = top.unanswered_syn_records / top.unanswered if top.unanswered else 0.0
     if now:
-        timing = f"none before the onset; first at {_hhmm(top.first_unanswered)}"
+        timing = f"none before the onset; first at {hhmm(top.first_unanswered)}"
     elif onset is not None and top.first_unanswered is not None:
-        timing = f"already before the onset (first at {_hhmm(top.first_unanswered)}): not new"
+        timing = f"already before the onset (first at {hhmm(top.first_unanswered)}): not new"
     else:
         timing = "no onset to compare with"
     return Finding(
@@ -262,7 +263,7 @@ def _rows_evidence(found: Sequence[Destination], what: str) -> Evidence:
     return Evidence(
         kind="query_rows",
         summary=f"{what} ({QUERY}): " + _names(found),
-        data={"query": QUERY, "rows": [_jsonable(d.row) for d in found[:SHOWN_ROWS]]},
+        data={"query": QUERY, "rows": [jsonable(d.row) for d in found[:SHOWN_ROWS]]},
     )
 
 
@@ -328,32 +329,3 @@ def _names(found: Sequence[Destination]) -> str:
         for d in found[:3]
     )
     return shown + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-
-
-def _hhmm(at: datetime | None) -> str:
-    return at.strftime("%H:%M UTC") if at else "?"
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return 0
-
-
-def _epoch(value: object) -> datetime | None:
-    """Epoch seconds (the ``start`` column) as UTC, else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str) and value.strip().isdigit():
-        return datetime.fromtimestamp(int(value), UTC)
-    return None
-
-
-def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool) or v is None else str(v) for k, v in row.items()}

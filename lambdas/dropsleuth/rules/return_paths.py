@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from dropsleuth.model import Evidence, Finding, FindingCode, Remediation, Severity
+from dropsleuth.rules.query_rows import as_int, epoch_utc, hhmm, jsonable
 
 QUERY = "rejected_replies"
 MIN_UNLOCATED = 3
@@ -120,15 +121,15 @@ def rejected_replies(rows: object) -> list[RejectedReplies]:
             RejectedReplies(
                 interface_id=row["interface_id"],
                 peer=row["peer_addr"],
-                port=_int(row.get("peer_port")),
-                rejected_connections=_int(row.get("rejected_connections")),
-                rejected_packets=_int(row.get("rejected_packets")),
-                requested_here=_int(row.get("requested_here")),
-                orphaned=_int(row.get("orphaned")),
-                requested_elsewhere=_int(row.get("requested_elsewhere")),
+                port=as_int(row.get("peer_port")),
+                rejected_connections=as_int(row.get("rejected_connections")),
+                rejected_packets=as_int(row.get("rejected_packets")),
+                requested_here=as_int(row.get("requested_here")),
+                orphaned=as_int(row.get("orphaned")),
+                requested_elsewhere=as_int(row.get("requested_elsewhere")),
                 request_interface=request_interface if isinstance(request_interface, str) else None,
-                first_orphaned=_epoch(row.get("first_orphaned")),
-                last_orphaned=_epoch(row.get("last_orphaned")),
+                first_orphaned=epoch_utc(row.get("first_orphaned")),
+                last_orphaned=epoch_utc(row.get("last_orphaned")),
                 row=row,
             )
         )
@@ -193,13 +194,13 @@ def absorb_rejects(findings: Sequence[Finding]) -> tuple[Finding, ...]:
         if path.code is not FindingCode.ASYMMETRIC_RETURN_PATH:
             continue
         replies = {
-            (r.get("interface_id"), r.get("peer_addr"), _int(r.get("peer_port")))
+            (r.get("interface_id"), r.get("peer_addr"), as_int(r.get("peer_port")))
             for e in path.evidence
             if e.data.get("query") == QUERY
             for r in e.data["rows"]
         }
         if not rows or any(
-            (r.get("interface_id"), r.get("srcaddr"), _int(r.get("srcport"))) not in replies for r in rows
+            (r.get("interface_id"), r.get("srcaddr"), as_int(r.get("srcport"))) not in replies for r in rows
         ):
             continue
         severity = min(path.severity, rejected.severity, key=lambda s: s.rank)
@@ -236,11 +237,11 @@ def _finding(found: Sequence[RejectedReplies], onset: datetime | None) -> Findin
     first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
     now = _began_at_onset(found, onset)
     if now:
-        timing = f"none before the onset; from {_hhmm(first)} to {_hhmm(last)}"
+        timing = f"none before the onset; from {hhmm(first)} to {hhmm(last)}"
     elif onset is not None and first is not None:
-        timing = f"already before the onset (from {_hhmm(first)}): not new"
+        timing = f"already before the onset (from {hhmm(first)}): not new"
     else:
-        timing = f"from {_hhmm(first)} to {_hhmm(last)}; no onset to compare with"
+        timing = f"from {hhmm(first)} to {hhmm(last)}; no onset to compare with"
     elsewhere = sorted({r.request_interface for r in found if r.request_interface})
     located = sum(r.requested_elsewhere for r in found)
     where = (
@@ -266,7 +267,7 @@ def _finding(found: Sequence[RejectedReplies], onset: datetime | None) -> Findin
                 kind="query_rows",
                 summary=f"replies REJECTed on {eni} without their requests ({QUERY}): {_names(found)}",
                 resource_ids=(eni, *elsewhere),
-                data={"query": QUERY, "rows": [_jsonable(r.row) for r in found[:SHOWN_ROWS]]},
+                data={"query": QUERY, "rows": [jsonable(r.row) for r in found[:SHOWN_ROWS]]},
             ),
         ),
         remediation=FIX,
@@ -280,32 +281,3 @@ def _names(found: Sequence[RejectedReplies]) -> str:
         for r in found[:3]
     )
     return shown + (f" and {len(found) - 3} more" if len(found) > 3 else "")
-
-
-def _hhmm(at: datetime | None) -> str:
-    return at.strftime("%H:%M UTC") if at else "?"
-
-
-def _int(value: object) -> int:
-    if isinstance(value, bool):
-        return int(value)
-    if isinstance(value, int | float):
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value)
-    return 0
-
-
-def _epoch(value: object) -> datetime | None:
-    """Epoch seconds (the ``start`` column) as UTC, else None."""
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, UTC)
-    if isinstance(value, str) and value.strip().isdigit():
-        return datetime.fromtimestamp(int(value), UTC)
-    return None
-
-
-def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v if isinstance(v, str | int | float | bool) or v is None else str(v) for k, v in row.items()}
