@@ -33,6 +33,20 @@ def minute_of(record: Record) -> datetime:
     return datetime.fromtimestamp(record["start"] // 60 * 60, UTC)
 
 
+FLOW_KEYS = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport")
+
+
+def accepted_tcp_flows(
+    records: list[Record], start: datetime, end: datetime, source_cidr: str
+) -> dict[tuple[Any, ...], list[Record]]:
+    """The window's ACCEPTed TCP records from ``source_cidr``, by interface and 5-tuple (``FLOW_KEYS``)."""
+    groups: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
+    for r in windowed(records, start, end):
+        if r["action"] == "ACCEPT" and r["protocol"] == 6 and in_cidr(r["srcaddr"], source_cidr):
+            groups[tuple(r[k] for k in FLOW_KEYS)].append(r)
+    return groups
+
+
 def rejects_timeline(records: list[Record], start: datetime, end: datetime) -> list[dict[str, Any]]:
     per_minute: dict[datetime, list[Record]] = defaultdict(list)
     for r in windowed(records, start, end):
@@ -130,13 +144,8 @@ def stalled_flows(
     min_records: int = 3,
     max_bytes_per_packet: float = 160,
 ) -> list[dict[str, Any]]:
-    keys = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport")
-    groups: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
-    for r in windowed(records, start, end):
-        if r["action"] == "ACCEPT" and r["protocol"] == 6 and in_cidr(r["srcaddr"], source_cidr):
-            groups[tuple(r[k] for k in keys)].append(r)
     rows = []
-    for key, rs in groups.items():
+    for key, rs in accepted_tcp_flows(records, start, end, source_cidr).items():
         packets = sum(r["packets"] for r in rs)
         nbytes = sum(r["bytes"] for r in rs)
         if len(rs) < min_records or nbytes / packets > max_bytes_per_packet:
@@ -144,7 +153,7 @@ def stalled_flows(
         # SYN-heavy: the share of the 5-tuple's records whose tcp-flags (OR over the interval) has SYN (2).
         syn = sum(1 for r in rs if r["tcp_flags"] & 2)
         rows.append(
-            dict(zip(keys, key, strict=True))
+            dict(zip(FLOW_KEYS, key, strict=True))
             | {
                 "records": len(rs),
                 "total_packets": packets,
@@ -228,19 +237,14 @@ def syn_rst_by_destination(
 def flow_packet_sizes(
     records: list[Record], start: datetime, end: datetime, source_cidr: str, *, min_packets: int = 10
 ) -> list[dict[str, Any]]:
-    keys = ("interface_id", "srcaddr", "dstaddr", "srcport", "dstport")
-    groups: dict[tuple[Any, ...], list[Record]] = defaultdict(list)
-    for r in windowed(records, start, end):
-        if r["action"] == "ACCEPT" and r["protocol"] == 6 and in_cidr(r["srcaddr"], source_cidr):
-            groups[tuple(r[k] for k in keys)].append(r)
     rows = []
-    for key, rs in groups.items():
+    for key, rs in accepted_tcp_flows(records, start, end, source_cidr).items():
         packets = sum(r["packets"] for r in rs)
         nbytes = sum(r["bytes"] for r in rs)
         if packets < min_packets:
             continue
         rows.append(
-            dict(zip(keys, key, strict=True))
+            dict(zip(FLOW_KEYS, key, strict=True))
             | {
                 "records": len(rs),
                 "total_packets": packets,
